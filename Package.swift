@@ -1,0 +1,33 @@
+// swift-tools-version: 6.0
+// ldae: l-DAE self-supervised pretraining on CPU. No Swift package dependencies:
+// the toolchain plus four Debian C libraries (libpng, libjpeg-turbo, HDF5, OpenBLAS+LAPACK).
+import PackageDescription
+
+let package = Package(
+    name: "ldae",
+    products: [
+        .library(name: "Ldae", targets: ["Ldae"]),
+        .executable(name: "ldae-prep", targets: ["ldae-prep"]),
+        .executable(name: "ldae-fit-pca", targets: ["ldae-fit-pca"]),
+        .executable(name: "ldae-train", targets: ["ldae-train"]),
+        .executable(name: "ldae-zoo", targets: ["ldae-zoo"]),
+    ],
+    targets: [
+        // System libraries (apt: libpng-dev libjpeg-dev libhdf5-dev libopenblas-dev; see tools/setup).
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // libjpeg reports errors by longjmp, which Swift cannot catch: decoding/encoding lives in C.
+        .target(name: "CCodecs", dependencies: ["CPNG", "CJPEG"],
+                cSettings: [.unsafeFlags(["-O2"])]),
+        // The one shared library; the C boundary is Sources/Ldae/System.
+        .target(name: "Ldae", dependencies: ["CCodecs", "CHDF5", "COpenBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .executableTarget(name: "ldae-prep", dependencies: ["Ldae"]),
+        .executableTarget(name: "ldae-fit-pca", dependencies: ["Ldae"]),
+        .executableTarget(name: "ldae-train", dependencies: ["Ldae"]),
+        .executableTarget(name: "ldae-zoo", dependencies: ["Ldae"]),
+        .testTarget(name: "LdaeTests", dependencies: ["Ldae"], resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,62 @@
+import Foundation
+
+/// `index.json` beside the shards: what was prepared, from what, with what settings, and what was skipped.
+public struct ShardIndex: Codable, Sendable {
+    public struct Shard: Codable, Sendable {
+        public var file: String
+        public var count: Int
+        public var sha256: String
+        public init(file: String, count: Int, sha256: String) { self.file = file; self.count = count; self.sha256 = sha256 }
+    }
+    public struct Skipped: Codable, Sendable {
+        public var path: String
+        public var reason: String
+        public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    }
+    public var format: String = FormatName.index
+    public var formatVersion: Int = FormatVersion.index
+    public var imageSize: Int
+    public var patchSize: Int
+    public var channels: Int
+    public var resize: String
+    public var labeled: Bool
+    public var classNames: [String]
+    public var shards: [Shard]
+    public var total: Int
+    /// The prep command's settings (flags), for provenance.
+    public var settings: [String: String]
+    public var skippedCounts: [String: Int]
+    public var skipped: [Skipped]
+    public var created: String
+
+    public init(imageSize: Int, patchSize: Int, channels: Int, resize: String, labeled: Bool, classNames: [String],
+                shards: [Shard], settings: [String: String], skippedCounts: [String: Int], skipped: [Skipped]) {
+        self.imageSize = imageSize; self.patchSize = patchSize; self.channels = channels; self.resize = resize
+        self.labeled = labeled; self.classNames = classNames; self.shards = shards
+        self.total = shards.reduce(0) { $0 + $1.count }
+        self.settings = settings; self.skippedCounts = skippedCounts; self.skipped = skipped
+        self.created = ISO8601DateFormatter().string(from: Date())
+    }
+
+    public var geometry: PatchGeometry { PatchGeometry(imageSize: imageSize, patchSize: patchSize, channels: channels) }
+
+    /// Loads `DIR/index.json` (or the given json path), checking format name and version.
+    public static func load(_ pathOrDir: String) throws -> (index: ShardIndex, dir: String, path: String) {
+        let path = FileUtil.isDirectory(pathOrDir) ? pathOrDir + "/" + ShardFormat.indexFile : pathOrDir
+        guard FileUtil.exists(path) else {
+            throw LdaeError(FileUtil.isDirectory(pathOrDir) ? "no index.json: not a folder written by ldae-prep" : "no such file", file: path)
+        }
+        let data = try FileUtil.read(path)
+        struct Head: Decodable { var format: String?; var formatVersion: Int? }
+        let head = try JSON.decode(Head.self, from: data, file: path)
+        guard head.format == FormatName.index else {
+            throw LdaeError("not an ldae shard index (format is '\(head.format ?? "missing")', expected '\(FormatName.index)')", file: path)
+        }
+        guard head.formatVersion == FormatVersion.index else {
+            throw LdaeError("shard index format_version \(head.formatVersion ?? -1) is not supported (this build reads \(FormatVersion.index))", file: path)
+        }
+        let idx = try JSON.decode(ShardIndex.self, from: data, file: path)
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return (idx, dir, path)
+    }
+}

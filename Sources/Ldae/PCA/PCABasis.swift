@@ -1,0 +1,115 @@
+import Foundation
+
+/// A patch PCA basis (`pca.h5`): mean [D], components [D, D] (rows, by descending variance),
+/// eigenvalues [D], all in the pixel scaling `PixelScaling.name`.
+public struct PCABasis: Sendable {
+    public var mean: [Float]
+    public var components: [Float]
+    public var eigenvalues: [Float]
+    public var patchSize: Int
+    public var channels: Int
+    public var sampleCount: Int
+    public var indexSHA256: String
+    public var pixelScaling: String = PixelScaling.name
+
+    public init(mean: [Float], components: [Float], eigenvalues: [Float], patchSize: Int, channels: Int,
+                sampleCount: Int, indexSHA256: String) {
+        self.mean = mean; self.components = components; self.eigenvalues = eigenvalues
+        self.patchSize = patchSize; self.channels = channels; self.sampleCount = sampleCount; self.indexSHA256 = indexSHA256
+    }
+
+    public var dim: Int { mean.count }
+
+    public var explainedVarianceRatio: [Float] {
+        let total = eigenvalues.reduce(0, +)
+        return eigenvalues.map { total > 0 ? $0 / total : 0 }
+    }
+
+    /// Cumulative explained variance with the top d components.
+    public func cumulativeExplained(_ d: Int) -> Double {
+        let total = eigenvalues.reduce(0.0) { $0 + Double($1) }
+        return total > 0 ? eigenvalues.prefix(d).reduce(0.0) { $0 + Double($1) } / total : 0
+    }
+
+    public func save(_ path: String) throws {
+        let D = dim
+        try AtomicFile.write(to: path) { tmp in
+            let f = try H5File.create(tmp)
+            try f.setAttribute("format", FormatName.pca)
+            try f.setAttribute("format_version", FormatVersion.pca)
+            try f.setAttribute("patch_size", patchSize)
+            try f.setAttribute("channels", channels)
+            try f.setAttribute("pixel_scaling", pixelScaling)
+            try f.setAttribute("sample_count", sampleCount)
+            try f.setAttribute("index_sha256", indexSHA256)
+            try f.write("mean", mean, shape: [D])
+            try f.write("components", components, shape: [D, D])
+            try f.write("eigenvalues", eigenvalues, shape: [D])
+            try f.write("explained_variance_ratio", explainedVarianceRatio, shape: [D])
+            try f.close()
+        }
+    }
+
+    public static func load(_ path: String) throws -> PCABasis {
+        let f = try H5File.open(path)
+        defer { try? f.close() }
+        let fmt = try f.stringAttribute("format")
+        guard fmt == FormatName.pca else {
+            throw LdaeError("not an ldae PCA basis (format attribute is '\(fmt ?? "missing")', expected '\(FormatName.pca)')", file: path)
+        }
+        let v = try f.intAttribute("format_version") ?? -1
+        guard v == FormatVersion.pca else {
+            throw LdaeError("PCA format_version \(v) is not supported (this build reads \(FormatVersion.pca))", file: path)
+        }
+        let (mean, ms) = try f.read("mean", as: Float.self)
+        let (comp, cs) = try f.read("components", as: Float.self)
+        let (ev, es) = try f.read("eigenvalues", as: Float.self)
+        let D = mean.count
+        guard ms == [D], cs == [D, D], es == [D] else {
+            throw LdaeError("inconsistent shapes: mean \(ms), components \(cs), eigenvalues \(es)", file: path)
+        }
+        let p = try f.intAttribute("patch_size") ?? 0, c = try f.intAttribute("channels") ?? 0
+        guard p * p * c == D else { throw LdaeError("patch_size \(p) x channels \(c) does not match D = \(D)", file: path) }
+        var b = PCABasis(mean: mean, components: comp, eigenvalues: ev, patchSize: p, channels: c,
+                         sampleCount: try f.intAttribute("sample_count") ?? 0, indexSHA256: try f.stringAttribute("index_sha256") ?? "")
+        b.pixelScaling = try f.stringAttribute("pixel_scaling") ?? PixelScaling.name
+        guard b.pixelScaling == PixelScaling.name else {
+            throw LdaeError("pixel scaling '\(b.pixelScaling)' is not the one this build uses ('\(PixelScaling.name)')", file: path)
+        }
+        return b
+    }
+
+    /// Latent of the top d components: z[n, d] = (x[n, D] - mean) V_d^T.
+    public func project(_ x: [Float], count n: Int, d: Int) -> [Float] {
+        let D = dim
+        precondition(x.count == n * D && d <= D)
+        var c = x
+        for i in 0..<n { for j in 0..<D { c[i * D + j] -= mean[j] } }
+        var z = [Float](repeating: 0, count: n * d)
+        if n == 0 || d == 0 { return z }
+        c.withUnsafeBufferPointer { cp in components.withUnsafeBufferPointer { vp in z.withUnsafeMutableBufferPointer { zp in
+            BLAS.sgemm(transA: false, transB: true, m: n, n: d, k: D, alpha: 1, a: cp.baseAddress!, lda: D,
+                       b: vp.baseAddress!, ldb: D, beta: 0, c: zp.baseAddress!, ldc: d)
+        } } }
+        return z
+    }
+
+    /// Pixels from a top-d latent: x[n, D] = mean + z[n, d] V_d.
+    public func reconstruct(_ z: [Float], count n: Int, d: Int) -> [Float] {
+        let D = dim
+        precondition(z.count == n * d && d <= D)
+        var x = [Float](repeating: 0, count: n * D)
+        for i in 0..<n { for j in 0..<D { x[i * D + j] = mean[j] } }
+        if n == 0 || d == 0 { return x }
+        z.withUnsafeBufferPointer { zp in components.withUnsafeBufferPointer { vp in x.withUnsafeMutableBufferPointer { xp in
+            BLAS.sgemm(transA: false, transB: false, m: n, n: D, k: d, alpha: 1, a: zp.baseAddress!, lda: d,
+                       b: vp.baseAddress!, ldb: D, beta: 1, c: xp.baseAddress!, ldc: D)
+        } } }
+        return x
+    }
+
+    /// Splits a vector of full PCA coordinates into its principal (first d) and residual parts.
+    public func split(_ coords: [Float], d: Int) -> (principal: ArraySlice<Float>, residual: ArraySlice<Float>) {
+        (coords[0..<d], coords[d...])
+    }
+}

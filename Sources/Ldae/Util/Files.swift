@@ -1,0 +1,91 @@
+import Foundation
+
+/// Atomic writes: everything ldae writes goes to a temporary name in the same folder, then is renamed.
+public enum AtomicFile {
+    /// A temporary sibling path for `path` (same directory, so rename is atomic).
+    public static func tempPath(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        return dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
+    }
+
+    /// Moves `temp` over `path` atomically (rename(2)); replaces an existing file.
+    public static func commit(temp: String, to path: String) throws {
+        if rename(temp, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temp)
+            throw LdaeError("cannot rename temporary file into place: \(reason)", file: path)
+        }
+    }
+
+    public static func write(_ data: Data, to path: String) throws {
+        let tmp = tempPath(for: path)
+        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
+            throw LdaeError("cannot write (\(String(cString: strerror(errno))))", file: path)
+        }
+        try commit(temp: tmp, to: path)
+    }
+
+    /// Writes with a closure that receives the temporary path; renames only if the closure succeeds.
+    public static func write(to path: String, _ body: (String) throws -> Void) throws {
+        let tmp = tempPath(for: path)
+        do { try body(tmp) } catch { unlink(tmp); throw error }
+        try commit(temp: tmp, to: path)
+    }
+}
+
+public enum FileUtil {
+    public static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var d: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &d) && d.boolValue
+    }
+
+    public static func makeDirectory(_ path: String) throws {
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw LdaeError("cannot create directory: \(error.localizedDescription)", file: path)
+        }
+    }
+
+    public static func read(_ path: String) throws -> Data {
+        guard let d = FileManager.default.contents(atPath: path) else {
+            throw LdaeError(exists(path) ? "cannot read file" : "no such file", file: path)
+        }
+        return d
+    }
+}
+
+/// JSON with sorted keys and snake_case field names, as every ldae file uses.
+public enum JSON {
+    public static func encode<T: Encodable>(_ v: T, pretty: Bool = true) throws -> Data {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try e.encode(v)
+    }
+
+    public static func decode<T: Decodable>(_ t: T.Type, from data: Data, file: String) throws -> T {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do { return try d.decode(t, from: data) } catch let DecodingError.keyNotFound(k, _) {
+            throw LdaeError("invalid JSON: missing key '\(k.stringValue)'", file: file)
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw LdaeError("invalid JSON: wrong type at \(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))", file: file)
+        } catch {
+            throw LdaeError("invalid JSON: \(error.localizedDescription)", file: file)
+        }
+    }
+
+    public static func read<T: Decodable>(_ t: T.Type, path: String) throws -> T {
+        try decode(t, from: try FileUtil.read(path), file: path)
+    }
+
+    public static func write<T: Encodable>(_ v: T, to path: String) throws {
+        var d = try encode(v)
+        d.append(0x0A)
+        try AtomicFile.write(d, to: path)
+    }
+}

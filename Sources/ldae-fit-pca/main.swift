@@ -1,0 +1,2 @@
+import Ldae
+print("ldae-fit-pca: not yet implemented")

@@ -1,0 +1,2 @@
+import Ldae
+print("ldae-prep: not yet implemented")

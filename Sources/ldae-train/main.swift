@@ -1,0 +1,2 @@
+import Ldae
+print("ldae-train: not yet implemented")

@@ -1,0 +1,2 @@
+import Ldae
+print("ldae-zoo: not yet implemented")
