@@ -1,0 +1,98 @@
+import Foundation
+import XCTest
+@testable import Ldae
+
+/// Shared helpers for tests: temporary folders, synthetic shards, the fixture folder, Debian's python3.
+enum TestSupport {
+    static func tempDir(_ name: String = #function) -> String {
+        let safe = name.filter { $0.isLetter || $0.isNumber }
+        let d = NSTemporaryDirectory() + "ldae-test-\(safe)-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    static var fixtures: String { Bundle.module.resourcePath! + "/Fixtures" }
+
+    /// Writes a shard folder (one or more shards + index.json) from synthetic images [N, S, S, 3].
+    @discardableResult
+    static func makeShards(dir: String, images: [[UInt8]], labels: [Int32], imageSize: Int, patchSize: Int,
+                           classNames: [String] = [], perShard: Int = 1_000_000) throws -> ShardSet {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let g = PatchGeometry(imageSize: imageSize, patchSize: patchSize)
+        var shards: [ShardIndex.Shard] = []
+        var start = 0, k = 0
+        while start < images.count {
+            let end = min(images.count, start + perShard)
+            var patches: [UInt8] = []
+            for i in start..<end { patches += g.patchify(images[i]) }
+            let file = ShardFormat.fileName(k)
+            let sha = try ShardWriter.write(dir + "/" + file, options: .init(geometry: g), patches: patches,
+                                            labels: Array(labels[start..<end]), paths: (start..<end).map { "img\($0).png" },
+                                            classNames: classNames)
+            shards.append(.init(file: file, count: end - start, sha256: sha))
+            start = end; k += 1
+        }
+        let idx = ShardIndex(imageSize: imageSize, patchSize: patchSize, channels: 3, resize: "crop", labeled: !classNames.isEmpty,
+                             classNames: classNames, shards: shards, settings: [:], skippedCounts: [:], skipped: [])
+        try idx.save(dir: dir)
+        return try ShardSet(dir)
+    }
+
+    /// Debian's python3 with h5py and numpy, or nil (tests that need it are skipped).
+    static var pythonWithH5py: String? {
+        for p in ["/usr/bin/python3", "/bin/python3"] where FileManager.default.isExecutableFile(atPath: p) {
+            let proc = Process()
+            proc.executableURL = URL(fileURLWithPath: p)
+            proc.arguments = ["-c", "import h5py, numpy"]
+            proc.standardError = FileHandle.nullDevice
+            try? proc.run(); proc.waitUntilExit()
+            if proc.terminationStatus == 0 { return p }
+        }
+        return nil
+    }
+
+    /// Runs a python script, returns stdout; fails the test on a non-zero exit.
+    static func runPython(_ python: String, _ script: String, args: [String] = []) throws -> String {
+        let proc = Process()
+        proc.executableURL = URL(fileURLWithPath: python)
+        proc.arguments = ["-c", script] + args
+        let out = Pipe(), err = Pipe()
+        proc.standardOutput = out; proc.standardError = err
+        try proc.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        proc.waitUntilExit()
+        if proc.terminationStatus != 0 {
+            throw LdaeError("python failed: \(String(decoding: e, as: UTF8.self))")
+        }
+        return String(decoding: o, as: UTF8.self)
+    }
+
+    /// Path of a built executable (ldae-prep, ...) next to the test bundle.
+    static func executable(_ name: String) -> String {
+        var url = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = url.appendingPathComponent(name).path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            url = url.deletingLastPathComponent()
+        }
+        return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent(name).path
+    }
+
+    /// Runs an executable, returning (exit status, stdout, stderr).
+    static func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> (Int32, String, String) {
+        let proc = Process()
+        proc.executableURL = URL(fileURLWithPath: executable(exe))
+        proc.arguments = args
+        var e = ProcessInfo.processInfo.environment
+        for (k, v) in env { e[k] = v }
+        proc.environment = e
+        let out = Pipe(), err = Pipe()
+        proc.standardOutput = out; proc.standardError = err
+        try proc.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let er = err.fileHandleForReading.readDataToEndOfFile()
+        proc.waitUntilExit()
+        return (proc.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: er, as: UTF8.self))
+    }
+}
