@@ -1,0 +1,57 @@
+import Foundation
+
+/// `zoo/NAME/VERSION/manifest.json`: what the entry is, how it was made, and the sha256 of every file.
+public struct Manifest: Codable, Sendable {
+    public struct Tokenizer: Codable, Sendable {
+        public var kind: String            // "pca" or "pixel"
+        public var latentDim: Int
+        public var patchSize: Int
+        public var pcaFile: String?        // "pca.h5" inside the entry
+        public var pcaSHA256: String?
+        public var pixelScaling: String
+        public init(kind: String, latentDim: Int, patchSize: Int, pcaFile: String?, pcaSHA256: String?) {
+            self.kind = kind; self.latentDim = latentDim; self.patchSize = patchSize
+            self.pcaFile = pcaFile; self.pcaSHA256 = pcaSHA256; self.pixelScaling = PixelScaling.name
+        }
+    }
+    public struct DataInfo: Codable, Sendable {
+        public var indexSHA256: String
+        public var images: Int
+        public var sources: [String]
+        public var classNames: [String]
+        public init(indexSHA256: String, images: Int, sources: [String], classNames: [String]) {
+            self.indexSHA256 = indexSHA256; self.images = images; self.sources = sources; self.classNames = classNames
+        }
+    }
+
+    public var format: String = FormatName.manifest
+    public var formatVersion: Int = FormatVersion.manifest
+    public var name: String
+    public var version: String = ""          // set by publish: "v1", "v2", ...
+    public var created: String
+    public var model: ModelConfig
+    public var tokenizer: Tokenizer
+    public var training: TrainConfig
+    public var data: DataInfo
+    public var seed: UInt64
+    public var steps: Int
+    public var epochs: Double
+    public var finalLoss: Double
+    public var parameterCount: Int
+    public var encoderParameterCount: Int
+    public var trainSeconds: Double
+    public var weightsDtype: String
+    /// sha256 of every file in the entry but manifest.json and evals.jsonl (filled by publish).
+    public var files: [String: String] = [:]
+    public var notes: String = ""
+
+    public init(name: String, model: ModelConfig, tokenizer: Tokenizer, training: TrainConfig, data: DataInfo, seed: UInt64,
+                steps: Int, epochs: Double, finalLoss: Double, parameterCount: Int, encoderParameterCount: Int,
+                trainSeconds: Double, weightsDtype: String) {
+        self.name = name; self.model = model; self.tokenizer = tokenizer; self.training = training; self.data = data
+        self.seed = seed; self.steps = steps; self.epochs = epochs; self.finalLoss = finalLoss
+        self.parameterCount = parameterCount; self.encoderParameterCount = encoderParameterCount
+        self.trainSeconds = trainSeconds; self.weightsDtype = weightsDtype
+        self.created = ISO8601DateFormatter().string(from: Date())
+    }
+}
