@@ -230,6 +230,7 @@ int ldae_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels,
     /* Read alpha images as 8-bit RGBA and composite here with straight sRGB-space blending
        (out = (c*a + bg*(255-a)) / 255, rounded), as Pillow's paste/alpha_composite on a solid background;
        libpng's own background compositing works in linear light. */
+    img.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;   /* begin_read resets flags: 16-bit data is sRGB-encoded, not linear */
     int has_alpha = (img.format & PNG_FORMAT_FLAG_ALPHA) != 0;
     img.format = has_alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB;
     size_t n = (size_t)img.width * img.height;

@@ -3,7 +3,7 @@ import Foundation
 /// Antialiased separable resampling of 8-bit RGB images (the method of Pillow's Image.resize with `box`):
 /// for each output pixel, a filter centred on its position in the source box, its support widened by the
 /// reduction factor so that downscaling averages every source pixel (no aliasing). Weights are precomputed
-/// per axis; the two passes run in Float and round once at the end.
+/// per axis; the two passes run in Float, each rounded and clipped to 8 bits as Pillow does.
 public enum ResampleFilter: String, CaseIterable, Sendable {
     case bilinear, bicubic
 
@@ -60,6 +60,10 @@ public struct ResampleAxis: Sendable {
 }
 
 public enum Resize {
+    /// The horizontal pass is rounded and clipped to 0...255 like Pillow's 8-bit intermediate image, so that
+    /// bicubic overshoot does not leak into the vertical pass (and results stay within 1-2 of Pillow's).
+    @inline(__always) static func clamp8(_ v: Float) -> Float { max(0, min(255, v.rounded())) }
+
     /// How an image becomes S x S: `crop` resizes the shorter side to S and takes the centre (the source
     /// box is cropped first, so only the kept region is resampled); `stretch` resizes each axis to S.
     public enum Policy: String, CaseIterable, Sendable { case crop, stretch }
@@ -95,7 +99,7 @@ public enum Resize {
                             let wk = xw[wb + k], p = s + (st + k) * 3
                             a0 += wk * Float(p[0]); a1 += wk * Float(p[1]); a2 += wk * Float(p[2])
                         }
-                        d[i * 3] = a0; d[i * 3 + 1] = a1; d[i * 3 + 2] = a2
+                        d[i * 3] = clamp8(a0); d[i * 3 + 1] = clamp8(a1); d[i * 3 + 2] = clamp8(a2)
                     }
                 }
             }
