@@ -134,9 +134,9 @@ int ldae_jpeg_decode(const uint8_t *data, size_t len, int min_side, uint64_t max
     int inverted = cmyk && cinfo.saw_Adobe_marker;
     while (cinfo.output_scanline < cinfo.output_height) {
         int y = (int)cinfo.output_scanline;
-        JSAMPROW rows[1] = { row };
-        jpeg_read_scanlines(&cinfo, rows, 1);
         uint8_t *dst = pixels + (size_t)y * w * 3;
+        JSAMPROW rows[1] = { cmyk ? row : dst };   /* RGB rows are decoded in place */
+        jpeg_read_scanlines(&cinfo, rows, 1);
         if (cmyk) {
             for (int x = 0; x < w; x++) {
                 int c = row[4 * x], m = row[4 * x + 1], yy = row[4 * x + 2], k = row[4 * x + 3];
@@ -146,8 +146,6 @@ int ldae_jpeg_decode(const uint8_t *data, size_t len, int min_side, uint64_t max
                 dst[3 * x + 1] = (uint8_t)((m * k + 127) / 255);
                 dst[3 * x + 2] = (uint8_t)((yy * k + 127) / 255);
             }
-        } else {
-            memcpy(dst, row, (size_t)w * 3);
         }
     }
     jpeg_finish_decompress(&cinfo);

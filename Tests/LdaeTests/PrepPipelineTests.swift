@@ -151,8 +151,10 @@ final class PrepPipelineTests: XCTestCase {
         XCTAssertFalse(FileUtil.exists(base + "/killed/.shard-00002.h5.tmp-99999"))
         let a = try Self.contents(base + "/full"), b = try Self.contents(base + "/killed")
         XCTAssertTrue(a.patches == b.patches); XCTAssertEqual(a.labels, b.labels); XCTAssertEqual(a.paths, b.paths)
-        XCTAssertEqual(try ShardIndex.load(base + "/full").index.shards.map { $0.sha256 },
-                       try ShardIndex.load(base + "/killed").index.shards.map { $0.sha256 })
+        // (shard files are not byte-identical across runs: HDF5 records object modification times)
+        let killedIndex = try ShardIndex.load(base + "/killed").index
+        XCTAssertEqual(killedIndex.shards.map { $0.count }, try ShardIndex.load(base + "/full").index.shards.map { $0.count })
+        for s in killedIndex.shards { XCTAssertEqual(s.sha256, try SHA256.hex(file: base + "/killed/" + s.file)) }
         // Resuming a complete run does nothing.
         XCTAssertTrue(try Prep.run(k).alreadyComplete)
     }

@@ -134,20 +134,43 @@ public enum Prep {
         let progress = Progress("ldae-prep", total: files.count - state.nextFile, unit: "images")
         progress.quiet = o.quiet
 
+        // Shards are written (HDF5 + sha256) on a serial background queue while the workers decode the next
+        // images; at most one write is in flight. The resume state is saved after each shard, in order.
+        let writer = DispatchQueue(label: "ldae-prep.shard-writer")
+        let inFlight = DispatchSemaphore(value: 1)
+        let box = WriterBox(shas: state.shards.map { $0.sha256 })
         func flush(nextFile: Int) throws {
+            if let e = box.error { throw e }
             let n = shardLabels.count
-            let file = ShardFormat.fileName(state.shards.count)
+            let k = state.shards.count
+            let file = ShardFormat.fileName(k)
             let patches = n == o.shardSize ? shardPatches : Array(shardPatches[0..<(n * vpi)])
-            let sha = try ShardWriter.write(o.out + "/" + file, options: writerOptions, patches: patches, labels: shardLabels,
-                                            paths: shardPaths, classNames: folder.classNames)
-            state.shards.append(.init(file: file, count: n, sha256: sha))
+            let labels = shardLabels, paths = shardPaths
+            state.shards.append(.init(file: file, count: n, sha256: ""))
             state.nextFile = nextFile
-            try JSON.write(state, to: statePath)
-            shardLabels.removeAll(keepingCapacity: true); shardPaths.removeAll(keepingCapacity: true)
+            let snapshot = state
+            shardLabels = []; shardPaths = []
+            shardLabels.reserveCapacity(o.shardSize); shardPaths.reserveCapacity(o.shardSize)
+            inFlight.wait()
+            writer.async {
+                defer { inFlight.signal() }
+                if box.error != nil { return }
+                do {
+                    let sha = try ShardWriter.write(o.out + "/" + file, options: writerOptions, patches: patches, labels: labels,
+                                                    paths: paths, classNames: folder.classNames)
+                    box.shas.append(sha)
+                    var s = snapshot
+                    for i in s.shards.indices { s.shards[i].sha256 = box.shas[i] }
+                    try JSON.write(s, to: statePath)
+                } catch { box.error = error }
+            }
             if let k = o.stopAfterShards, state.shards.count - resumed >= k {
+                writer.sync {}
+                if let e = box.error { throw e }
                 throw LdaeError("stopped after \(k) shard(s) as LDAE_PREP_STOP_AFTER_SHARDS asks (resume with --resume)", file: o.out)
             }
         }
+        defer { writer.sync {} }
 
         var start = state.nextFile
         while start < files.count {
@@ -181,6 +204,9 @@ public enum Prep {
             progress.advance(n)
         }
         if !shardLabels.isEmpty { try flush(nextFile: files.count) }
+        writer.sync {}
+        if let e = box.error { throw e }
+        for i in state.shards.indices { state.shards[i].sha256 = box.shas[i] }
         progress.finish()
 
         var idx = ShardIndex(imageSize: g.imageSize, patchSize: g.patchSize, channels: g.channels, resize: o.image.policy.rawValue,
@@ -196,6 +222,18 @@ public enum Prep {
         unlink(o.out + "/" + skippedFile)
         return Result(index: idx, elapsed: Date().timeIntervalSince(t0), resumedShards: resumed, alreadyComplete: false,
                       ignoredTopLevel: folder.ignoredTopLevel)
+    }
+
+    /// Written only on the writer queue (read by the main thread after `writer.sync {}` or as a stop signal).
+    private final class WriterBox: @unchecked Sendable {
+        var shas: [String]
+        private var failure: Error?
+        private let lock = NSLock()
+        init(shas: [String]) { self.shas = shas }
+        var error: Error? {
+            get { lock.lock(); defer { lock.unlock() }; return failure }
+            set { lock.lock(); failure = newValue; lock.unlock() }
+        }
     }
 
     enum SlotStatus { case pending, ok(Int), skipped(SkipReason) }
