@@ -186,6 +186,9 @@ def jpegs():
         exp[name] = {"mode": im.mode, "tolerance": 3 if im.mode == "CMYK" else 1}
         im.convert("RGB").save(path("jpeg", name.replace(".jpg", ".ref.png")))
     Image.fromarray(picture(400, 300)).save(path("jpeg", "large400x300.jpg"), quality=85)
+    # Pillow's full-resolution reference for --size 32 --resize crop: centre 300x300 box, bicubic to 32x32
+    Image.open(path("jpeg", "large400x300.jpg")).convert("RGB").resize((32, 32), Image.BICUBIC, box=(50, 0, 350, 300)).save(
+        path("jpeg", "large400x300.crop32.png"))
     with open(path("jpeg", "expected.json"), "w") as f:
         json.dump(exp, f, indent=1, sort_keys=True)
 

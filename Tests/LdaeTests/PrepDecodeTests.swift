@@ -177,4 +177,21 @@ final class PrepDecodeTests: XCTestCase {
         XCTAssertEqual(out[g.tokenDim + 3], img[(0 * 8 + 5) * 3 + 0])
         XCTAssertEqual(out[2 * g.tokenDim + 4 * 3 + 2], img[(5 * 8 + 0) * 3 + 2])  // token 2 = rows 4-7, cols 0-3; value (1,0,2)
     }
+
+    func testPhotoThroughDCTScalingAndCropMatchesPillowFullResolution() throws {
+        // 400x300 JPEG -> 32 px: decoded at 1/8 (50x38), centre box, bicubic. Pillow resized the full-resolution
+        // decode, so the two differ by the DCT-domain downscale only: small on average, and a wrong crop
+        // (off-centre, or stretched) would be far off on this picture's sinusoid.
+        let g = PatchGeometry(imageSize: 32, patchSize: 4)
+        let ours = g.unpatchify(try PrepPipelineTests.patches(ofFile: Self.fixture("jpeg/large400x300.jpg")))
+        let ref = try Self.decode("jpeg/large400x300.crop32.png").pixels
+        let mean = Double(zip(ours, ref).map { abs(Int($0) - Int($1)) }.reduce(0, +)) / Double(ours.count)
+        XCTAssertLessThan(mean, 3, "mean |ours - Pillow| = \(mean)")
+        var stretch = ImageProcessor.Settings(geometry: g); stretch.policy = .stretch
+        var out = [UInt8](repeating: 0, count: g.valuesPerImage)
+        _ = try out.withUnsafeMutableBufferPointer { try ImageProcessor(stretch).process(path: Self.fixture("jpeg/large400x300.jpg"), into: $0.baseAddress!) }
+        let s = g.unpatchify(out)
+        let meanStretch = Double(zip(s, ref).map { abs(Int($0) - Int($1)) }.reduce(0, +)) / Double(s.count)
+        XCTAssertGreaterThan(meanStretch, 2 * mean, "stretch should differ from the centre crop")
+    }
 }

@@ -25,7 +25,7 @@ public final class ImageProcessor {
     public let settings: Settings
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
     private var image: [UInt8]
-    private var axisCache: [Int: (ResampleAxis, ResampleAxis)] = [:]
+    private var axisCache: [[Int]: (ResampleAxis, ResampleAxis)] = [:]
 
     public init(_ settings: Settings) {
         self.settings = settings
@@ -65,7 +65,13 @@ public final class ImageProcessor {
             throw SkipReason("corrupt", "\(error)")
         }
         if img.width < 1 || img.height < 1 { throw SkipReason("corrupt", "image has no pixels") }
+        // DCT scale factor k (1, 2, 4, 8): the decoder returned ceil(source / k) pixels per axis.
+        var k = 1
+        while k < 8 && (img.sourceWidth + k - 1) / k != img.width { k *= 2 }
+        if (img.sourceWidth + k - 1) / k != img.width || (img.sourceHeight + k - 1) / k != img.height { k = 1 }
+        var srcW = k == 1 ? img.width : img.sourceWidth, srcH = k == 1 ? img.height : img.sourceHeight
         if (2...8).contains(img.orientation) {
+            if (5...8).contains(img.orientation) { swap(&srcW, &srcH) }
             let r = Orientation.apply(img.orientation, pixels: img.pixels, width: img.width, height: img.height)
             img.pixels = r.pixels; img.width = r.width; img.height = r.height
         }
@@ -73,7 +79,7 @@ public final class ImageProcessor {
         if img.width == s && img.height == s {
             img.pixels.withUnsafeBufferPointer { ImageProcessor.patchify($0.baseAddress!, g, into: out) }
         } else {
-            let (ax, ay) = axes(width: img.width, height: img.height)
+            let (ax, ay) = axes(width: img.width, height: img.height, sourceWidth: srcW, sourceHeight: srcH, k: k)
             image.withUnsafeMutableBufferPointer { im in
                 img.pixels.withUnsafeBufferPointer { Resize.resample($0.baseAddress!, width: img.width, height: img.height, xAxis: ax, yAxis: ay, into: im.baseAddress!) }
                 ImageProcessor.patchify(im.baseAddress!, g, into: out)
@@ -82,11 +88,11 @@ public final class ImageProcessor {
         return Info(warnings: img.warnings)
     }
 
-    private func axes(width w: Int, height h: Int) -> (ResampleAxis, ResampleAxis) {
-        let key = w << 32 | h
+    private func axes(width w: Int, height h: Int, sourceWidth sw: Int, sourceHeight sh: Int, k: Int) -> (ResampleAxis, ResampleAxis) {
+        let key = [w, h, sw, sh]
         if let a = axisCache[key] { return a }
         let s = settings.geometry.imageSize
-        let b = Resize.box(settings.policy, width: w, height: h)
+        let b = Resize.box(settings.policy, width: sw, height: sh, scale: 1 / Double(k))
         let a = (ResampleAxis(inSize: w, boxStart: b.x, boxSize: b.w, outSize: s, filter: settings.filter),
                  ResampleAxis(inSize: h, boxStart: b.y, boxSize: b.h, outSize: s, filter: settings.filter))
         if axisCache.count > 64 { axisCache.removeAll() }

@@ -69,12 +69,15 @@ public enum Resize {
     public enum Policy: String, CaseIterable, Sendable { case crop, stretch }
 
     /// The source box (x0, y0, width, height) that policy maps onto the S x S output.
-    public static func box(_ policy: Policy, width w: Int, height h: Int) -> (x: Double, y: Double, w: Double, h: Double) {
+    /// `scale` maps source pixels to the pixels at hand: a JPEG decoded at DCT scale 1/k has ceil(w/k) columns,
+    /// the last one partial, so the box is computed on the full-resolution size and divided by k.
+    public static func box(_ policy: Policy, width w: Int, height h: Int, scale: Double = 1) -> (x: Double, y: Double, w: Double, h: Double) {
+        let W = Double(w) * scale, H = Double(h) * scale
         switch policy {
-        case .stretch: return (0, 0, Double(w), Double(h))
+        case .stretch: return (0, 0, W, H)
         case .crop:
-            let side = Double(min(w, h))
-            return ((Double(w) - side) / 2, (Double(h) - side) / 2, side, side)
+            let side = min(W, H)
+            return ((W - side) / 2, (H - side) / 2, side, side)
         }
     }
 

@@ -78,6 +78,10 @@ public enum Prep {
             throw UsageError("--size \(g.imageSize) must be a positive multiple of --patch \(g.patchSize)")
         }
         guard o.shardSize > 0 else { throw UsageError("--shard-size must be positive") }
+        let inAbs = URL(fileURLWithPath: o.input).standardizedFileURL.path, outAbs = URL(fileURLWithPath: o.out).standardizedFileURL.path
+        if outAbs == inAbs || outAbs.hasPrefix(inAbs.hasSuffix("/") ? inAbs : inAbs + "/") {
+            throw LdaeError("the output folder is inside the input folder (its shards would be read as images); choose another --out", file: o.out)
+        }
         let folder = try ImageFolder(root: o.input, classNames: o.classNames)
         var files = folder.files
         if let p = o.part { files = Array(files[ImageFolder.partRange(count: files.count, part: p.index, of: p.count)]) }
