@@ -34,25 +34,27 @@ PY
 fi
 OUT="$DATA/bench-prep-out"
 
-# run LABEL INPUT WORKERS -> prints "seconds peak_kb" of one run
+# run LABEL INPUT WORKERS -> prints "wall_seconds peak_kb cpu_seconds" of one run
 run() {
   rm -rf "$OUT"
-  /usr/bin/time -f "%e %M" -o "$OUT.time" "$BIN" images "$2" --out "$OUT" --workers "$3" --quiet >/dev/null
-  cat "$OUT.time"
+  /usr/bin/time -f "%e %M %U %S" -o "$OUT.time" "$BIN" images "$2" --out "$OUT" --workers "$3" --quiet >/dev/null
+  awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$OUT.time"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -A T; PEAK=0
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
+declare -A T; declare -A CPU; PEAK=0
 for cfg in "cifar 1" "cifar 2" "photos 2"; do
   set -- $cfg
   input="$DATA/cifar10-jpg/train"; [ "$1" = photos ] && input="$PHOTOS"
-  times=()
+  times=(); cpus=()
   for r in $(seq "$RUNS"); do
-    read -r sec kb < <(run "$1" "$input" "$2")
-    times+=("$sec"); [ "$kb" -gt "$PEAK" ] && PEAK=$kb
-    echo "  $1 --workers $2 run $r: ${sec}s, peak RSS $((kb / 1024)) MB" >&2
+    read -r sec kb cpu < <(run "$1" "$input" "$2")
+    times+=("$sec"); cpus+=("$cpu"); [ "$kb" -gt "$PEAK" ] && PEAK=$kb
+    echo "  $1 --workers $2 run $r: ${sec}s wall, ${cpu}s CPU (user+sys), peak RSS $((kb / 1024)) MB" >&2
   done
   T["$1$2"]=$(printf '%s\n' "${times[@]}" | median)
+  CPU["$1$2"]=$(printf '%s\n' "${cpus[@]}" | median)
 done
 N=$(find "$DATA/cifar10-jpg/train" -type f | wc -l)
 NP=$(find "$PHOTOS" -type f -name '*.jpg' | wc -l)
@@ -62,5 +64,9 @@ SPEED=$(awk -v a="${T[cifar1]}" -v b="${T[cifar2]}" 'BEGIN {printf "%.2f", a / b
 rm -rf "$OUT" "$OUT.time"
 echo "CIFAR-10 train, $N JPEGs at 32 px: --workers 1 median ${T[cifar1]} s ($C1 images/s); --workers 2 median ${T[cifar2]} s ($C2 images/s); 2 workers / 1 worker = ${SPEED}x"
 echo "photos, $NP JPEGs 300x240 -> 32 px: --workers 2 median ${T[photos2]} s ($P2 images/s)"
+CPUUS=$(awk -v c="${CPU[cifar1]}" -v n="$N" 'BEGIN {printf "%.0f", c / n * 1e6}')
+CPUP=$(awk -v c="${CPU[photos2]}" -v n="$NP" 'BEGIN {printf "%.0f", c / n * 1e6}')
+LOAD1=$(cut -d' ' -f1 /proc/loadavg)
 echo "median of $RUNS runs each, whole command (listing, decode, shards, sha256, index); peak RSS over all runs $((PEAK / 1024)) MB"
-echo "images_per_s=$C2 images_per_s_1w=$C1 speedup_2w_over_1w=$SPEED photos_images_per_s=$P2 peak_rss_mb=$((PEAK / 1024))"
+echo "CPU time (user+sys, median): CIFAR ${CPUUS} us/image (--workers 1), photos ${CPUP} us/image; load average $LOAD0 at start, $LOAD1 at end on $(nproc) cores (wall-clock rates are only meaningful on an idle machine)"
+echo "images_per_s=$C2 images_per_s_1w=$C1 speedup_2w_over_1w=$SPEED photos_images_per_s=$P2 peak_rss_mb=$((PEAK / 1024)) cpu_us_per_image=$CPUUS photos_cpu_us_per_image=$CPUP load_avg=$LOAD1"

@@ -62,7 +62,7 @@ public struct ResampleAxis: Sendable {
 public enum Resize {
     /// The horizontal pass is rounded and clipped to 0...255 like Pillow's 8-bit intermediate image, so that
     /// bicubic overshoot does not leak into the vertical pass (and results stay within 1-2 of Pillow's).
-    @inline(__always) static func clamp8(_ v: Float) -> Float { max(0, min(255, v.rounded())) }
+    @inline(__always) static func clamp8(_ v: Float) -> Float { Float(Int32(max(0, min(255, v)) + 0.5)) }  // round half up
 
     /// How an image becomes S x S: `crop` resizes the shorter side to S and takes the centre (the source
     /// box is cropped first, so only the kept region is resampled); `stretch` resizes each axis to S.
@@ -114,7 +114,7 @@ public enum Resize {
                     for c in 0..<n {
                         var a: Float = 0
                         for k in 0..<yAxis.count[j] { a += yw[wb + k] * t[(st + k) * n + c] }
-                        d[c] = UInt8(max(0, min(255, a.rounded())))
+                        d[c] = UInt8(truncatingIfNeeded: Int32(max(0, min(255, a)) + 0.5))
                     }
                 }
             }
