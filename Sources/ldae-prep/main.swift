@@ -16,7 +16,8 @@ images: converts a folder of images into HDF5 shards + index.json.
   --patch p                 patch size, divides S (default 4): patches uint8 [N, (S/p)^2, p*p*3]
   --resize crop|stretch     crop: shorter side to S then centre crop (default); stretch: both sides to S
   --filter bicubic|bilinear antialiasing resampling filter (default bicubic)
-  --shard-size N            images per shard (default 10000)
+  --shard-size N            images per shard (default 10000, fewer above 64 px: at most 256 MB per shard;
+                            memory use is about 2 x shard-size x S*S*3 bytes)
   --compress none|gzip      gzip (level 4) compresses the datasets (default none)
   --workers N               decoding threads (default: all cores); the output does not depend on it
   --max-pixels N            refuse images above N pixels, a decompression-bomb guard (default 89478485)
@@ -96,7 +97,10 @@ runCommand("ldae-prep") {
         var o = Prep.Options(input: a.positionals[0], out: out,
                              image: .init(geometry: PatchGeometry(imageSize: size, patchSize: patch), policy: policy,
                                           filter: filter, maxPixels: UInt64(maxPixels)))
-        o.shardSize = try a.int("shard-size", default: 10_000)
+        // Default: 10,000 images, fewer for large images so that a shard's patches stay within 256 MB
+        // (the writer holds up to two shards in memory).
+        let vpi = PatchGeometry(imageSize: size, patchSize: patch).valuesPerImage
+        o.shardSize = try a.int("shard-size", default: max(1, min(10_000, (256 << 20) / vpi)))
         guard o.shardSize > 0 else { throw UsageError("--shard-size must be positive") }
         o.gzip = try a.choice("compress", ["none", "gzip"], default: "none") == "gzip" ? 4 : nil
         o.workers = try a.int("workers", default: ProcessInfo.processInfo.activeProcessorCount)

@@ -121,7 +121,7 @@ public enum Prep {
 
         // Buffers: the current shard, and one batch of decoded slots.
         let vpi = g.valuesPerImage
-        var shardPatches = [UInt8](repeating: 0, count: o.shardSize * vpi)
+        var shardPatches = [UInt8](repeating: 0, count: min(o.shardSize, max(1, files.count - state.nextFile)) * vpi)
         var shardLabels: [Int32] = [], shardPaths: [String] = []
         shardLabels.reserveCapacity(o.shardSize); shardPaths.reserveCapacity(o.shardSize)
         let batch = max(1, min(o.batch, o.shardSize * 2))
