@@ -184,14 +184,15 @@ int ldae_jpeg_write(const char *path, const uint8_t *pixels, int width, int heig
     jpeg_create_compress(&cinfo);
     jpeg_stdio_dest(&cinfo, f);
     cinfo.image_width = (JDIMENSION)width; cinfo.image_height = (JDIMENSION)height;
-    cinfo.input_components = channels;
-    cinfo.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    cinfo.input_components = channels == 5 ? 4 : channels;
+    cinfo.in_color_space = channels == 1 ? JCS_GRAYSCALE : channels >= 4 ? JCS_CMYK : JCS_RGB;
     jpeg_set_defaults(&cinfo);
+    if (channels == 5) jpeg_set_colorspace(&cinfo, JCS_YCCK);   /* 4 = CMYK, 5 = CMYK stored as YCCK */
     jpeg_set_quality(&cinfo, quality, TRUE);
     if (progressive) jpeg_simple_progression(&cinfo);
     jpeg_start_compress(&cinfo, TRUE);
     while (cinfo.next_scanline < cinfo.image_height) {
-        JSAMPROW r = (JSAMPROW)(pixels + (size_t)cinfo.next_scanline * width * channels);
+        JSAMPROW r = (JSAMPROW)(pixels + (size_t)cinfo.next_scanline * width * cinfo.input_components);
         jpeg_write_scanlines(&cinfo, &r, 1);
     }
     jpeg_finish_compress(&cinfo);

@@ -194,4 +194,26 @@ final class PrepDecodeTests: XCTestCase {
         let meanStretch = Double(zip(s, ref).map { abs(Int($0) - Int($1)) }.reduce(0, +)) / Double(s.count)
         XCTAssertGreaterThan(meanStretch, 2 * mean, "stretch should differ from the centre crop")
     }
+
+    func testYCCKAndCMYKWrittenByLibjpegDecodeToTheRightColours() throws {
+        // Adobe convention (stored = 255 - ink): red = no cyan ink, full magenta and yellow, no black.
+        let colours: [([UInt8], [Int])] = [([255, 0, 0, 255], [255, 0, 0]), ([0, 255, 255, 255], [0, 255, 255]),
+                                           ([255, 255, 255, 128], [128, 128, 128]), ([255, 255, 0, 255], [255, 255, 0])]
+        let w = 32, h = 16
+        var px: [UInt8] = []
+        for y in 0..<h { for x in 0..<w { px += colours[(x / 16) + 2 * (y / 8)].0 } }
+        let dir = TestSupport.tempDir()
+        for (channels, kind) in [(4, "jpeg-cmyk"), (5, "jpeg-ycck")] {
+            let p = dir + "/c\(channels).jpg"
+            try Codecs.writeJPEG(p, pixels: px, width: w, height: h, channels: channels, quality: 98)
+            let data = try FileUtil.read(p)
+            let img = try data.withUnsafeBytes { try Codecs.decode($0, format: .jpeg) }
+            XCTAssertEqual(img.sourceKind, kind)
+            for (i, c) in colours.enumerated() {
+                let x = (i % 2) * 16 + 8, y = (i / 2) * 8 + 4
+                let got = (0..<3).map { Int(img.pixels[(y * w + x) * 3 + $0]) }
+                XCTAssertTrue(zip(got, c.1).allSatisfy { abs($0 - $1) <= 6 }, "\(kind) colour \(i): \(got) vs \(c.1)")
+            }
+        }
+    }
 }

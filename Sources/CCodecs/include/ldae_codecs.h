@@ -39,7 +39,9 @@ int ldae_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels,
 int ldae_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels,
                    char *err, size_t errlen);
 
-/* Encode RGB (channels 3) or gray (channels 1) pixels to a baseline JPEG file (for tests/tools). */
+/* Encode RGB (channels 3) or gray (channels 1) pixels to a baseline JPEG file (for tests/tools).
+   channels 4 = CMYK samples written as CMYK, 5 = the same 4-sample CMYK input written as YCCK; libjpeg adds
+   an Adobe marker and stores the samples as given (Adobe convention: 255 = no ink). */
 int ldae_jpeg_write(const char *path, const uint8_t *pixels, int width, int height, int channels,
                     int quality, int progressive, char *err, size_t errlen);
 

@@ -86,8 +86,10 @@ public enum Codecs {
     }
 
     /// Writes RGB or gray pixels as a JPEG (used by tools and tests to make fixtures).
+    /// channels 4 writes CMYK samples (Adobe convention, 255 = no ink) as CMYK, 5 the same 4-sample input as YCCK.
     public static func writeJPEG(_ path: String, pixels: [UInt8], width: Int, height: Int, channels: Int,
                                  quality: Int = 90, progressive: Bool = false) throws {
+        precondition(pixels.count == width * height * min(channels, 4))
         var err = [CChar](repeating: 0, count: 256)
         let rc = ldae_jpeg_write(path, pixels, Int32(width), Int32(height), Int32(channels), Int32(quality),
                                  progressive ? 1 : 0, &err, 256)
