@@ -281,4 +281,23 @@ final class PrepPipelineTests: XCTestCase {
         XCTAssertEqual(r.firstPath, c.paths[0])
         XCTAssertEqual(r.names.count, 10)
     }
+
+    func testFolderListingIgnoresHiddenFilesAndSymlinkLoops() throws {
+        let d = TestSupport.tempDir() + "/in"
+        try Self.copy(Self.fx("png/rgb8.png"), d + "/b/x/1.png")
+        try Self.copy(Self.fx("png/rgb8.png"), d + "/a/2.png")
+        try Self.copy(Self.fx("png/rgb8.png"), d + "/a/.hidden.png")
+        try Self.copy(Self.fx("png/rgb8.png"), d + "/top.png")
+        try FileManager.default.createSymbolicLink(atPath: d + "/b/x/loop", withDestinationPath: d + "/b")
+        let f = try ImageFolder(root: d)
+        XCTAssertEqual(f.classNames, ["a", "b"])
+        XCTAssertEqual(f.files.map { $0.path }, ["a/2.png", "b/x/1.png"])
+        XCTAssertEqual(f.files.map { $0.label }, [0, 1])
+        XCTAssertEqual(f.ignoredTopLevel, 1)
+        // parts cover every file exactly once, in order
+        for n in 1...5 {
+            let r = (0..<n).map { ImageFolder.partRange(count: 13, part: $0, of: n) }
+            XCTAssertEqual(r.flatMap { Array($0) }, Array(0..<13))
+        }
+    }
 }

@@ -67,7 +67,7 @@ public struct ImageFolder: Sendable {
         emptyClasses = empty
     }
 
-    private struct Entry { var name: String; var isDir: Bool }
+    private struct Entry { var name: String; var isDir: Bool; var dev: UInt64 = 0; var ino: UInt64 = 0 }
 
     private static func entries(_ dir: String) throws -> [Entry] {
         guard let d = opendir(dir) else {
@@ -83,14 +83,27 @@ public struct ImageFolder: Sendable {
             var st = stat()
             guard stat(dir + "/" + name, &st) == 0 else { continue }   // dangling symlink: not a candidate
             let mode = st.st_mode & S_IFMT
-            if mode == S_IFDIR { out.append(Entry(name: name, isDir: true)) } else if mode == S_IFREG { out.append(Entry(name: name, isDir: false)) }
+            if mode == S_IFDIR {
+                out.append(Entry(name: name, isDir: true, dev: UInt64(st.st_dev), ino: UInt64(st.st_ino)))
+            } else if mode == S_IFREG {
+                out.append(Entry(name: name, isDir: false))
+            }
         }
         return out
     }
 
-    private static func walk(_ dir: String, prefix: String, into out: inout [String]) throws {
+    /// Collects files below `dir` recursively; a symlinked folder already on the current path (a loop) is skipped.
+    private static func walk(_ dir: String, prefix: String, into out: inout [String], ancestors: Set<[UInt64]> = []) throws {
+        var st = stat()
+        var path = ancestors
+        if stat(dir, &st) == 0 { path.insert([UInt64(st.st_dev), UInt64(st.st_ino)]) }
         for e in try entries(dir) {
-            if e.isDir { try walk(dir + "/" + e.name, prefix: prefix + "/" + e.name, into: &out) } else { out.append(prefix + "/" + e.name) }
+            if e.isDir {
+                if path.contains([e.dev, e.ino]) { continue }
+                try walk(dir + "/" + e.name, prefix: prefix + "/" + e.name, into: &out, ancestors: path)
+            } else {
+                out.append(prefix + "/" + e.name)
+            }
         }
     }
 
