@@ -55,7 +55,7 @@ func summary(_ r: Prep.Result, out: String) -> String {
     let idx = r.index
     let read = idx.filesRead ?? (idx.total + idx.skipped.count)
     var lines: [String] = []
-    let rate = r.elapsed > 0 ? String(format: ", %.0f images/s", Double(read) / r.elapsed) : ""
+    let rate = r.elapsed > 0 ? String(format: ", %.0f images/s", Double(r.processedFiles) / r.elapsed) : ""
     lines.append("ldae-prep: \(out): \(formatCount(idx.total)) images in \(idx.shards.count) shard(s), \(idx.imageSize)x\(idx.imageSize) px, patch \(idx.patchSize) -> [N, \(idx.geometry.tokens), \(idx.geometry.tokenDim)] uint8" +
                  (r.elapsed > 0 ? String(format: " (%.1f s%@)", r.elapsed, rate) : ""))
     if r.alreadyComplete { lines.append("  already complete: nothing to do") }

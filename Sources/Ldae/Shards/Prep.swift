@@ -37,6 +37,8 @@ public enum Prep {
         public var resumedShards: Int
         public var alreadyComplete: Bool
         public var ignoredTopLevel: Int
+        /// Files decoded by this invocation (fewer than `index.filesRead` after --resume).
+        public var processedFiles: Int = 0
     }
 
     /// What `--resume` needs to continue: written after every shard.
@@ -118,6 +120,7 @@ public enum Prep {
             throw LdaeError("output folder already holds shards; use --resume to continue an interrupted run, or choose an empty folder", file: o.out)
         }
         let resumed = state.shards.count
+        let firstFile = state.nextFile
 
         // Buffers: the current shard, and one batch of decoded slots.
         let vpi = g.valuesPerImage
@@ -225,7 +228,7 @@ public enum Prep {
         unlink(statePath)
         unlink(o.out + "/" + skippedFile)
         return Result(index: idx, elapsed: Date().timeIntervalSince(t0), resumedShards: resumed, alreadyComplete: false,
-                      ignoredTopLevel: folder.ignoredTopLevel)
+                      ignoredTopLevel: folder.ignoredTopLevel, processedFiles: files.count - firstFile)
     }
 
     /// Written only on the writer queue (read by the main thread after `writer.sync {}` or as a stop signal).
