@@ -19,10 +19,10 @@ public enum PCAFigures {
         return grid
     }
 
-    /// The component counts shown by `reconstructions`: `wanted` values up to D, in order, without repeats.
+    /// The component counts shown by `reconstructions`: `wanted` values clamped to D, in order, without repeats.
     public static func reconstructionDims(_ D: Int, wanted: [Int] = [4, 16, 48]) -> [Int] {
         var out: [Int] = []
-        for d in wanted where d >= 1 && d <= D && !out.contains(d) { out.append(d) }
+        for w in wanted where w >= 1 { let d = min(w, D); if !out.contains(d) { out.append(d) } }
         return out
     }
 
