@@ -28,9 +28,9 @@ if [ -x "$PY" ] && "$PY" -c "import numpy, h5py" 2>/dev/null; then have_numpy=1;
 make_shards() {   # make_shards PATCH OUT
   local p="$1" out="$2"
   [ -f "$out/index.json" ] && return 0
-  if [ -x "$BIN/ldae-prep" ] && "$BIN/ldae-prep" --help 2>&1 | grep -q -- "--patch-size"; then
+  if [ -x "$BIN/ldae-prep" ] && "$BIN/ldae-prep" --help 2>&1 | grep -q -- "--patch p"; then
     echo "writing $out with ldae-prep (patch $p)" >&2
-    if "$BIN/ldae-prep" images data/cifar10-jpg/train --out "$out" --patch-size "$p" --image-size 32 >&2; then return 0; fi
+    if "$BIN/ldae-prep" images data/cifar10-jpg/train --out "$out" --patch "$p" --size 32 --quiet >&2; then return 0; fi
     echo "ldae-prep failed; falling back to the h5py writer" >&2
     rm -rf "$out"
   fi
