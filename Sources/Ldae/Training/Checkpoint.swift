@@ -27,12 +27,15 @@ public struct Checkpoint {
     public var trainConfig: TrainConfig
     public var lastLoss: Double
     public var dataIndexSHA256: String
+    /// Training seconds so far (for the log's `seconds` across resumes).
+    public var trainSeconds: Double = 0
 
     public init(step: Int, totalSteps: Int, adamStep: Int, seed: UInt64, params: [Float], adamM: [Float], adamV: [Float], ema: [Float]?,
-                modelConfig: ModelConfig, trainConfig: TrainConfig, lastLoss: Double, dataIndexSHA256: String) {
+                modelConfig: ModelConfig, trainConfig: TrainConfig, lastLoss: Double, dataIndexSHA256: String, trainSeconds: Double = 0) {
         self.step = step; self.totalSteps = totalSteps; self.adamStep = adamStep; self.seed = seed
         self.params = params; self.adamM = adamM; self.adamV = adamV; self.ema = ema
         self.modelConfig = modelConfig; self.trainConfig = trainConfig; self.lastLoss = lastLoss; self.dataIndexSHA256 = dataIndexSHA256
+        self.trainSeconds = trainSeconds
     }
 
     public func save(_ path: String, slots: [Slot]) throws {
@@ -47,7 +50,7 @@ public struct Checkpoint {
             "step": String(step), "total_steps": String(totalSteps), "adam_step": String(adamStep), "seed": String(seed),
             "model_config": String(decoding: try JSON.encode(modelConfig, pretty: false), as: UTF8.self),
             "train_config": String(decoding: try JSON.encode(trainConfig, pretty: false), as: UTF8.self),
-            "last_loss": String(lastLoss), "data_index_sha256": dataIndexSHA256,
+            "last_loss": String(lastLoss), "train_seconds": String(trainSeconds), "data_index_sha256": dataIndexSHA256,
             "rng": "xoshiro256** streams derived from (seed, step); no mutable state",
         ]
         try Safetensors.write(tensors, metadata: meta, dtype: .f32, to: path)
@@ -91,6 +94,7 @@ public struct Checkpoint {
                           adamV: try gather("adam_v", required: true)!,
                           ema: try gather("ema", required: tensors.keys.contains { $0.hasPrefix("ema.") }),
                           modelConfig: try json("model_config", ModelConfig.self), trainConfig: try json("train_config", TrainConfig.self),
-                          lastLoss: Double(meta["last_loss"] ?? "") ?? .nan, dataIndexSHA256: meta["data_index_sha256"] ?? "")
+                          lastLoss: Double(meta["last_loss"] ?? "") ?? .nan, dataIndexSHA256: meta["data_index_sha256"] ?? "",
+                          trainSeconds: Double(meta["train_seconds"] ?? "") ?? 0)
     }
 }
