@@ -10,9 +10,9 @@ commands:
   list [--json]                      every version: architecture, data, latent d, steps, loss, best eval, damage
   show NAME[@vN]                     the manifest and the evaluation history (NAME alone = newest version)
   verify NAME[@vN]                   check the sha256 of every file of the entry (exit 1 when damaged)
-  features NAME[@vN] SHARDS... --out F.npy [--batch 256] [--max-images N] [--t 10] [--seed 0]
-                                     mean-pooled encoder features of clean images (float32 [N, width] .npy;
-                                     labels as F.labels.npy when the shards are labeled)
+  features NAME[@vN] SHARDS... --out F.npy [--batch 256] [--max-images N] [--t 10]
+                                     mean-pooled encoder features of clean images (float32 [N, width] .npy,
+                                     the first N images in order; labels as F.labels.npy when labeled)
   eval NAME[@vN] --train SHARDS --test SHARDS [--baseline pixels|random ...] [--knn-k 20]
        [--max-train N] [--max-test N] [--batch 256] [--t 10] [--seed 0] [--probe-iters 100]
        [--wd-grid 0,1e-5,1e-4,1e-3,1e-2] [--denoise-t 100,250,500] [--denoise-images 256]
@@ -80,7 +80,7 @@ runCommand("ldae-zoo") {
         print(ZooListing.show(m, dir: dir, verified: damage))
 
     case "features":
-        let a = try Arguments(argv, options: ["zoo", "out", "batch", "max-images", "t", "seed"], flags: [])
+        let a = try Arguments(argv, options: ["zoo", "out", "batch", "max-images", "t"], flags: [])
         if a.wantsHelp { print(usage); return }
         guard a.positionals.count >= 2 else { throw UsageError("features needs NAME[@vN] and at least one SHARDS folder") }
         guard let out = a.string("out") else { throw UsageError("features needs --out F.npy") }
@@ -90,7 +90,9 @@ runCommand("ldae-zoo") {
         let zm = try ZooModel(store: store, ref: a.positionals[0])
         let set = try ShardSet(Array(a.positionals.dropFirst()))
         try zm.checkGeometry(set)
-        let idx = FeatureExtractor.selection(count: set.count, max: try a.int("max-images"), seed: UInt64(try a.int("seed", default: 0)))
+        let maxImages = try a.int("max-images") ?? set.count
+        guard maxImages >= 1 else { throw UsageError("--max-images must be >= 1") }
+        let idx = Array(0..<min(set.count, maxImages))   // the first N, in order (as tools/ref_encoder.py reads them)
         let enc = ZooModel.encoder(zm.model, name: "encoder", featureT: try a.int("t", default: 10), timesteps: zm.manifest.training.timesteps)
         let f = try FeatureExtractor.extract(set, encoder: enc, batch: batch, indices: idx)
         try NPY.write(f.values, shape: [f.count, f.width], to: out)
