@@ -247,4 +247,27 @@ final class ZooEvalTests: XCTestCase {
         XCTAssertLessThan(parts[0], 1e-4, "max |ldae - numpy timm reference|")
         XCTAssertGreaterThan(parts[1], 1e-2)   // the features are not trivially zero
     }
+
+    /// tools/check_timm.py: a clean "skipped" where torch/timm are missing, else the real strict-load comparison.
+    func testCheckTimmSkipsOrMatches() throws {
+        guard let py = TestSupport.pythonWithH5py else { throw XCTSkip("no python3 with numpy + h5py") }
+        let tmp = TestSupport.tempDir()
+        let store = ZooStore(root: tmp + "/zoo")
+        try Self.publishModel(store)
+        let te = try Self.shards(tmp + "/test", n: 10, seed: 2)
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let out = try TestSupport.runPython(py, """
+            import runpy, sys
+            sys.argv = sys.argv[1:]
+            try:
+                runpy.run_path(sys.argv[0], run_name="__main__")
+            except SystemExit as e:
+                assert not e.code, e.code
+            """, args: [repo + "/tools/check_timm.py", "micro", te, "--zoo", store.root, "--ldae-zoo", TestSupport.executable("ldae-zoo")])
+        if out.contains("skipped") {
+            XCTAssertTrue(out.contains("skipped: torch/timm not installed"), out)
+        } else {
+            XCTAssertTrue(out.contains("ok: ") && out.contains("matches"), out)
+        }
+    }
 }
