@@ -1,2 +1,85 @@
+import Foundation
 import Ldae
-print("ldae-fit-pca: not yet implemented")
+
+let usage = """
+usage: ldae-fit-pca SHARDS... --out pca.h5 [--max-patches N] [--seed S] [--threads N] [--no-figures]
+
+Fits the patch PCA tokenizer of l-DAE: streams every patch of the shard folders written by ldae-prep
+(or a seeded subsample of --max-patches), in the pixel scaling training uses (\(PixelScaling.name)),
+accumulates mean and covariance exactly (integer blocks through BLAS ssyrk, summed in float64; memory
+does not grow with the number of patches), and decomposes it with LAPACK (dsyevd): all D components,
+by descending variance, each with its largest-magnitude entry positive.
+
+  SHARDS              one or more shard folders (or their index.json); they must share patch size and channels
+  --out PATH          the basis file to write (HDF5: mean, components, eigenvalues, explained_variance_ratio)
+  --max-patches N     use a deterministic subsample of exactly N patches spread over all shards (default: all)
+  --seed S            seed of the subsample (default 0)
+  --threads N         BLAS threads (default: OpenBLAS's own choice)
+  --figures           write the figures (default)
+  --no-figures        do not write the figures
+
+Prints the cumulative explained variance at d = 1, 2, 4, ..., D, and writes next to the output
+<stem>-eigenpatches.png (the top components as patches) and <stem>-reconstructions.png (images
+rebuilt from d = 4, 16, 48 components beside the original).
+"""
+
+runCommand("ldae-fit-pca") {
+    let args = try Arguments(Array(CommandLine.arguments.dropFirst()),
+                             options: ["out", "max-patches", "seed", "threads"], flags: ["figures", "no-figures"])
+    if args.wantsHelp { print(usage); return }
+    guard !args.positionals.isEmpty else { throw UsageError("give at least one shard folder") }
+    guard let out = args.string("out") else { throw UsageError("--out PATH is required") }
+    let maxPatches = try args.int("max-patches")
+    if let m = maxPatches, m < 2 { throw UsageError("--max-patches must be at least 2, got \(m)") }
+    let seed = try args.int("seed", default: 0)
+    guard seed >= 0 else { throw UsageError("--seed must be non-negative, got \(seed)") }
+    if args.flag("figures") && args.flag("no-figures") { throw UsageError("--figures and --no-figures contradict each other") }
+    let figures = !args.flag("no-figures")
+    if let t = try args.int("threads") {
+        guard t >= 1 else { throw UsageError("--threads must be at least 1, got \(t)") }
+        BLAS.setThreads(t)
+    }
+
+    let outDir = URL(fileURLWithPath: out).deletingLastPathComponent().path
+    guard FileUtil.isDirectory(outDir) else { throw LdaeError("output folder does not exist", file: outDir) }
+    if FileUtil.isDirectory(out) { throw LdaeError("is a folder, expected a file name such as pca.h5", file: out) }
+
+    let set = try ShardSet(args.positionals)
+    let g = set.geometry
+    let D = g.tokenDim
+    let total = set.count * g.tokens
+    let used = min(maxPatches ?? total, total)
+    eprint("ldae-fit-pca: \(set.count) images x \(g.tokens) patches of D = \(D) (patch \(g.patchSize), \(g.channels) channels)"
+           + (used < total ? ", subsample of \(used) patches (seed \(seed))" : ", all \(total) patches"))
+
+    let progress = Progress("fit-pca", total: set.count, unit: "images")
+    let start = Date()
+    let acc = try PCAStream.accumulate(set, maxPatches: maxPatches, seed: UInt64(seed), progress: progress)
+    progress.finish(extra: "\(acc.count) patches")
+    let basis = try PCAFit.basis(acc, patchSize: g.patchSize, channels: g.channels, indexSHA256: set.indexSHA256)
+    try basis.save(out)
+    let seconds = Date().timeIntervalSince(start)
+
+    // Cumulative explained variance at d = 1, 2, 4, ..., and D.
+    var ds: [Int] = []
+    var d = 1
+    while d < D { ds.append(d); d *= 2 }
+    ds.append(D)
+    let total64 = basis.eigenvalues.reduce(0.0) { $0 + Double($1) }
+    print("pixel scaling \(PixelScaling.name), \(basis.sampleCount) patches, total variance \(String(format: "%.6g", total64))")
+    print("    d  eigenvalue  cumulative explained")
+    for d in ds {
+        print(String(format: "%5d  %10.4g  %8.4f", d, Double(basis.eigenvalues[d - 1]), basis.cumulativeExplained(d)))
+    }
+    print("wrote \(out) (fit in \(String(format: "%.2f", seconds)) s; shard index sha256 \(set.indexSHA256.prefix(12))...)")
+
+    if figures {
+        let paths = PCAFigures.figurePaths(for: out)
+        try PCAFigures.eigenpatches(basis).writePNG(paths.eigenpatches)
+        let imgs = try PCAFigures.sampleImages(set, count: 8)
+        let dims = PCAFigures.reconstructionDims(D)
+        try PCAFigures.reconstructions(basis, images: imgs, geometry: g, dims: dims).writePNG(paths.reconstructions)
+        print("wrote \(paths.eigenpatches) (top \(min(64, D)) components, 8 per row, grey = 0)")
+        print("wrote \(paths.reconstructions) (columns: original, " + dims.map { "d = \($0)" }.joined(separator: ", ") + ")")
+    }
+}
