@@ -119,6 +119,8 @@ final class PrepPipelineTests: XCTestCase {
             outs.append(try Self.contents(base + "/out\(w)"))
         }
         XCTAssertEqual(outs[0].labels.count, 14 + 100)
+        let shas = try [1, 2, 3].map { w in try ShardIndex.load(base + "/out\(w)").index.shards.map { $0.sha256 } }
+        XCTAssertEqual(shas[0], shas[1]); XCTAssertEqual(shas[0], shas[2])     // whole shard files byte-identical
         for k in 1..<3 {
             XCTAssertTrue(outs[0].patches == outs[k].patches, "patches differ between --workers 1 and \(k + 1)")
             XCTAssertEqual(outs[0].labels, outs[k].labels)
@@ -151,9 +153,9 @@ final class PrepPipelineTests: XCTestCase {
         XCTAssertFalse(FileUtil.exists(base + "/killed/.shard-00002.h5.tmp-99999"))
         let a = try Self.contents(base + "/full"), b = try Self.contents(base + "/killed")
         XCTAssertTrue(a.patches == b.patches); XCTAssertEqual(a.labels, b.labels); XCTAssertEqual(a.paths, b.paths)
-        // (shard files are not byte-identical across runs: HDF5 records object modification times)
+        // Shard files are byte-identical to the uninterrupted run's (HDF5 writes no object timestamps).
         let killedIndex = try ShardIndex.load(base + "/killed").index
-        XCTAssertEqual(killedIndex.shards.map { $0.count }, try ShardIndex.load(base + "/full").index.shards.map { $0.count })
+        XCTAssertEqual(killedIndex.shards.map { $0.sha256 }, try ShardIndex.load(base + "/full").index.shards.map { $0.sha256 })
         for s in killedIndex.shards { XCTAssertEqual(s.sha256, try SHA256.hex(file: base + "/killed/" + s.file)) }
         // Resuming a complete run does nothing.
         XCTAssertTrue(try Prep.run(k).alreadyComplete)
