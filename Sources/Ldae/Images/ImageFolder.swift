@@ -67,6 +67,7 @@ public struct ImageFolder: Sendable {
         emptyClasses = empty
     }
 
+    /// dev/ino are set for folders reached through a symlink (checked against the ancestors for loops).
     private struct Entry { var name: String; var isDir: Bool; var dev: UInt64 = 0; var ino: UInt64 = 0 }
 
     private static func entries(_ dir: String) throws -> [Entry] {
@@ -80,6 +81,10 @@ public struct ImageFolder: Sendable {
                 String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
             }
             if name == "." || name == ".." || isHidden(name) { continue }
+            // d_type spares a stat per file; symlinks and file systems without d_type are stat'ed.
+            let type = Int32(e.pointee.d_type)
+            if type == Int32(DT_REG) { out.append(Entry(name: name, isDir: false)); continue }
+            if type == Int32(DT_DIR) { out.append(Entry(name: name, isDir: true)); continue }   // real folder: no loop
             var st = stat()
             guard stat(dir + "/" + name, &st) == 0 else { continue }   // dangling symlink: not a candidate
             let mode = st.st_mode & S_IFMT
@@ -99,7 +104,7 @@ public struct ImageFolder: Sendable {
         if stat(dir, &st) == 0 { path.insert([UInt64(st.st_dev), UInt64(st.st_ino)]) }
         for e in try entries(dir) {
             if e.isDir {
-                if path.contains([e.dev, e.ino]) { continue }
+                if e.ino != 0 && path.contains([e.dev, e.ino]) { continue }
                 try walk(dir + "/" + e.name, prefix: prefix + "/" + e.name, into: &out, ancestors: path)
             } else {
                 out.append(prefix + "/" + e.name)
