@@ -70,13 +70,42 @@ public enum JSON {
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        do { return try d.decode(t, from: data) } catch let DecodingError.keyNotFound(k, _) {
+        do { return try d.decode(t, from: data) } catch DecodingError.keyNotFound(_, _) where acronymDecoder().map({ (try? $0.decode(t, from: data)) != nil }) == true {
+            // Foundation's convertFromSnakeCase turns "base_lr" into "baseLr", not the "baseLR" it was encoded from:
+            // retry with the acronyms ldae's types use restored (baseLR, indexSHA256, pcaSHA256, psnrPCACeiling, ...).
+            return try acronymDecoder()!.decode(t, from: data)
+        } catch let DecodingError.keyNotFound(k, _) {
             throw LdaeError("invalid JSON: missing key '\(k.stringValue)'", file: file)
         } catch let DecodingError.typeMismatch(_, ctx) {
             throw LdaeError("invalid JSON: wrong type at \(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))", file: file)
         } catch {
             throw LdaeError("invalid JSON: \(error.localizedDescription)", file: file)
         }
+    }
+
+    /// Acronyms (a non-first snake_case word -> its camelCase spelling) that `convertToSnakeCase` lower-cases.
+    static let acronyms: [String: String] = ["lr": "LR", "sha256": "SHA256", "pca": "PCA", "knn": "KNN"]
+
+    /// A decoder whose snake_case -> camelCase conversion restores `acronyms` (the inverse of the encoder for them).
+    static func acronymDecoder() -> JSONDecoder? {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        d.keyDecodingStrategy = .custom { path in
+            let key = path.last!.stringValue
+            let words = key.split(separator: "_", omittingEmptySubsequences: false).map(String.init)
+            guard words.count > 1, !key.hasPrefix("_") else { return path.last! }
+            let camel = words[0] + words.dropFirst().map { acronyms[$0] ?? $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+            return AnyKey(camel)
+        }
+        return d
+    }
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { return nil }
     }
 
     public static func read<T: Decodable>(_ t: T.Type, path: String) throws -> T {

@@ -1,0 +1,87 @@
+import Foundation
+
+/// Something that maps a batch of clean pixel-scaled patchified images x [B, T, D] to features [B, width].
+public struct FeatureEncoder {
+    public let name: String
+    public let width: Int
+    public let encode: (_ x: UnsafePointer<Float>, _ batch: Int, _ out: UnsafeMutablePointer<Float>) -> Void
+    public init(name: String, width: Int, encode: @escaping (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void) {
+        self.name = name; self.width = width; self.encode = encode
+    }
+
+    /// The `pixels` baseline: the raw pixel-scaled image, flattened (T*D values, in patch order; a linear
+    /// probe is invariant to the order of its inputs).
+    public static func pixels(_ g: PatchGeometry) -> FeatureEncoder {
+        FeatureEncoder(name: "pixels", width: g.valuesPerImage) { x, b, out in
+            out.update(from: x, count: b * g.valuesPerImage)
+        }
+    }
+}
+
+/// Features of a shard set: [count, width] float32 and the labels [count].
+public struct FeatureSet: Sendable {
+    public var values: [Float]
+    public var labels: [Int32]
+    public var width: Int
+    public var count: Int { labels.count }
+}
+
+public enum FeatureExtractor {
+    /// Which global indices to use: all (sorted) when `max` is nil or >= count, else a seeded random subset (sorted).
+    public static func selection(count: Int, max: Int?, seed: UInt64) -> [Int] {
+        guard let m = max, m < count else { return Array(0..<count) }
+        var idx = Array(0..<count)
+        var rng = RNG(seed: seed, stream: 0x5e1ec7)
+        rng.shuffle(&idx)
+        return Array(idx[0..<Swift.max(0, m)]).sorted()
+    }
+
+    /// Runs `encoder` over the selected images of `set` in batches of `batch`, showing progress.
+    public static func extract(_ set: ShardSet, encoder: FeatureEncoder, batch: Int = 256, indices: [Int]? = nil,
+                               label: String = "features") throws -> FeatureSet {
+        let g = set.geometry
+        let sel = indices ?? Array(0..<set.count)
+        let V = g.valuesPerImage, W = encoder.width
+        var out = [Float](repeating: 0, count: sel.count * W)
+        var labels = [Int32](repeating: -1, count: sel.count)
+        let table = PixelScaling.table
+        let progress = Progress(label, total: sel.count, unit: "img")
+        var xb = [Float](repeating: 0, count: batch * V)
+        var pos = 0                        // next position in sel
+        // Group the selection by shard, read contiguous row ranges in chunks of `batch`.
+        while pos < sel.count {
+            let (shard, row0) = set.locate(sel[pos])
+            let shardEnd = set.shards[shard].start + set.shards[shard].count
+            var n = 0
+            var rows: [Int] = []
+            while pos + n < sel.count && n < batch && sel[pos + n] < shardEnd { rows.append(sel[pos + n] - set.shards[shard].start); n += 1 }
+            let lo = row0, hi = rows.last! + 1
+            let (p, l) = try set.read(shard: shard, rows: lo..<hi)
+            for (i, r) in rows.enumerated() {
+                let src = (r - lo) * V
+                for j in 0..<V { xb[i * V + j] = table[Int(p[src + j])] }
+                labels[pos + i] = l[r - lo]
+            }
+            xb.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+                encoder.encode(xp.baseAddress!, n, op.baseAddress! + pos * W)
+            } }
+            pos += n
+            progress.advance(n)
+        }
+        progress.finish()
+        return FeatureSet(values: out, labels: labels, width: W)
+    }
+
+    /// Reads the selected clean images as pixel-scaled patches [n, T, D] (for denoising and figures).
+    public static func images(_ set: ShardSet, indices: [Int]) throws -> [Float] {
+        let V = set.geometry.valuesPerImage
+        var out = [Float](repeating: 0, count: indices.count * V)
+        let table = PixelScaling.table
+        for (i, gi) in indices.enumerated() {
+            let (s, r) = set.locate(gi)
+            let (p, _) = try set.read(shard: s, rows: r..<(r + 1))
+            for j in 0..<V { out[i * V + j] = table[Int(p[j])] }
+        }
+        return out
+    }
+}

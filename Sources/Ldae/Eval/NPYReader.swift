@@ -1,0 +1,68 @@
+import Foundation
+
+/// Reads numpy .npy files (format 1.x/2.x, C order, little-endian float32/float64/int32/int64) - the features and
+/// labels `ldae-zoo features` writes, or any a user brings to `ldae-zoo probe`.
+public enum NPYReader {
+    public struct Array: Sendable {
+        public var shape: [Int]
+        public var values: [Double]
+    }
+
+    public static func read(_ path: String) throws -> Array {
+        let d = try FileUtil.read(path)
+        guard d.count >= 10, d.prefix(6) == Data([0x93] + Swift.Array("NUMPY".utf8)) else {
+            throw LdaeError("not a .npy file (bad magic)", file: path)
+        }
+        let major = d[d.startIndex + 6]
+        let hlen: Int, hstart: Int
+        if major == 1 { hlen = Int(d[d.startIndex + 8]) | Int(d[d.startIndex + 9]) << 8; hstart = 10 }
+        else {
+            guard d.count >= 12 else { throw LdaeError("not a .npy file (truncated header)", file: path) }
+            hlen = (0..<4).reduce(0) { $0 | Int(d[d.startIndex + 8 + $1]) << (8 * $1) }; hstart = 12
+        }
+        guard d.count >= hstart + hlen else { throw LdaeError("not a .npy file (truncated header)", file: path) }
+        let header = String(decoding: d[(d.startIndex + hstart)..<(d.startIndex + hstart + hlen)], as: UTF8.self)
+        func field(_ key: String) -> String? {
+            guard let r = header.range(of: "'\(key)':") else { return nil }
+            return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
+        }
+        guard let descrField = field("descr"), let q1 = descrField.firstIndex(of: "'") else { throw LdaeError("npy header has no descr", file: path) }
+        let rest = descrField[descrField.index(after: q1)...]
+        guard let q2 = rest.firstIndex(of: "'") else { throw LdaeError("npy header has a malformed descr", file: path) }
+        let descr = String(rest[..<q2])
+        if let fo = field("fortran_order"), fo.hasPrefix("True") { throw LdaeError("Fortran-order arrays are not supported (save with np.ascontiguousarray)", file: path) }
+        guard let sf = field("shape"), let open = sf.firstIndex(of: "("), let close = sf.firstIndex(of: ")") else {
+            throw LdaeError("npy header has no shape", file: path)
+        }
+        let shape = sf[sf.index(after: open)..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let n = shape.reduce(1, *)
+        let esize: Int
+        switch descr { case "<f4", "<i4": esize = 4; case "<f8", "<i8": esize = 8
+        default: throw LdaeError("unsupported dtype '\(descr)' (float32/float64/int32/int64 little-endian)", file: path) }
+        let start = hstart + hlen
+        guard d.count - start >= n * esize else { throw LdaeError("truncated: \(d.count - start) data bytes for shape \(shape) of \(descr)", file: path) }
+        var vals = [Double](repeating: 0, count: n)
+        d.withUnsafeBytes { raw in
+            let p = raw.baseAddress! + start
+            for i in 0..<n {
+                switch descr {
+                case "<f4": vals[i] = Double(Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))))
+                case "<f8": vals[i] = Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+                case "<i4": vals[i] = Double(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
+                default: vals[i] = Double(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
+                }
+            }
+        }
+        return Array(shape: shape, values: vals)
+    }
+
+    /// Features F.npy [n, f] and labels F.labels.npy [n] (or `labels` when given).
+    public static func readFeatures(_ path: String, labels lpath: String? = nil) throws -> (x: [Float], y: [Int32], dim: Int) {
+        let f = try read(path)
+        guard f.shape.count == 2 else { throw LdaeError("features must be 2-D [n, dim], got shape \(f.shape)", file: path) }
+        let lp = lpath ?? ((path.hasSuffix(".npy") ? String(path.dropLast(4)) : path) + ".labels.npy")
+        let l = try read(lp)
+        guard l.shape == [f.shape[0]] else { throw LdaeError("labels have shape \(l.shape), features \(f.shape)", file: lp) }
+        return (f.values.map { Float($0) }, l.values.map { Int32($0) }, f.shape[1])
+    }
+}

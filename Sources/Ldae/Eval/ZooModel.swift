@@ -1,0 +1,55 @@
+import Foundation
+
+/// A zoo entry loaded for inference: manifest, weights in an `LDAEModel`, and its PCA basis (pca tokenizer).
+public final class ZooModel {
+    public let ref: String            // "NAME@vN"
+    public let manifest: Manifest
+    public let dir: String
+    public let model: LDAEModel
+    public let pca: PCABasis?
+
+    /// Loads and verifies (sha256 of every file) the entry `ref` ("NAME", "NAME@vN") of `store`.
+    public init(store: ZooStore, ref: String) throws {
+        let (m, dir) = try store.load(ref, verify: true)
+        self.manifest = m; self.dir = dir; self.ref = "\(m.name)@\(m.version)"
+        try m.model.validate()
+        model = try LDAEModel(config: m.model, seed: 0)
+        let wpath = dir + "/" + ZooStore.weightsFile
+        let (tensors, _, _) = try Safetensors.read(wpath)
+        do { try model.load(tensors) } catch let e as LdaeError { throw LdaeError(e.reason, file: e.file ?? wpath) }
+        if m.tokenizer.kind == "pca" {
+            let p = dir + "/" + (m.tokenizer.pcaFile ?? "pca.h5")
+            pca = try PCABasis.load(p)
+        } else {
+            pca = nil
+        }
+    }
+
+    /// The same architecture with random weights (the `random` baseline), seed 0.
+    public static func randomInit(_ config: ModelConfig, seed: UInt64 = 0) throws -> LDAEModel {
+        try LDAEModel(config: config, seed: seed)
+    }
+
+    /// The encoder on clean images: mean-pooled features after the final norm. With time conditioning the
+    /// encoder sees timestep `featureT` (of `timesteps`), as the paper's t = 10 of 1000; otherwise t is ignored.
+    public static func encoder(_ model: LDAEModel, name: String, featureT: Int, timesteps: Int = 1000) -> FeatureEncoder {
+        let adaln = model.config.timeCond == "adaln"
+        let tv = Float(featureT) / Float(timesteps)
+        return FeatureEncoder(name: name, width: model.config.encoderWidth) { x, b, out in
+            if adaln {
+                let t = [Float](repeating: tv, count: b)
+                t.withUnsafeBufferPointer { model.features(x, t: $0.baseAddress!, batch: b, out: out) }
+            } else {
+                model.features(x, t: nil, batch: b, out: out)
+            }
+        }
+    }
+
+    /// Shards must have the model's patch geometry.
+    public func checkGeometry(_ set: ShardSet) throws {
+        let g = set.geometry, c = manifest.model
+        guard g.imageSize == c.imageSize, g.patchSize == c.patchSize, g.channels == c.channels else {
+            throw LdaeError("shards have image_size \(g.imageSize), patch_size \(g.patchSize), channels \(g.channels) but \(ref) was trained on image_size \(c.imageSize), patch_size \(c.patchSize), channels \(c.channels)", file: set.sources[0])
+        }
+    }
+}

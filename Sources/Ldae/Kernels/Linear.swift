@@ -1,0 +1,94 @@
+// Linear layer (torch nn.Linear, weight [OC, C]) over flat row-major buffers, on OpenBLAS sgemm.
+// Rows are split across cores; each core runs a single-threaded sgemm on its rows.
+
+public enum Linear {
+    /// out[N, OC] = inp[N, C] @ weight[OC, C]^T + bias[OC]   (accumulate: out += ...)
+    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                               weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                               n: Int, c: Int, oc: Int, accumulate: Bool = false) {
+        Parallel.chunks(n, grain: 32) { r0, r1 in
+            let o = out + r0 * oc
+            var beta: Float = accumulate ? 1 : 0
+            if let bias {
+                for r in 0..<(r1 - r0) {
+                    let row = o + r * oc
+                    if accumulate { for j in 0..<oc { row[j] += bias[j] } } else { row.update(from: bias, count: oc) }
+                }
+                beta = 1
+            }
+            BLAS.sgemm(transA: false, transB: true, m: r1 - r0, n: oc, k: c, alpha: 1,
+                       a: inp + r0 * c, lda: c, b: weight, ldb: c, beta: beta, c: o, ldc: oc)
+        }
+    }
+
+    /// Backward of `forward`, ADDING into the gradients:
+    ///   dinp[N, C] += dout[N, OC] @ weight[OC, C]   (overwriteDinp: = instead of +=; dinp nil: skipped)
+    ///   dweight[OC, C] += dout^T @ inp[N, C]
+    ///   dbias[OC] += sum over rows of dout
+    public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                                dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
+                                inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                n: Int, c: Int, oc: Int, overwriteDinp: Bool = false) {
+        if let dinp {
+            Parallel.chunks(n, grain: 32) { r0, r1 in
+                BLAS.sgemm(transA: false, transB: false, m: r1 - r0, n: c, k: oc, alpha: 1,
+                           a: dout + r0 * oc, lda: oc, b: weight, ldb: c,
+                           beta: overwriteDinp ? 0 : 1, c: dinp + r0 * c, ldc: c)
+            }
+        }
+        // Weight gradient: split the output rows of dweight.
+        Parallel.chunks(oc, grain: 8) { o0, o1 in
+            BLAS.sgemm(transA: true, transB: false, m: o1 - o0, n: c, k: n, alpha: 1,
+                       a: dout + o0, lda: oc, b: inp, ldb: c, beta: 1, c: dweight + o0 * c, ldc: c)
+        }
+        if let dbias { columnSums(into: dbias, dout, n: n, oc: oc) }
+    }
+
+    /// acc[OC] += sum over rows of m[N, OC]
+    static func columnSums(into acc: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, n: Int, oc: Int) {
+        let w = Parallel.workers
+        let part = UnsafeMutablePointer<Float>.allocate(capacity: w * oc)
+        part.initialize(repeating: 0, count: w * oc)
+        defer { part.deallocate() }
+        Parallel.chunksIndexed(n, grain: 64) { k, r0, r1 in
+            let p = part + k * oc
+            for r in r0..<r1 {
+                let row = m + r * oc
+                var j = 0
+                while j + 8 <= oc { VMath.store(VMath.load(p + j) + VMath.load(row + j), p + j); j += 8 }
+                while j < oc { p[j] += row[j]; j += 1 }
+            }
+        }
+        for k in 0..<w { for j in 0..<oc { acc[j] += part[k * oc + j] } }
+    }
+
+    // MARK: naive reference (loops, Double accumulation)
+
+    public static func forwardNaive(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                    n: Int, c: Int, oc: Int) {
+        for r in 0..<n {
+            for o in 0..<oc {
+                var s = Double(bias?[o] ?? 0)
+                for i in 0..<c { s += Double(inp[r * c + i]) * Double(weight[o * c + i]) }
+                out[r * oc + o] = Float(s)
+            }
+        }
+    }
+
+    public static func backwardNaive(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                                     dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
+                                     inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                     n: Int, c: Int, oc: Int) {
+        for r in 0..<n {
+            for o in 0..<oc {
+                let d = dout[r * oc + o]
+                dbias?[o] += d
+                for i in 0..<c {
+                    dinp?[r * c + i] += d * weight[o * c + i]
+                    dweight[o * c + i] += d * inp[r * c + i]
+                }
+            }
+        }
+    }
+}

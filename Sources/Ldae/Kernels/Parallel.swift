@@ -1,0 +1,51 @@
+import Foundation
+
+/// Row-parallel loops for the kernels. The model runs OpenBLAS single-threaded and splits work itself
+/// (contiguous chunks, one per core), so BLAS calls inside a parallel region never oversubscribe.
+public enum Parallel {
+    /// Number of worker chunks (cores). `LDAE_THREADS` overrides.
+    public static let workers: Int = {
+        if let s = ProcessInfo.processInfo.environment["LDAE_THREADS"], let n = Int(s), n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    /// Calls body(start, end) for up to `workers` contiguous chunks covering 0..<n (each at least `grain`
+    /// items), concurrently when more than one chunk.
+    @inline(__always)
+    public static func chunks(_ n: Int, grain: Int = 1, _ body: (Int, Int) -> Void) {
+        if n <= 0 { return }
+        let k = min(workers, max(1, n / max(1, grain)))
+        if k == 1 { body(0, n); return }
+        withoutActuallyEscaping(body) { f in
+            let box = UncheckedSendable(f)
+            DispatchQueue.concurrentPerform(iterations: k) { i in box.value(i * n / k, (i + 1) * n / k) }
+        }
+    }
+
+    /// Calls body(worker, start, end): like `chunks`, also passing the chunk index (for per-worker scratch).
+    @inline(__always)
+    public static func chunksIndexed(_ n: Int, grain: Int = 1, _ body: (Int, Int, Int) -> Void) {
+        if n <= 0 { return }
+        let k = min(workers, max(1, n / max(1, grain)))
+        if k == 1 { body(0, 0, n); return }
+        withoutActuallyEscaping(body) { f in
+            let box = UncheckedSendable(f)
+            DispatchQueue.concurrentPerform(iterations: k) { i in box.value(i, i * n / k, (i + 1) * n / k) }
+        }
+    }
+
+    /// Runs body with OpenBLAS at one thread (restored afterwards): the kernels parallelise themselves.
+    public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        let old = BLAS.threads
+        if old != 1 { BLAS.setThreads(1) }
+        defer { if old != 1 { BLAS.setThreads(old) } }
+        return try body()
+    }
+}
+
+/// The kernels hand disjoint slices of raw buffers to the workers; Swift cannot check that, so the closure is
+/// passed through this box.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ v: T) { value = v }
+}

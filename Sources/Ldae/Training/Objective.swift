@@ -1,0 +1,157 @@
+import Foundation
+
+/// The l-DAE objective (DESIGN.md, "The method", steps 1-4): corruption in the PCA latent (or in pixels), and the
+/// PCA-weighted reconstruction loss with its gradient, over flat buffers.
+///
+/// Shapes: B images, T tokens, D = p*p*C values per token, d latent dims. All pixels are pixel-scaled
+/// (`PixelScaling`, x/127.5 - 1) and patchified (`PatchGeometry`).
+///
+/// pca tokenizer (V = pca.components [D, D], rows by descending variance; V_d its first d rows):
+///   z0 = V_d (x0 - mean)            [B, T, d]
+///   z  = gamma_b z0 + sigma_b eps   eps ~ N(0, I) [B, T, d]
+///   x  = mean + V_d^T z             [B, T, D]   the encoder input (the residual components are dropped)
+/// pixel tokenizer (V = I, d = D, mean = 0):  x = gamma_b x0 + sigma_b eps, eps [B, T, D].
+///
+/// Targets y [B, T, D]:
+///   image: y = x0 (the clean image, all D components)
+///   noise: y = V_d^T eps, the latent noise mapped to pixels (pixel tokenizer: eps itself), so that
+///          x = mean + gamma V_d^T z0 + sigma y.
+/// Loss (prediction yhat = model output [B, T, D]):
+///   r = V (y - yhat)                                   [B, T, D] full PCA coordinates
+///   L = 1/(B T) sum_b lambda_b sum_t sum_i w_i r_{b,t,i}^2
+///   w_i = 1 for i < d, residual_weight for i >= d (pixel: all 1); lambda_b = 1/(1 + sigma_b^2) if loss_weighting else 1
+///   dL/dyhat = -(2 lambda_b / (B T)) (w * r) V           [B, T, D]
+public struct LDAEObjective: @unchecked Sendable {
+    public let config: TrainConfig
+    public let geometry: PatchGeometry
+    public let tokens: Int
+    public let dim: Int
+    public let latentDim: Int
+    /// [D, D] rows = basis vectors (identity for pixel).
+    public let basis: [Float]
+    /// [D] (zeros for pixel).
+    public let mean: [Float]
+    /// [D] per-component loss weights.
+    public let weights: [Float]
+
+    /// pca is required when config.tokenizer == "pca"; geometry = the shards' patch geometry.
+    public init(config: TrainConfig, pca: PCABasis?, geometry: PatchGeometry) throws {
+        self.config = config
+        self.geometry = geometry
+        tokens = geometry.tokens
+        let D = geometry.tokenDim
+        dim = D
+        if config.tokenizer == "pca" {
+            guard let pca else { throw LdaeError("the pca tokenizer needs a PCA basis (--pca pca.h5)") }
+            guard pca.patchSize == geometry.patchSize, pca.channels == geometry.channels, pca.dim == D else {
+                throw LdaeError("PCA basis has patch_size \(pca.patchSize) x \(pca.channels) channels (D = \(pca.dim)) but the shards have patch_size \(geometry.patchSize) x \(geometry.channels) (D = \(D))")
+            }
+            guard config.latentDim >= 1 && config.latentDim <= D else {
+                throw LdaeError("latent_dim \(config.latentDim) must be in 1...\(D) (the patch dimension)")
+            }
+            latentDim = config.latentDim
+            basis = pca.components
+            mean = pca.mean
+            weights = (0..<D).map { $0 < config.latentDim ? 1 : Float(config.residualWeight) }
+        } else {
+            latentDim = D
+            var eye = [Float](repeating: 0, count: D * D)
+            for i in 0..<D { eye[i * D + i] = 1 }
+            basis = eye
+            mean = [Float](repeating: 0, count: D)
+            weights = [Float](repeating: 1, count: D)
+        }
+    }
+
+    /// lambda_t of one image: 1 / (1 + sigma^2) when loss_weighting, else 1.
+    public func lossWeight(sigma: Double) -> Double { config.lossWeighting ? 1 / (1 + sigma * sigma) : 1 }
+
+    /// Corrupts clean pixel-scaled patches x0 [B,T,D] at per-image noise std `sigmas` [B] (and gammas [B]):
+    /// latent noise for pca (z0 = V_d(x0-mean), z = gamma*z0 + sigma*eps, x = mean + V_d^T z), pixel noise for pixel.
+    public func corrupt(_ x0: UnsafePointer<Float>, batch: Int, gammas: [Double], sigmas: [Double], rng: inout RNG,
+                        out: UnsafeMutablePointer<Float>) {
+        corrupt(x0, batch: batch, gammas: gammas, sigmas: sigmas, rng: &rng, out: out, noise: nil)
+    }
+
+    /// As `corrupt`, also writing the noise target y = V_d^T eps [B,T,D] into `noise` when given.
+    /// eps is drawn image by image, token by token, component by component from `rng`.
+    public func corrupt(_ x0: UnsafePointer<Float>, batch B: Int, gammas: [Double], sigmas: [Double], rng: inout RNG,
+                        out: UnsafeMutablePointer<Float>, noise: UnsafeMutablePointer<Float>?) {
+        precondition(gammas.count >= B && sigmas.count >= B)
+        let T = tokens, D = dim, d = latentDim, N = B * T
+        if N == 0 { return }
+        if config.tokenizer == "pixel" {
+            for b in 0..<B {
+                let g = Float(gammas[b]), s = Float(sigmas[b])
+                for j in (b * T * D)..<((b + 1) * T * D) {
+                    let e = Float(rng.normal())
+                    out[j] = g * x0[j] + s * e
+                    noise?[j] = e
+                }
+            }
+            return
+        }
+        var c = [Float](repeating: 0, count: N * D)   // x0 - mean  [N, D]
+        var z = [Float](repeating: 0, count: N * d)   // latent     [N, d]
+        var eps = [Float](repeating: 0, count: N * d) // noise      [N, d]
+        for n in 0..<N { for j in 0..<D { c[n * D + j] = x0[n * D + j] - mean[j] } }
+        basis.withUnsafeBufferPointer { V in
+            // z0[N, d] = c[N, D] V_d^T
+            BLAS.sgemm(transA: false, transB: true, m: N, n: d, k: D, alpha: 1, a: c, lda: D,
+                       b: V.baseAddress!, ldb: D, beta: 0, c: &z, ldc: d)
+            for b in 0..<B {
+                let g = Float(gammas[b]), s = Float(sigmas[b])
+                for k in (b * T * d)..<((b + 1) * T * d) {
+                    let e = Float(rng.normal())
+                    eps[k] = e
+                    z[k] = g * z[k] + s * e
+                }
+            }
+            // x[N, D] = mean + z[N, d] V_d
+            for n in 0..<N { for j in 0..<D { out[n * D + j] = mean[j] } }
+            BLAS.sgemm(transA: false, transB: false, m: N, n: D, k: d, alpha: 1, a: z, lda: d,
+                       b: V.baseAddress!, ldb: D, beta: 1, c: out, ldc: D)
+            if let noise {
+                BLAS.sgemm(transA: false, transB: false, m: N, n: D, k: d, alpha: 1, a: eps, lda: d,
+                           b: V.baseAddress!, ldb: D, beta: 0, c: noise, ldc: D)
+            }
+        }
+    }
+
+    /// The weighted loss of prediction yhat [B,T,D] against target y [B,T,D] (see the type's comment).
+    /// When `dPrediction` is given, dL/dyhat [B,T,D] is WRITTEN there (it is the root of the backward pass).
+    public func loss(prediction yhat: UnsafePointer<Float>, target y: UnsafePointer<Float>, batch B: Int, sigmas: [Double],
+                     dPrediction: UnsafeMutablePointer<Float>?) -> Double {
+        let T = tokens, D = dim, N = B * T
+        if N == 0 { return 0 }
+        var diff = [Float](repeating: 0, count: N * D)  // y - yhat [N, D]
+        for k in 0..<(N * D) { diff[k] = y[k] - yhat[k] }
+        var r = [Float](repeating: 0, count: N * D)     // V (y - yhat) per row [N, D]
+        var total = 0.0
+        basis.withUnsafeBufferPointer { V in
+            BLAS.sgemm(transA: false, transB: true, m: N, n: D, k: D, alpha: 1, a: diff, lda: D,
+                       b: V.baseAddress!, ldb: D, beta: 0, c: &r, ldc: D)
+            for b in 0..<B {
+                let lam = lossWeight(sigma: sigmas[b])
+                var sb = 0.0
+                for n in (b * T)..<((b + 1) * T) {
+                    var sn: Float = 0
+                    for i in 0..<D { let v = r[n * D + i]; sn += weights[i] * v * v }
+                    sb += Double(sn)
+                }
+                total += lam * sb
+                if dPrediction != nil {
+                    // r <- -(2 lambda / N) w * r, row by row of image b
+                    let scale = Float(-2 * lam / Double(N))
+                    for n in (b * T)..<((b + 1) * T) { for i in 0..<D { r[n * D + i] *= scale * weights[i] } }
+                }
+            }
+            if let dPrediction {
+                // dyhat[N, D] = g[N, D] V[D, D]
+                BLAS.sgemm(transA: false, transB: false, m: N, n: D, k: D, alpha: 1, a: r, lda: D,
+                           b: V.baseAddress!, ldb: D, beta: 0, c: dPrediction, ldc: D)
+            }
+        }
+        return total / Double(N)
+    }
+}

@@ -1,0 +1,171 @@
+import XCTest
+@testable import Ldae
+
+/// A random orthonormal PCA basis for D = p*p*3 (eigenvectors of a random symmetric matrix), random mean.
+func trainTestBasis(patchSize p: Int, seed: UInt64) throws -> PCABasis {
+    let D = p * p * 3
+    var rng = RNG(seed: seed)
+    var a = [Double](repeating: 0, count: D * D)
+    for i in 0..<D { for j in i..<D { let v = rng.normal(); a[i * D + j] = v; a[j * D + i] = v } }
+    let (vals, vecs) = try LAPACK.symmetricEigen(a, n: D)
+    // descending order
+    var comps = [Float](repeating: 0, count: D * D), ev = [Float](repeating: 0, count: D)
+    for r in 0..<D { let src = D - 1 - r; ev[r] = Float(abs(vals[src])); for j in 0..<D { comps[r * D + j] = Float(vecs[src * D + j]) } }
+    let mean = (0..<D).map { _ in Float(rng.normal() * 0.1) }
+    return PCABasis(mean: mean, components: comps, eigenvalues: ev, patchSize: p, channels: 3, sampleCount: 1, indexSHA256: "")
+}
+
+final class TrainObjectiveTests: XCTestCase {
+    func testScheduleEndpoints() {
+        var c = TrainConfig()
+        c.schedule = "ldae"
+        let l = NoiseSchedule(c)
+        XCTAssertEqual(l.gammaSigma(1000).sigma, 2.0.squareRoot(), accuracy: 1e-12)
+        XCTAssertEqual(l.gammaSigma(1).sigma, 0, accuracy: 1e-12)
+        XCTAssertEqual(l.gammaSigma(500).gamma, 1)
+        XCTAssertEqual(l.gammaSigma(501).sigma - l.gammaSigma(500).sigma, 2.0.squareRoot() / 999, accuracy: 1e-12)
+
+        for kind in ["ddpm", "linear", "cosine"] {
+            c.schedule = kind
+            let s = NoiseSchedule(c)
+            var prev = 2.0
+            for t in 1...1000 {
+                let (g, sg) = s.gammaSigma(t)
+                XCTAssertLessThan(g * g, prev, "\(kind) gamma^2 must decrease at t=\(t)")
+                XCTAssertEqual(g * g + sg * sg, 1, accuracy: 1e-9, kind)
+                prev = g * g
+            }
+            XCTAssertGreaterThan(s.gammaSigma(1).gamma, 0.99, kind)
+            XCTAssertLessThan(s.gammaSigma(1000).gamma, 0.01, kind)
+        }
+        c.schedule = "ddpm"
+        let d = NoiseSchedule(c)
+        XCTAssertEqual(d.gammaSigma(1).gamma * d.gammaSigma(1).gamma, 1 - 1e-4, accuracy: 1e-12)
+        // alphabar_T of DiT's linear-beta schedule is about 4.04e-5
+        XCTAssertEqual(d.gammaSigma(1000).gamma * d.gammaSigma(1000).gamma, 4.04e-5, accuracy: 0.1e-5)
+        c.schedule = "linear"
+        XCTAssertEqual(NoiseSchedule(c).gammaSigma(250).gamma, 0.75.squareRoot(), accuracy: 1e-12)
+    }
+
+    func testSampleMultiSingleAndInputScaling() {
+        var c = TrainConfig()
+        var rng = RNG(seed: 3)
+        let s = NoiseSchedule(c).sample(batch: 4000, rng: &rng)
+        XCTAssertEqual(s.gammas, [Double](repeating: 1, count: 4000))
+        XCTAssertEqual(Double(s.t.reduce(0, +)) / 4000, 500.5, accuracy: 15)
+        XCTAssertEqual(s.sigmas.max()!, 2.0.squareRoot(), accuracy: 0.01)
+        c.noiseLevels = "single"
+        let one = NoiseSchedule(c).sample(batch: 3, rng: &rng)
+        XCTAssertEqual(one.sigmas, [1.0 / 3, 1.0 / 3, 1.0 / 3])
+        XCTAssertEqual(one.gammas, [1, 1, 1])
+        c.noiseLevels = "multi"; c.schedule = "ddpm"; c.inputScaling = true
+        var r2 = RNG(seed: 4)
+        let vp = NoiseSchedule(c).sample(batch: 50, rng: &r2)
+        for b in 0..<50 { XCTAssertEqual(vp.gammas[b] * vp.gammas[b] + vp.sigmas[b] * vp.sigmas[b], 1, accuracy: 1e-9) }
+        c.inputScaling = false
+        var r3 = RNG(seed: 4)
+        let vn = NoiseSchedule(c).sample(batch: 50, rng: &r3)
+        XCTAssertEqual(vn.gammas, [Double](repeating: 1, count: 50))
+        XCTAssertEqual(vn.sigmas, vp.sigmas)
+    }
+
+    func testCorruptProjectsAndAddsLatentNoise() throws {
+        let pca = try trainTestBasis(patchSize: 2, seed: 1)
+        let g = PatchGeometry(imageSize: 4, patchSize: 2)
+        var c = TrainConfig(); c.latentDim = 5
+        let obj = try LDAEObjective(config: c, pca: pca, geometry: g)
+        let B = 3, n = B * g.valuesPerImage
+        var rng = RNG(seed: 9)
+        let x0 = (0..<n).map { _ in Float(rng.uniform() * 2 - 1) }
+        var clean = [Float](repeating: 0, count: n), noisy = [Float](repeating: 0, count: n), noise = [Float](repeating: 0, count: n)
+        var r = RNG(seed: 1)
+        obj.corrupt(x0, batch: B, gammas: [1, 1, 1], sigmas: [0, 0, 0], rng: &r, out: &clean)
+        // sigma = 0: the projection onto the top-d subspace, which is idempotent and differs from x0
+        var again = [Float](repeating: 0, count: n)
+        obj.corrupt(clean, batch: B, gammas: [1, 1, 1], sigmas: [0, 0, 0], rng: &r, out: &again)
+        for k in 0..<n { XCTAssertEqual(again[k], clean[k], accuracy: 1e-5) }
+        XCTAssertGreaterThan(zip(clean, x0).map { abs($0 - $1) }.max()!, 0.05)
+        // noisy = clean + sigma * noise target, noise target lies in the d-subspace (its projection is itself)
+        let gam = [1.0, 0.5, 0.8], sig = [0.3, 1.0, 1.4]
+        obj.corrupt(x0, batch: B, gammas: gam, sigmas: sig, rng: &r, out: &noisy, noise: &noise)
+        obj.corrupt(x0, batch: B, gammas: gam, sigmas: [0, 0, 0], rng: &r, out: &clean)
+        for b in 0..<B { for k in (b * n / B)..<((b + 1) * n / B) {
+            XCTAssertEqual(noisy[k], clean[k] + Float(sig[b]) * noise[k], accuracy: 1e-4)
+        } }
+        let meanShift = obj.mean
+        let coords = pca.project(noise.enumerated().map { $0.element + meanShift[$0.offset % g.tokenDim] }, count: B * g.tokens, d: g.tokenDim)
+        for row in 0..<(B * g.tokens) { for i in c.latentDim..<g.tokenDim { XCTAssertEqual(coords[row * g.tokenDim + i], 0, accuracy: 1e-4) } }
+        // d = D: sigma = 0 gives back x0
+        c.latentDim = g.tokenDim
+        let full = try LDAEObjective(config: c, pca: pca, geometry: g)
+        full.corrupt(x0, batch: B, gammas: [1, 1, 1], sigmas: [0, 0, 0], rng: &r, out: &clean)
+        for k in 0..<n { XCTAssertEqual(clean[k], x0[k], accuracy: 1e-5) }
+    }
+
+    func testPixelCorruptNoiseStatistics() throws {
+        var c = TrainConfig(); c.tokenizer = "pixel"
+        let g = PatchGeometry(imageSize: 8, patchSize: 4)
+        let obj = try LDAEObjective(config: c, pca: nil, geometry: g)
+        let B = 20, n = B * g.valuesPerImage
+        let x0 = [Float](repeating: 0.5, count: n)
+        var out = [Float](repeating: 0, count: n)
+        var rng = RNG(seed: 5)
+        obj.corrupt(x0, batch: B, gammas: [Double](repeating: 0.5, count: B), sigmas: [Double](repeating: 2, count: B), rng: &rng, out: &out)
+        let m = out.reduce(0.0) { $0 + Double($1) } / Double(n)
+        let v = out.reduce(0.0) { $0 + (Double($1) - m) * (Double($1) - m) } / Double(n)
+        XCTAssertEqual(m, 0.25, accuracy: 0.05)
+        XCTAssertEqual(v, 4, accuracy: 0.2)
+    }
+
+    func testLossValueAndGradientByFiniteDifferences() throws {
+        let pca = try trainTestBasis(patchSize: 2, seed: 2)
+        let g = PatchGeometry(imageSize: 4, patchSize: 2)
+        for tok in ["pca", "pixel"] {
+            var c = TrainConfig(); c.latentDim = 4; c.residualWeight = 0.1; c.tokenizer = tok
+            let obj = try LDAEObjective(config: c, pca: pca, geometry: g)
+            let B = 2, n = B * g.valuesPerImage, D = g.tokenDim
+            var rng = RNG(seed: 11)
+            let y = (0..<n).map { _ in Float(rng.normal()) }
+            var yhat = (0..<n).map { _ in Float(rng.normal()) }
+            let sig = [0.5, 1.2]
+            var grad = [Float](repeating: 0, count: n)
+            let L = obj.loss(prediction: yhat, target: y, batch: B, sigmas: sig, dPrediction: &grad)
+            // reference value: naive double loops
+            var ref = 0.0
+            for b in 0..<B {
+                let lam = 1 / (1 + sig[b] * sig[b])
+                for t in 0..<g.tokens { for i in 0..<D {
+                    var ri = 0.0
+                    for j in 0..<D { let k = (b * g.tokens + t) * D + j; ri += Double(obj.basis[i * D + j]) * Double(y[k] - yhat[k]) }
+                    ref += lam * Double(obj.weights[i]) * ri * ri
+                } }
+            }
+            ref /= Double(B * g.tokens)
+            XCTAssertEqual(L, ref, accuracy: 1e-5 * ref)
+            if tok == "pca" { XCTAssertEqual(obj.weights.filter { $0 == 1 }.count, 4) }
+            // finite differences on every element
+            let h: Float = 1e-2
+            var maxErr = 0.0
+            for k in 0..<n {
+                let old = yhat[k]
+                yhat[k] = old + h; let lp = obj.loss(prediction: yhat, target: y, batch: B, sigmas: sig, dPrediction: nil)
+                yhat[k] = old - h; let lm = obj.loss(prediction: yhat, target: y, batch: B, sigmas: sig, dPrediction: nil)
+                yhat[k] = old
+                let fd = (lp - lm) / (2 * Double(h))
+                maxErr = max(maxErr, abs(fd - Double(grad[k])) / max(1e-3, abs(fd)))
+            }
+            XCTAssertLessThan(maxErr, 2e-2, tok)
+            XCTAssertGreaterThan(grad.map { abs($0) }.max()!, 1e-4)
+        }
+    }
+
+    func testObjectiveRejectsMismatchedPCA() throws {
+        let pca = try trainTestBasis(patchSize: 2, seed: 1)
+        XCTAssertThrowsError(try LDAEObjective(config: TrainConfig(), pca: pca, geometry: PatchGeometry(imageSize: 8, patchSize: 4))) {
+            XCTAssertTrue("\($0)".contains("patch_size"), "\($0)")
+        }
+        var c = TrainConfig(); c.latentDim = 13
+        XCTAssertThrowsError(try LDAEObjective(config: c, pca: pca, geometry: PatchGeometry(imageSize: 4, patchSize: 2)))
+        XCTAssertThrowsError(try LDAEObjective(config: TrainConfig(), pca: nil, geometry: PatchGeometry(imageSize: 4, patchSize: 2)))
+    }
+}
