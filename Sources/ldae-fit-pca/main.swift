@@ -2,7 +2,7 @@ import Foundation
 import Ldae
 
 let usage = """
-usage: ldae-fit-pca SHARDS... --out pca.h5 [--max-patches N] [--seed S] [--threads N] [--no-figures]
+usage: ldae-fit-pca SHARDS... --out pca.h5 [--max-patches N] [--seed S] [--threads N] [--resume] [--no-figures]
 
 Fits the patch PCA tokenizer of l-DAE: streams every patch of the shard folders written by ldae-prep
 (or a seeded subsample of --max-patches), in the pixel scaling training uses (\(PixelScaling.name)),
@@ -15,6 +15,8 @@ by descending variance, each with its largest-magnitude entry positive.
   --max-patches N     use a deterministic subsample of exactly N patches spread over all shards (default: all)
   --seed S            seed of the subsample (default 0)
   --threads N         BLAS threads (default: OpenBLAS's own choice)
+  --resume            continue an interrupted run from <out>.resume.h5 (saved every 30 s while fitting,
+                      removed on success); the result is identical to an uninterrupted run
   --figures           write the figures (default)
   --no-figures        do not write the figures
 
@@ -25,7 +27,7 @@ rebuilt from d = 4, 16, 48 components beside the original).
 
 runCommand("ldae-fit-pca") {
     let args = try Arguments(Array(CommandLine.arguments.dropFirst()),
-                             options: ["out", "max-patches", "seed", "threads"], flags: ["figures", "no-figures"])
+                             options: ["out", "max-patches", "seed", "threads"], flags: ["figures", "no-figures", "resume"])
     if args.wantsHelp { print(usage); return }
     guard !args.positionals.isEmpty else { throw UsageError("give at least one shard folder") }
     guard let out = args.string("out") else { throw UsageError("--out PATH is required") }
@@ -54,10 +56,16 @@ runCommand("ldae-fit-pca") {
 
     let progress = Progress("fit-pca", total: set.count, unit: "images")
     let start = Date()
-    let acc = try PCAStream.accumulate(set, maxPatches: maxPatches, seed: UInt64(seed), progress: progress)
+    let resumePath = PCAResumeState.path(for: out)
+    if !args.flag("resume") && FileUtil.exists(resumePath) {
+        eprint("ldae-fit-pca: \(resumePath) exists from an interrupted run; starting over (--resume continues it)")
+    }
+    let ck = PCACheckpointing(path: resumePath, interval: 30, resume: args.flag("resume"))
+    let acc = try PCAStream.accumulate(set, maxPatches: maxPatches, seed: UInt64(seed), progress: progress, checkpointing: ck)
     progress.finish(extra: "\(acc.count) patches")
     let basis = try PCAFit.basis(acc, patchSize: g.patchSize, channels: g.channels, indexSHA256: set.indexSHA256)
     try basis.save(out)
+    try? FileManager.default.removeItem(atPath: resumePath)
     let seconds = Date().timeIntervalSince(start)
 
     // Cumulative explained variance at d = 1, 2, 4, ..., and D.

@@ -41,6 +41,22 @@ final class PCACommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/sub-eigenpatches.png"))
         let sub = try PCAStream.fit(set, maxPatches: 30, seed: 7)
         XCTAssertEqual(try PCABasis.load(out2).mean, sub.mean)
+
+        // --resume: a saved state from an interrupted run is continued, then removed; the basis is the same.
+        let out3 = dir + "/res.h5"
+        var ck = PCACheckpointing(path: PCAResumeState.path(for: out3), interval: 1e9, resume: false)
+        ck.stopAfterChunks = 1
+        XCTAssertThrowsError(try PCAStream.accumulate(set, checkpointing: ck, chunkImages: 5))
+        let (rc3, _, e3) = try TestSupport.run("ldae-fit-pca", [dir + "/shards", "--out", out3, "--resume", "--no-figures"])
+        XCTAssertEqual(rc3, 0, e3)
+        XCTAssertTrue(e3.contains("resuming from"), e3)
+        XCTAssertEqual(try PCABasis.load(out3).components, b.components)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: PCAResumeState.path(for: out3)))
+        // A state from other settings is refused.
+        XCTAssertThrowsError(try PCAStream.accumulate(set, maxPatches: 20, checkpointing: ck, chunkImages: 5))
+        let (rc4, _, e4) = try TestSupport.run("ldae-fit-pca", [dir + "/shards", "--out", out3, "--resume"])
+        XCTAssertEqual(rc4, 1); XCTAssertTrue(e4.contains("other data or settings"), e4)
+        XCTAssertEqual(e4.split(separator: "\n").filter { $0.contains("error") }.count, 1, e4)
     }
 
     func testBadInputGivesOneLineErrors() throws {

@@ -50,6 +50,8 @@ final class BlockQueue<T>: @unchecked Sendable {
         cond.lock(); defer { cond.unlock() }
         finished = true; if error == nil { error = e }; cond.broadcast()
     }
+    /// Whether the stream has ended (the consumer may end it early to stop the producer).
+    var isFinished: Bool { cond.lock(); defer { cond.unlock() }; return finished }
     /// The next item, or nil at the end of the stream; rethrows the producer's error.
     func take() throws -> T? {
         cond.lock(); defer { cond.unlock() }
@@ -68,26 +70,50 @@ public enum PCAStream {
         var rows: Int
         var selected: [Int32]?   // nil = all rows
         var images: Int
+        /// Where the stream continues after this chunk: shard, row, patches passed.
+        var nextShard: Int, nextRow: Int, patchesSeen: Int
     }
 
     /// Streams `set` into a covariance accumulator. `maxPatches`: a deterministic seeded subsample of
     /// exactly that many patches spread over all shards (nil or >= the total: every patch).
-    /// A reader thread reads uint8 chunks (HDF5 hyperslabs) while this thread converts and accumulates.
+    /// A reader thread reads uint8 chunks (HDF5 hyperslabs, about 16 MB of whole images) while this thread
+    /// converts and accumulates. With `checkpointing`, the state is saved every `interval` seconds and a
+    /// run continues from a saved state (the result is the same, bit for bit, as without interruption).
     public static func accumulate(_ set: ShardSet, maxPatches: Int? = nil, seed: UInt64 = 0,
-                                  progress: Progress? = nil) throws -> CovarianceAccumulator {
+                                  progress: Progress? = nil, checkpointing: PCACheckpointing? = nil,
+                                  chunkImages: Int? = nil) throws -> CovarianceAccumulator {
         let g = set.geometry
         let T = g.tokens, D = g.tokenDim
         let total = set.count * T
         if let m = maxPatches, m < 2 { throw LdaeError("--max-patches must be at least 2, got \(m)") }
-        let sampler = PatchSampler(total: total, target: maxPatches ?? total, seed: seed)
-        // About 16 MB of uint8 per chunk, whole images.
-        let chunkImages = max(1, (16 << 20) / g.valuesPerImage)
-        let queue = BlockQueue<Chunk>(capacity: 2)
+        let identity = PCAResumeState.identity(set, maxPatches: maxPatches, seed: seed)
 
+        // Where to start: the beginning, or a saved state.
+        var acc = CovarianceAccumulator(dim: D)
+        var startShard = 0, startRow = 0, startSeen = 0, imagesDone = 0
+        if let ck = checkpointing, ck.resume, FileUtil.exists(ck.path) {
+            let st = try PCAResumeState.load(ck.path)
+            guard st.identity == identity else {
+                throw LdaeError("resume file was written for other data or settings (\(st.identity)); delete it to start over", file: ck.path)
+            }
+            acc = st.accumulator
+            startShard = st.shard; startRow = st.row; startSeen = st.patchesSeen; imagesDone = st.imagesDone
+            eprint("resuming from \(ck.path): \(imagesDone) of \(set.count) images done, \(acc.count) patches accumulated")
+        }
+        var sampler = PatchSampler(total: total, target: maxPatches ?? total, seed: seed)
+        if !sampler.takesAll { for _ in 0..<startSeen { _ = sampler.next() } }   // replay to the saved position
+        let chunk = max(1, chunkImages ?? (16 << 20) / g.valuesPerImage)
+        let queue = BlockQueue<Chunk>(capacity: 2)
+        progress?.advance(imagesDone)
+
+        let startSampler = sampler
+        let (startShard0, startRow0, startSeen0) = (startShard, startRow, startSeen)
         let reader = Thread {
-            var sampler = sampler
+            let (startShard, startRow, startSeen) = (startShard0, startRow0, startSeen0)
+            var sampler = startSampler
+            var seen = startSeen
             do {
-                for (i, e) in set.shards.enumerated() {
+                for (i, e) in set.shards.enumerated() where i >= startShard {
                     let f = try set.open(shard: i)
                     defer { try? f.close() }
                     let pd = try f.dataset(ShardFormat.patches)
@@ -98,9 +124,10 @@ public enum PCAStream {
                     guard pd.elementDescription.isInteger && pd.elementDescription.size == 1 else {
                         throw LdaeError("patches is not uint8", file: e.path)
                     }
-                    var r = 0
+                    var r = i == startShard ? startRow : 0
                     while r < e.count {
-                        let n = min(chunkImages, e.count - r)
+                        if queue.isFinished { return }
+                        let n = min(chunk, e.count - r)
                         var sel: [Int32]? = nil
                         if !sampler.takesAll {
                             var s: [Int32] = []
@@ -112,8 +139,11 @@ public enum PCAStream {
                             bytes = [UInt8](repeating: 0, count: n * T * D)
                             try bytes.withUnsafeMutableBytes { try pd.read(rowStart: r, rows: n, into: $0.baseAddress!, as: UInt8.self) }
                         }
-                        queue.put(Chunk(bytes: bytes, rows: n * T, selected: sel, images: n))
                         r += n
+                        seen += n * T
+                        let last = r == e.count
+                        queue.put(Chunk(bytes: bytes, rows: n * T, selected: sel, images: n,
+                                        nextShard: last ? i + 1 : i, nextRow: last ? 0 : r, patchesSeen: seen))
                     }
                 }
                 queue.finish()
@@ -123,12 +153,13 @@ public enum PCAStream {
         }
         reader.stackSize = 1 << 22
         reader.start()
+        defer { queue.finish() }   // stops the reader if this thread leaves early
 
-        var acc = CovarianceAccumulator(dim: D)
         let B = CovarianceAccumulator.byteBlockRows * 16   // rows gathered per call when subsampling
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: CovarianceAccumulator.byteScratchCount(dim: D))
         defer { scratch.deallocate() }
         var gather = [UInt8](repeating: 0, count: B * D)
+        var lastSave = Date(), chunks = 0
         while let c = try queue.take() {
             if let sel = c.selected {
                 var k = 0
@@ -149,15 +180,23 @@ public enum PCAStream {
             } else {
                 c.bytes.withUnsafeBufferPointer { acc.add(bytes: $0.baseAddress!, rows: c.rows, scratch: scratch) }
             }
+            imagesDone += c.images
+            chunks += 1
             progress?.advance(c.images, extra: "\(acc.count) patches")
+            if let ck = checkpointing, Date().timeIntervalSince(lastSave) >= ck.interval || ck.stopAfterChunks == chunks {
+                try PCAResumeState(identity: identity, shard: c.nextShard, row: c.nextRow, patchesSeen: c.patchesSeen,
+                                   imagesDone: imagesDone, accumulator: acc).save(ck.path)
+                lastSave = Date()
+                if ck.stopAfterChunks == chunks { throw LdaeError("stopped after \(chunks) chunks (test interruption)", file: ck.path) }
+            }
         }
         return acc
     }
 
     /// Accumulates and decomposes: the basis of `set`, recording the sample count and the index sha256.
     public static func fit(_ set: ShardSet, maxPatches: Int? = nil, seed: UInt64 = 0,
-                           progress: Progress? = nil) throws -> PCABasis {
-        let acc = try accumulate(set, maxPatches: maxPatches, seed: seed, progress: progress)
+                           progress: Progress? = nil, checkpointing: PCACheckpointing? = nil) throws -> PCABasis {
+        let acc = try accumulate(set, maxPatches: maxPatches, seed: seed, progress: progress, checkpointing: checkpointing)
         return try PCAFit.basis(acc, patchSize: set.geometry.patchSize, channels: set.geometry.channels,
                                 indexSHA256: set.indexSHA256)
     }
