@@ -61,6 +61,48 @@ final class KernelTests: XCTestCase {
         XCTAssertLessThan(FD.maxAbsDiff(gx2, gx), 1e-5)
     }
 
+    /// Sizes large enough that the kernels split work across cores (and run concurrent single-threaded sgemms).
+    func testKernelsAtParallelSizesMatchNaive() {
+        var rng = RNG(seed: 9)
+        let n = 700, c = 24, oc = 40
+        let x = FD.randn(n * c, &rng), w = FD.randn(oc * c, &rng, scale: 0.3), b = FD.randn(oc, &rng)
+        var out = [Float](repeating: 0, count: n * oc), ref = out
+        Linear.forward(out: &out, inp: x, weight: w, bias: b, n: n, c: c, oc: oc)
+        Linear.forwardNaive(out: &ref, inp: x, weight: w, bias: b, n: n, c: c, oc: oc)
+        XCTAssertLessThan(FD.maxAbsDiff(out, ref), 1e-4)
+        let dout = FD.randn(n * oc, &rng)
+        var dx = [Float](repeating: 1, count: n * c), dw = [Float](repeating: 2, count: oc * c), db = [Float](repeating: 3, count: oc)
+        var dxN = dx, dwN = dw, dbN = db
+        Linear.backward(dinp: &dx, dweight: &dw, dbias: &db, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc)
+        Linear.backwardNaive(dinp: &dxN, dweight: &dwN, dbias: &dbN, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc)
+        XCTAssertLessThan(FD.maxAbsDiff(dx, dxN), 1e-3)
+        XCTAssertLessThan(FD.maxAbsDiff(dw, dwN), 1e-3)
+        XCTAssertLessThan(FD.maxAbsDiff(db, dbN), 1e-3)
+        var ln = [Float](repeating: 0, count: n * c), lnRef = ln, mean = [Float](repeating: 0, count: n), rstd = mean
+        let gw = FD.randn(c, &rng), gb = FD.randn(c, &rng)
+        LayerNorm.forward(out: &ln, mean: &mean, rstd: &rstd, inp: x, weight: gw, bias: gb, n: n, c: c)
+        LayerNorm.forwardNaive(out: &lnRef, inp: x, weight: gw, bias: gb, n: n, c: c)
+        XCTAssertLessThan(FD.maxAbsDiff(ln, lnRef), 1e-5)
+        // LayerNorm backward: parallel result = serial sum of per-row results (reference: one row at a time)
+        let dy = FD.randn(n * c, &rng)
+        var dlx = [Float](repeating: 0, count: n * c), dlw = [Float](repeating: 0, count: c), dlb = dlw
+        LayerNorm.backward(dinp: &dlx, dweight: &dlw, dbias: &dlb, dout: dy, inp: x, weight: gw, mean: mean, rstd: rstd, n: n, c: c)
+        var rx = [Float](repeating: 0, count: n * c), rw = [Float](repeating: 0, count: c), rb = rw
+        for r in 0..<n {
+            rx.withUnsafeMutableBufferPointer { px in
+                LayerNorm.backward(dinp: px.baseAddress! + r * c, dweight: &rw, dbias: &rb, dout: Array(dy[(r * c)..<((r + 1) * c)]),
+                                   inp: Array(x[(r * c)..<((r + 1) * c)]), weight: gw, mean: [mean[r]], rstd: [rstd[r]], n: 1, c: c)
+            }
+        }
+        XCTAssertLessThan(FD.maxAbsDiff(dlx, rx), 1e-5)
+        XCTAssertLessThan(FD.maxAbsDiff(dlw, rw), 1e-3)
+        XCTAssertLessThan(FD.maxAbsDiff(dlb, rb), 1e-3)
+        let big = FD.randn(20_000, &rng).map { $0 * 3 }
+        var g = [Float](repeating: 0, count: big.count)
+        GELU.forward(out: &g, inp: big, n: big.count)
+        for i in stride(from: 0, to: big.count, by: 97) { XCTAssertEqual(g[i], GELU.forwardNaive(big[i]), accuracy: 2e-6 * max(1, abs(big[i]))) }
+    }
+
     func testLayerNormMatchesNaiveAndGradients() {
         var rng = RNG(seed: 2)
         let n = 21, c = 19

@@ -33,12 +33,8 @@ public enum Attention {
     static func softmaxRow(_ r: UnsafeMutablePointer<Float>, _ n: Int) {
         var mx = -Float.infinity
         for j in 0..<n { mx = max(mx, r[j]) }
-        let m8 = F8(repeating: mx)
-        var acc = F8(); var j = 0
-        while j + 8 <= n { let e = VMath.exp(VMath.load(r + j) - m8); VMath.store(e, r + j); acc += e; j += 8 }
-        var s = acc.sum()
-        while j < n { let e = VMath.exp(r[j] - mx); r[j] = e; s += e; j += 1 }
-        let inv = 1 / s
+        for j in 0..<n { r[j] = VMath.exp(r[j] - mx) }
+        let inv = 1 / VMath.sum(r, n)
         for j in 0..<n { r[j] *= inv }
     }
 

@@ -36,10 +36,18 @@ public enum Linear {
                            beta: overwriteDinp ? 0 : 1, c: dinp + r0 * c, ldc: c)
             }
         }
-        // Weight gradient: split the output rows of dweight.
-        Parallel.chunks(oc, grain: 8) { o0, o1 in
-            BLAS.sgemm(transA: true, transB: false, m: o1 - o0, n: c, k: n, alpha: 1,
-                       a: dout + o0, lda: oc, b: inp, ldb: c, beta: 1, c: dweight + o0 * c, ldc: c)
+        // Weight gradient: split the reduction over rows (each core reads half of dout and inp); core 0 adds into
+        // dweight, the others into partial sums added at the end.
+        let k = Parallel.chunkCount(n, grain: 256)
+        let part: UnsafeMutablePointer<Float>? = k > 1 ? .allocate(capacity: (k - 1) * oc * c) : nil
+        defer { part?.deallocate() }
+        Parallel.chunksIndexed(n, grain: 256) { w, r0, r1 in
+            let dst = w == 0 ? dweight : part! + (w - 1) * oc * c
+            BLAS.sgemm(transA: true, transB: false, m: oc, n: c, k: r1 - r0, alpha: 1,
+                       a: dout + r0 * oc, lda: oc, b: inp + r0 * c, ldb: c, beta: w == 0 ? 1 : 0, c: dst, ldc: c)
+        }
+        if let part {
+            for w in 1..<k { Residual.forward(out: dweight, a: dweight, b: part + (w - 1) * oc * c, n: oc * c) }
         }
         if let dbias { columnSums(into: dbias, dout, n: n, oc: oc) }
     }

@@ -9,12 +9,18 @@ public enum Parallel {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
 
+    /// How many chunks `chunks`/`chunksIndexed` use for n items at this grain.
+    @inline(__always)
+    public static func chunkCount(_ n: Int, grain: Int = 1) -> Int {
+        n <= 0 ? 0 : min(workers, max(1, n / max(1, grain)))
+    }
+
     /// Calls body(start, end) for up to `workers` contiguous chunks covering 0..<n (each at least `grain`
     /// items), concurrently when more than one chunk.
     @inline(__always)
     public static func chunks(_ n: Int, grain: Int = 1, _ body: (Int, Int) -> Void) {
         if n <= 0 { return }
-        let k = min(workers, max(1, n / max(1, grain)))
+        let k = chunkCount(n, grain: grain)
         if k == 1 { body(0, n); return }
         withoutActuallyEscaping(body) { f in
             let box = UncheckedSendable(f)
@@ -26,7 +32,7 @@ public enum Parallel {
     @inline(__always)
     public static func chunksIndexed(_ n: Int, grain: Int = 1, _ body: (Int, Int, Int) -> Void) {
         if n <= 0 { return }
-        let k = min(workers, max(1, n / max(1, grain)))
+        let k = chunkCount(n, grain: grain)
         if k == 1 { body(0, 0, n); return }
         withoutActuallyEscaping(body) { f in
             let box = UncheckedSendable(f)
