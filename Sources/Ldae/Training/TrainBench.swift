@@ -1,8 +1,10 @@
 import Foundation
 
-/// `ldae-train bench`: full l-DAE training steps of the reference (tiny) config on synthetic data in memory
-/// (corrupt -> forward -> loss -> backward -> clip -> AdamW), and encoder feature extraction at batch 256.
-/// Prints medians and ends with one `key=value ...` line. Speed is only ever measured here, never in tests.
+/// `ldae-train bench`: first `ModelBenchmark` (the model helper's: sgemm reference, model forward+backward,
+/// encoder features at batch 256), then full l-DAE training steps of the same reference (tiny) config on
+/// synthetic data in memory (corrupt -> forward -> loss -> backward -> clip -> AdamW), so the training step and
+/// the model alone are compared in one run. Prints medians and ends with one `key=value ...` line.
+/// Speed is only ever measured here, never in tests.
 public enum TrainBench {
     /// Peak resident set size in MB (VmHWM from /proc/self/status), or 0 when unavailable.
     public static func peakRSSMB() -> Double {
@@ -51,44 +53,33 @@ public enum TrainBench {
                         beta1: tc.beta1, beta2: tc.beta2, weightDecay: tc.weightDecay)
         let stepper = TrainStep(model: model, objective: obj, schedule: NoiseSchedule(tc), optimizer: opt, config: tc)
         let flops = model.trainingFlops(batch: B)
-        eprint(String(format: "bench: tiny config, %d parameters, batch %d, %.1f GFLOP per training step, %d worker threads, %d BLAS threads",
-                      model.parameterCount, B, flops / 1e9, Parallel.workers, BLAS.threads))
-        var stepMs: [Double] = [], modelMs: [Double] = []
+        let threadsUsed = threads > 0 ? threads : Parallel.workers
+        print(String(format: "bench: tiny config, %d parameters, batch %d, %.1f GFLOP per training step, %d worker threads, %d BLAS threads",
+                     model.parameterCount, B, flops / 1e9, Parallel.workers, BLAS.threads))
+        // 1. the model helper's benchmark (its key=value line is relabelled so that ours is the last line)
+        let mr = try ModelBenchmark.run(config: mc, batch: B, steps: steps, featureBatch: featureBatch, threads: threadsUsed) { line in
+            print(line.hasPrefix("step_ms=") ? "model benchmark: " + line : "model: " + line)
+        }
+        // 2. full training steps
+        var stepMs: [Double] = []
         for s in 0..<(warmup + steps) {
             let t0 = Date()
             _ = try x0.withUnsafeBufferPointer { try stepper.step(x0: $0.baseAddress!, step: s, lr: 1e-4) }
             let ms = Date().timeIntervalSince(t0) * 1000
-            // model alone (forward + backward) on the encoder input of that step, for the overhead ratio
-            let t1 = Date()
-            model.zeroGrad()
-            _ = model.forward(stepper.x, t: stepper.tFrac, batch: B)
-            model.backward(stepper.dOut)
-            let mms = Date().timeIntervalSince(t1) * 1000
-            if s >= warmup { stepMs.append(ms); modelMs.append(mms) }
-            eprint(String(format: "bench: step %d: %.1f ms (model forward+backward %.1f ms)%@", s, ms, mms, s < warmup ? " (warmup)" : ""))
+            if s >= warmup { stepMs.append(ms) }
+            print(String(format: "train: step %d: %.1f ms%@", s, ms, s < warmup ? " (warmup)" : ""))
         }
-        // encoder features at featureBatch
-        let FB = featureBatch
-        var fx = [Float](repeating: 0, count: FB * g.valuesPerImage)
-        for i in 0..<fx.count { fx[i] = x0[i % x0.count] }
-        var feats = [Float](repeating: 0, count: FB * mc.encoderWidth)
-        var featMs: [Double] = []
-        for r in 0..<(1 + max(3, steps / 2)) {
-            let t0 = Date()
-            model.features(fx, t: nil, batch: FB, out: &feats)
-            let ms = Date().timeIntervalSince(t0) * 1000
-            if r > 0 { featMs.append(ms) }
-        }
-        let step = median(stepMs), mdl = median(modelMs), feat = median(featMs)
-        let ips = Double(B) / (step / 1000), fips = Double(FB) / (feat / 1000)
+        let step = median(stepMs)
+        let ips = Double(B) / (step / 1000), fips = mr.featuresImagesPerS
         let gflops = flops / (step / 1000) / 1e9
-        let rss = peakRSSMB()
-        // PyTorch 2.13 eager CPU reference from issue 4 (same config, 2 threads): 2636 ms/step, 139.5 features images/s.
-        print(String(format: "training step (median of %d): %.1f ms = %.1f images/s, %.1f GFLOP/s; model forward+backward alone %.1f ms (%.0f%% of the step)",
-                     steps, step, ips, gflops, mdl, 100 * mdl / step))
-        print(String(format: "features (batch %d, median of %d): %.1f ms = %.1f images/s", FB, featMs.count, feat, fips))
-        print(String(format: "vs PyTorch reference figures quoted in issue 4 (2636 ms/step, 139.5 feature images/s): %.2fx step, %.2fx features", 2636 / step, fips / 139.5))
-        print(String(format: "step_ms=%.1f images_per_s=%.1f features_images_per_s=%.1f gflops=%.1f peak_rss_mb=%.0f model_ms=%.1f speedup_step=%.2f speedup_features=%.2f",
-                     step, ips, fips, gflops, rss, mdl, 2636 / step, fips / 139.5))
+        let rss = max(peakRSSMB(), mr.peakRSSMB)
+        print(String(format: "training step, batch %d (median of %d): %.1f ms = %.1f images/s, %.1f GFLOP/s (%.0f%% of sgemm 2048^3); model forward+backward alone %.1f ms, ratio step/model %.2f",
+                     B, steps, step, ips, gflops, 100 * gflops / mr.sgemmGflops, mr.stepMs, step / mr.stepMs))
+        print(String(format: "features, batch %d: %.1f ms = %.1f images/s", featureBatch, mr.featuresMs, fips))
+        // PyTorch 2.13 eager CPU figures quoted in issue 4 (same config, 2 threads, this machine kind): 2636 ms/step, 139.5 img/s.
+        print(String(format: "vs the PyTorch figures quoted in issue 4 (2636 ms/step, 139.5 feature images/s; not measured here): %.2fx step, %.2fx features",
+                     2636 / step, fips / 139.5))
+        print(String(format: "step_ms=%.1f images_per_s=%.1f features_images_per_s=%.1f gflops=%.1f peak_rss_mb=%.0f model_step_ms=%.1f step_over_model=%.2f sgemm_gflops=%.1f",
+                     step, ips, fips, gflops, rss, mr.stepMs, step / mr.stepMs, mr.sgemmGflops))
     }
 }

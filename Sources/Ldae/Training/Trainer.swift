@@ -235,7 +235,8 @@ public final class Trainer {
         }
         if stop == .finished && step < totalSteps { stop = .stopAfter }
         loader.stop()
-        progress.finish(extra: String(format: "loss %.4f", lastLoss))
+        // a plain (non-tty) progress already printed its line at the last step; a terminal line needs its newline
+        if isatty(2) != 0 || step < end { progress.finish(extra: String(format: "loss %.4f", lastLoss)) }
         try saveCheckpoint()
         var result = TrainResult(stop: stop, steps: step, totalSteps: totalSteps, losses: losses, finalLoss: lastLoss,
                                  checkpoint: checkpointPath, published: nil)
