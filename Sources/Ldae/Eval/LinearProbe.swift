@@ -90,10 +90,11 @@ public struct LogisticRegression: Sendable {
     }
 
     /// Fits on x [n, F] (already standardised), labels y in 0..<K. L-BFGS (history m), backtracking Armijo line
-    /// search, at most `maxIterations` iterations; stops early when the gradient norm falls below `tolerance`.
+    /// search, at most `maxIterations` iterations; stops early when every gradient component is below `tolerance`
+    /// in magnitude (scipy's pgtol, as scikit-learn's lbfgs uses with tol = 1e-4) or the loss stops decreasing.
     @discardableResult
     public mutating func fit(_ x: [Float], labels y: [Int32], l2: Double, maxIterations: Int = 100,
-                             history m: Int = 10, tolerance: Double = 1e-5) -> FitResult {
+                             history m: Int = 10, tolerance: Double = 1e-4) -> FitResult {
         let f = dim, k = classes, n = y.count
         precondition(x.count == n * f && n > 0)
         let np = f * k + k
@@ -116,9 +117,11 @@ public struct LogisticRegression: Sendable {
         var S: [[Double]] = [], Y: [[Double]] = [], rho: [Double] = []
         var it = 0
         var gnorm = dot(gd, gd).squareRoot()
+        func maxAbs(_ a: [Double]) -> Double { a.reduce(0) { max($0, $1.magnitude) } }
+        var gmax = maxAbs(gd)
         var trial = [Float](repeating: 0, count: np)
         var gNew = [Float](repeating: 0, count: np)
-        while it < maxIterations && gnorm > tolerance {
+        while it < maxIterations && gmax > tolerance {
             // Two-loop recursion: d = -H g.
             var q = gd
             var alpha = [Double](repeating: 0, count: S.count)
@@ -163,6 +166,7 @@ public struct LogisticRegression: Sendable {
             let improvement = loss - newLoss
             loss = newLoss
             gnorm = dot(gd, gd).squareRoot()
+            gmax = maxAbs(gd)
             if improvement.magnitude <= 1e-10 * max(1, loss.magnitude) { break }
         }
         weights = Array(p[0..<(f * k)]); bias = Array(p[(f * k)...])
