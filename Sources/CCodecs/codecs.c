@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
+#include <jerror.h>
 
 void ldae_free(void *p) { free(p); }
 
@@ -21,6 +22,7 @@ typedef struct {
     jmp_buf jump;
     char message[JMSG_LENGTH_MAX];
     int warnings;
+    int truncated;           /* "premature end of JPEG file": the data stops before the image does */
 } ldae_jpeg_err;
 
 static void jpeg_error_exit_cb(j_common_ptr cinfo) {
@@ -31,7 +33,10 @@ static void jpeg_error_exit_cb(j_common_ptr cinfo) {
 
 static void jpeg_emit_message_cb(j_common_ptr cinfo, int level) {
     ldae_jpeg_err *e = (ldae_jpeg_err *)cinfo->err;
-    if (level < 0) { e->warnings++; cinfo->err->num_warnings++; } /* corrupt-data warnings: counted */
+    if (level < 0) {                       /* corrupt-data warnings: counted, not fatal */
+        e->warnings++; cinfo->err->num_warnings++;
+        if (cinfo->err->msg_code == JWRN_JPEG_EOF) e->truncated = 1;
+    }
 }
 
 static void jpeg_output_message_cb(j_common_ptr cinfo) { (void)cinfo; }
@@ -146,6 +151,11 @@ int ldae_jpeg_decode(const uint8_t *data, size_t len, int min_side, uint64_t max
         }
     }
     jpeg_finish_decompress(&cinfo);
+    if (jerr.truncated) {          /* libjpeg pads a truncated file with gray: refuse it, as Pillow does */
+        set_err(err, errlen, "truncated file (premature end of JPEG data)");
+        jpeg_destroy_decompress(&cinfo); free(pixels); free(row);
+        return LDAE_ERR_DECODE;
+    }
     out->warnings = jerr.warnings;
     jpeg_destroy_decompress(&cinfo);
     free(row);
@@ -217,15 +227,30 @@ int ldae_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels,
         png_image_free(&img);
         return LDAE_ERR_TOO_LARGE;
     }
-    img.format = PNG_FORMAT_RGB;
-    size_t stride = (size_t)img.width * 3;
-    uint8_t *pixels = (uint8_t *)malloc(stride * img.height);
-    if (!pixels) { png_image_free(&img); set_err(err, errlen, "out of memory"); return LDAE_ERR_NOMEM; }
-    png_color bg = { bg_r, bg_g, bg_b };
-    if (!png_image_finish_read(&img, &bg, pixels, (png_int_32)stride, NULL)) {
+    /* Read alpha images as 8-bit RGBA and composite here with straight sRGB-space blending
+       (out = (c*a + bg*(255-a)) / 255, rounded), as Pillow's paste/alpha_composite on a solid background;
+       libpng's own background compositing works in linear light. */
+    img.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;   /* begin_read resets flags: 16-bit data is sRGB-encoded, not linear */
+    int has_alpha = (img.format & PNG_FORMAT_FLAG_ALPHA) != 0;
+    img.format = has_alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB;
+    size_t n = (size_t)img.width * img.height;
+    size_t stride = (size_t)img.width * (has_alpha ? 4 : 3);
+    uint8_t *buf = (uint8_t *)malloc(stride * img.height);
+    if (!buf) { png_image_free(&img); set_err(err, errlen, "out of memory"); return LDAE_ERR_NOMEM; }
+    if (!png_image_finish_read(&img, NULL, buf, (png_int_32)stride, NULL)) {
         set_err(err, errlen, img.message[0] ? img.message : "PNG decode error");
-        png_image_free(&img); free(pixels);
+        png_image_free(&img); free(buf);
         return LDAE_ERR_DECODE;
+    }
+    uint8_t *pixels = buf;
+    if (has_alpha) {
+        const int bg[3] = { bg_r, bg_g, bg_b };
+        for (size_t i = 0; i < n; i++) {      /* in place: writes index 3i never pass reads at 4i */
+            int a = buf[4 * i + 3];
+            for (int c = 0; c < 3; c++) buf[3 * i + c] = (uint8_t)((buf[4 * i + c] * a + bg[c] * (255 - a) + 127) / 255);
+        }
+        uint8_t *shrunk = (uint8_t *)realloc(buf, n * 3 > 0 ? n * 3 : 1);
+        if (shrunk) pixels = shrunk;
     }
     if (img.warning_or_error) out->warnings = 1;
     out->pixels = pixels; out->width = (int)img.width; out->height = (int)img.height;

@@ -28,6 +28,18 @@ public struct ShardIndex: Codable, Sendable {
     public var skippedCounts: [String: Int]
     public var skipped: [Skipped]
     public var created: String
+    // Optional fields written by ldae-prep (older or synthetic indexes may lack them).
+    /// Files considered (read attempts), written + skipped.
+    public var filesRead: Int? = nil
+    /// Files decoded despite libjpeg "corrupt data" warnings, and the total number of warnings.
+    public var filesWithWarnings: Int? = nil
+    public var corruptDataWarnings: Int? = nil
+    /// Class folders that held no file.
+    public var emptyClasses: [String]? = nil
+    /// "i/n" when this index covers part i (0-based) of n (`--part`), absent for a whole run or a merge.
+    public var part: String? = nil
+    /// For `ldae-prep merge`: the part folders joined, in order.
+    public var mergedFrom: [String]? = nil
 
     public init(imageSize: Int, patchSize: Int, channels: Int, resize: String, labeled: Bool, classNames: [String],
                 shards: [Shard], settings: [String: String], skippedCounts: [String: Int], skipped: [Skipped]) {
