@@ -1,2 +1,160 @@
+import Foundation
 import Ldae
-print("ldae-train: not yet implemented")
+
+let usage = """
+usage: ldae-train --data SHARDS [--data SHARDS2] --pca pca.h5 --config micro|tiny|small|FILE.json
+                  --epochs E --name NAME [options]
+       ldae-train bench [--batch B] [--steps N] [--threads N]     (training-step benchmark of the tiny config)
+
+l-DAE pretraining (latent denoising autoencoder, Chen/Liu/Xie/He 2024) of a ViT on HDF5 shards. On success the
+weights, pca.h5, train_log.jsonl, loss_curve.png and config.json are published to the zoo as NAME/vN.
+
+data and model:
+  --data DIR            shard folder from ldae-prep (repeatable)
+  --pca FILE            PCA basis from ldae-fit-pca (needed by --tokenizer pca)
+  --config C            model preset (micro, tiny, small; image/patch size taken from the shards) or a JSON file
+  --time-cond none|adaln   time conditioning of every block (default none: the encoder stays a plain timm ViT)
+recipe (defaults = the paper's final l-DAE):
+  --tokenizer pca|pixel    noise in the top-d PCA latent (default) or in pixel space
+  --latent-dim d           PCA components kept (default 16)
+  --schedule ldae|ddpm|linear|cosine   (default ldae: gamma = 1, sigma linear 0..sqrt(2))
+  --noise-levels multi|single          t per image (default) or one fixed --sigma (default 1/3)
+  --sigma S                sigma of single-level noise
+  --target image|noise     predict the clean image (default) or the noise (mapped to pixels)
+  --input-scaling          z = gamma_t z0 + sigma_t eps (DDPM form; default: z0 + sigma_t eps)
+  --residual-weight W      loss weight of the non-principal PCA components (default 0.1)
+  --no-loss-weighting      drop lambda_t = 1/(1+sigma_t^2)
+  --timesteps T            (default 1000)
+optimization:
+  --epochs E               (default 10)     --steps N   total steps (overrides epochs)
+  --batch-size B           (default 128)
+  --lr LR                  base learning rate per 256 images; actual = LR * B / 256 (default 1.5e-4)
+  --min-lr LR              end of the cosine (default 0)
+  --warmup-epochs E        linear warmup (default 1)
+  --weight-decay W         AdamW decoupled decay, not on norms/biases/embeddings (default 0)
+  --beta2 B                (default 0.95)
+  --clip C                 gradient-norm clipping, 0 = off (default 1.0)
+  --ema D                  EMA decay of weights, 0 = off (default); published weights = EMA when on
+  --no-flip                no random horizontal flips
+  --seed S                 (default 0): data order, flips, noise and init are functions of (seed, step)
+  --threads N              worker and BLAS threads (default: all cores)
+run, checkpoints, zoo:
+  --out DIR                run folder (checkpoint, log, loss curve; default runs/NAME)
+  --checkpoint-every N     steps between checkpoints (default 500; also on SIGINT/SIGTERM)
+  --resume                 continue from DIR/checkpoint.safetensors (same losses as an uninterrupted run)
+  --stop-after N           stop (with a checkpoint) once N steps are done
+  --name NAME              zoo name      --zoo DIR   zoo root (default: $LDAE_ZOO or the repo's zoo/)
+  --weights-dtype f32|f16  (default f32)
+  --no-publish             train and checkpoint only
+  --memory-budget-mb M     hold the shards in memory up to M MB, else stream them (default 1024)
+  --quiet                  no progress lines
+"""
+
+let argv = Array(CommandLine.arguments.dropFirst())
+
+if argv.first == "bench" {
+    runCommand("ldae-train bench") {
+        let a = try Arguments(Array(argv.dropFirst()), options: ["batch", "steps", "threads", "warmup"], flags: [])
+        if a.wantsHelp { print("usage: ldae-train bench [--batch 128] [--steps 5] [--warmup 1] [--threads N]"); return }
+        try TrainBench.run(batch: try a.int("batch", default: 128), steps: try a.int("steps", default: 5),
+                           warmup: try a.int("warmup", default: 1), threads: try a.int("threads", default: 0))
+    }
+}
+
+runCommand("ldae-train") {
+    let a = try Arguments(argv, options: [
+        "data", "pca", "config", "epochs", "steps", "name", "batch-size", "lr", "min-lr", "warmup-epochs", "weight-decay",
+        "beta2", "clip", "ema", "tokenizer", "latent-dim", "schedule", "noise-levels", "sigma", "target", "residual-weight",
+        "time-cond", "seed", "threads", "checkpoint-every", "out", "zoo", "weights-dtype", "timesteps", "stop-after",
+        "memory-budget-mb",
+    ], flags: ["resume", "input-scaling", "no-publish", "no-flip", "no-loss-weighting", "quiet"])
+    if a.wantsHelp { print(usage); return }
+    guard a.positionals.isEmpty else { throw UsageError("unexpected argument '\(a.positionals[0])'") }
+    let data = a.strings("data")
+    guard !data.isEmpty else { throw UsageError("--data SHARDS is required") }
+    guard let name = a.string("name") else { throw UsageError("--name NAME is required") }
+    guard ZooStore.validName(name) else { throw UsageError("--name '\(name)' is not a valid zoo name (letters, digits, - _ .)") }
+
+    let threads = try a.int("threads", default: 0)
+    if threads > 0 {
+        setenv("LDAE_THREADS", String(threads), 1)   // read once by the kernels' Parallel.workers
+        BLAS.setThreads(threads)
+    }
+
+    var tc = TrainConfig()
+    tc.tokenizer = try a.choice("tokenizer", ["pca", "pixel"], default: tc.tokenizer)
+    tc.latentDim = try a.int("latent-dim", default: tc.latentDim)
+    tc.schedule = try a.choice("schedule", ["ldae", "ddpm", "linear", "cosine"], default: tc.schedule)
+    tc.noiseLevels = try a.choice("noise-levels", ["multi", "single"], default: tc.noiseLevels)
+    tc.singleSigma = try a.double("sigma", default: tc.singleSigma)
+    tc.target = try a.choice("target", ["image", "noise"], default: tc.target)
+    tc.inputScaling = a.flag("input-scaling")
+    tc.residualWeight = try a.double("residual-weight", default: tc.residualWeight)
+    tc.lossWeighting = !a.flag("no-loss-weighting")
+    tc.timesteps = try a.int("timesteps", default: tc.timesteps)
+    tc.epochs = try a.int("epochs", default: tc.epochs)
+    tc.batchSize = try a.int("batch-size", default: tc.batchSize)
+    tc.baseLR = try a.double("lr", default: tc.baseLR)
+    tc.minLR = try a.double("min-lr", default: tc.minLR)
+    tc.warmupEpochs = try a.double("warmup-epochs", default: tc.warmupEpochs)
+    tc.weightDecay = try a.double("weight-decay", default: tc.weightDecay)
+    tc.beta2 = try a.double("beta2", default: tc.beta2)
+    tc.gradClip = try a.double("clip", default: tc.gradClip)
+    tc.ema = try a.double("ema", default: tc.ema)
+    tc.flip = !a.flag("no-flip")
+    tc.checkpointEvery = try a.int("checkpoint-every", default: tc.checkpointEvery)
+    if let s = a.string("seed") {
+        guard let v = UInt64(s) else { throw UsageError("--seed expects a non-negative integer, got '\(s)'") }
+        tc.seed = v
+    }
+    guard tc.timesteps >= 2 else { throw UsageError("--timesteps must be >= 2") }
+    guard tc.ema >= 0 && tc.ema < 1 else { throw UsageError("--ema must be in [0, 1)") }
+    guard tc.gradClip >= 0, tc.weightDecay >= 0, tc.minLR >= 0, tc.warmupEpochs >= 0 else {
+        throw UsageError("--clip, --weight-decay, --min-lr and --warmup-epochs must be >= 0")
+    }
+    if tc.noiseLevels == "single" { guard tc.singleSigma >= 0 else { throw UsageError("--sigma must be >= 0") } }
+    try tc.validate()
+
+    // model config: a preset takes its image and patch size from the shards; a JSON file is used as is
+    let cfgArg = a.string("config", default: "tiny")
+    var mc: ModelConfig
+    if let preset = ModelPreset(rawValue: cfgArg) {
+        mc = preset.config
+        let g = try ShardSet(data).geometry
+        mc.imageSize = g.imageSize; mc.patchSize = g.patchSize; mc.channels = g.channels
+    } else if cfgArg.hasSuffix(".json") || FileUtil.exists(cfgArg) {
+        mc = try JSON.read(ModelConfig.self, path: cfgArg)
+    } else {
+        throw UsageError("--config must be micro, tiny, small or a JSON file, got '\(cfgArg)'")
+    }
+    if let tcond = a.string("time-cond") {
+        guard ["none", "adaln"].contains(tcond) else { throw UsageError("--time-cond must be none or adaln, got '\(tcond)'") }
+        mc.timeCond = tcond
+    }
+    do { try mc.validate() } catch let e as LdaeError { throw LdaeError(e.reason, file: ModelPreset(rawValue: cfgArg) == nil ? cfgArg : nil) }
+
+    var o = TrainOptions(data: data, pcaPath: a.string("pca"), model: mc, train: tc, name: name, outDir: a.string("out"))
+    o.steps = try a.int("steps")
+    if let s = o.steps, s < 1 { throw UsageError("--steps must be >= 1") }
+    o.resume = a.flag("resume")
+    o.publish = !a.flag("no-publish")
+    o.zoo = a.string("zoo")
+    o.weightsDtype = try a.choice("weights-dtype", ["f32", "f16"], default: "f32") == "f16" ? .f16 : .f32
+    o.stopAfter = try a.int("stop-after")
+    o.memoryBudget = try a.int("memory-budget-mb", default: 1024) << 20
+    o.quiet = a.flag("quiet")
+
+    let trainer = try Trainer(o)        // every check happens here, before any training
+    TrainSignals.install()
+    let r = try trainer.run()
+    switch r.stop {
+    case .signal(let sig):
+        eprint("ldae-train: interrupted by \(sig == SIGINT ? "SIGINT" : "SIGTERM") after step \(r.steps)/\(r.totalSteps); checkpoint saved to \(r.checkpoint); rerun the same command with --resume to continue")
+        exit(128 + sig)
+    case .stopAfter:
+        print("stopped after step \(r.steps)/\(r.totalSteps) (--stop-after); checkpoint: \(r.checkpoint); continue with --resume")
+    case .finished:
+        print(String(format: "trained %d steps, final loss %.5f; run folder %@", r.steps, r.finalLoss, o.outDir))
+        if let p = r.published { print("published \(name)@v\(p.version) at \(p.path)") }
+    }
+}

@@ -38,6 +38,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// Acronym fields need explicit keys: JSON (snake_case) encodes `baseLR` as "base_lr", which decodes to "baseLr".
+    enum CodingKeys: String, CodingKey {
+        case tokenizer, latentDim, schedule, noiseLevels, singleSigma, target, inputScaling, residualWeight, lossWeighting, timesteps
+        case epochs, batchSize, baseLR = "baseLr", warmupEpochs, minLR = "minLr", weightDecay, beta1, beta2, gradClip, ema, flip, seed
+        case checkpointEvery
+    }
+
     public func validate() throws {
         func bad(_ s: String) -> LdaeError { LdaeError("invalid training config: \(s)") }
         guard ["pca", "pixel"].contains(tokenizer) else { throw bad("tokenizer must be pca or pixel") }

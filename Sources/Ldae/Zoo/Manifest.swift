@@ -13,6 +13,8 @@ public struct Manifest: Codable, Sendable {
             self.kind = kind; self.latentDim = latentDim; self.patchSize = patchSize
             self.pcaFile = pcaFile; self.pcaSHA256 = pcaSHA256; self.pixelScaling = PixelScaling.name
         }
+        // snake_case JSON: "pca_sha256" decodes to "pcaSha256", so acronym fields need explicit keys
+        enum CodingKeys: String, CodingKey { case kind, latentDim, patchSize, pcaFile, pcaSHA256 = "pcaSha256", pixelScaling }
     }
     public struct DataInfo: Codable, Sendable {
         public var indexSHA256: String
@@ -22,6 +24,7 @@ public struct Manifest: Codable, Sendable {
         public init(indexSHA256: String, images: Int, sources: [String], classNames: [String]) {
             self.indexSHA256 = indexSHA256; self.images = images; self.sources = sources; self.classNames = classNames
         }
+        enum CodingKeys: String, CodingKey { case indexSHA256 = "indexSha256", images, sources, classNames }
     }
 
     public var format: String = FormatName.manifest

@@ -1,0 +1,219 @@
+import Foundation
+
+/// Training batches from HDF5 shards (FFCV-style, simplified): a deterministic order from (seed, epoch), random
+/// horizontal flips from (seed, step), uint8 -> float with `PixelScaling.table`, prepared on a background thread
+/// one batch ahead (double buffering). Only `patches` is read: no class labels.
+///
+/// Batch s (0-based step) is epoch e = s / stepsPerEpoch, position i = s % stepsPerEpoch, images
+/// order_e[i*B ..< (i+1)*B] (drop_last). Everything depends only on (seed, step), so a resumed run sees
+/// exactly the batches an uninterrupted one would.
+/// - in memory (the whole set fits in `memoryBudget` bytes): order_e = a global shuffle with RNG(seed, stream: e).
+/// - streaming: shards in a shuffled order, rows shuffled within each shard; at most two shards in memory.
+public final class BatchLoader: @unchecked Sendable {
+    public struct Batch {
+        public let step: Int
+        public let epoch: Int
+        public let count: Int
+        /// x0 [B, T, D] pixel-scaled clean patches (valid until the next call to `next`).
+        public let x0: UnsafeMutablePointer<Float>
+    }
+
+    public let shards: ShardSet
+    public let batchSize: Int
+    public let seed: UInt64
+    public let flip: Bool
+    public let inMemory: Bool
+    public let stepsPerEpoch: Int
+    let geometry: PatchGeometry
+    let perImage: Int
+
+    static let orderStream: UInt64 = 0x4F52_4445_5200_0000
+    static let flipStream: UInt64 = 0x464C_4950_0000_0000
+
+    // shard cache: index -> uint8 patches [count, T, D]
+    private var cache: [Int: [UInt8]] = [:]
+    private var cacheOrder: [Int] = []
+    private var orderEpoch = -1
+    private var order: [Int] = []
+
+    // background production
+    private var slots: [UnsafeMutablePointer<Float>] = []
+    private var slotStep: [Int] = [-1, -1]
+    private let free = DispatchSemaphore(value: 2)
+    private let full = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var error: Error? = nil
+    private var stopFlag = false
+    private var holding = false
+    private var consumed = 0
+    private var startStep = 0
+    private var endStep = 0
+    private var thread: Thread? = nil
+    private var finished = DispatchSemaphore(value: 0)
+    private var running = false
+
+    /// memoryBudget: bytes of uint8 patches that may be held at once (default 1 GiB).
+    public init(shards: ShardSet, batchSize: Int, seed: UInt64, flip: Bool, memoryBudget: Int = 1 << 30) throws {
+        self.shards = shards; self.batchSize = batchSize; self.seed = seed; self.flip = flip
+        geometry = shards.geometry
+        perImage = geometry.valuesPerImage
+        guard batchSize >= 1 else { throw LdaeError("batch size must be >= 1") }
+        guard shards.count >= batchSize else {
+            throw LdaeError("the shard set has \(shards.count) images, fewer than one batch of \(batchSize) (use --batch-size \(shards.count) or less)", file: shards.sources[0])
+        }
+        stepsPerEpoch = shards.count / batchSize
+        inMemory = shards.count * perImage <= memoryBudget
+        for _ in 0..<2 { slots.append(.allocate(capacity: batchSize * perImage)) }
+    }
+
+    deinit {
+        stop()
+        for s in slots { s.deallocate() }
+    }
+
+    public func epoch(ofStep s: Int) -> Int { s / stepsPerEpoch }
+
+    /// The image order of epoch e (a permutation of 0..<count).
+    public func order(epoch e: Int) -> [Int] {
+        var rng = RNG(seed: seed, stream: BatchLoader.orderStream &+ UInt64(e))
+        if inMemory {
+            var o = Array(0..<shards.count)
+            rng.shuffle(&o)
+            return o
+        }
+        var so = Array(0..<shards.shards.count)
+        rng.shuffle(&so)
+        var o: [Int] = []
+        o.reserveCapacity(shards.count)
+        for s in so {
+            var rows = Array(0..<shards.shards[s].count)
+            rng.shuffle(&rows)
+            let start = shards.shards[s].start
+            o += rows.map { start + $0 }
+        }
+        return o
+    }
+
+    /// The global image indices of step s's batch.
+    public func indices(step s: Int) -> [Int] {
+        let e = epoch(ofStep: s)
+        if e != orderEpoch { order = order(epoch: e); orderEpoch = e }
+        let i = s % stepsPerEpoch
+        return Array(order[(i * batchSize)..<((i + 1) * batchSize)])
+    }
+
+    /// The per-image flip decisions of step s.
+    public func flips(step s: Int) -> [Bool] {
+        guard flip else { return [Bool](repeating: false, count: batchSize) }
+        var rng = RNG(seed: seed, stream: BatchLoader.flipStream &+ UInt64(s))
+        return (0..<batchSize).map { _ in rng.uniform() < 0.5 }
+    }
+
+    private func shardData(_ s: Int) throws -> [UInt8] {
+        if let d = cache[s] { return d }
+        let f = try shards.open(shard: s)
+        defer { try? f.close() }
+        let ds = try f.dataset(ShardFormat.patches)
+        defer { ds.close() }
+        let n = shards.shards[s].count
+        guard ds.shape == [n, geometry.tokens, geometry.tokenDim] else {
+            throw LdaeError("patches has shape \(ds.shape), expected [\(n), \(geometry.tokens), \(geometry.tokenDim)]", file: shards.shards[s].path)
+        }
+        var data = [UInt8](repeating: 0, count: n * perImage)
+        if n > 0 { try data.withUnsafeMutableBytes { try ds.read(rowStart: 0, rows: n, into: $0.baseAddress!, as: UInt8.self) } }
+        cache[s] = data
+        cacheOrder.append(s)
+        if !inMemory && cacheOrder.count > 2 { cache[cacheOrder.removeFirst()] = nil }
+        return data
+    }
+
+    /// Fills out [B, T, D] with step s's batch (synchronously).
+    public func fill(step s: Int, into out: UnsafeMutablePointer<Float>) throws {
+        let idx = indices(step: s)
+        let fl = flips(step: s)
+        let table = PixelScaling.table
+        let G = geometry.grid, p = geometry.patchSize, C = geometry.channels, D = geometry.tokenDim
+        for (b, g) in idx.enumerated() {
+            let (sh, row) = shards.locate(g)
+            let data = try shardData(sh)
+            let dst = out + b * perImage
+            data.withUnsafeBufferPointer { src0 in
+                let src = src0.baseAddress! + row * perImage
+                if !fl[b] {
+                    for k in 0..<perImage { dst[k] = table[Int(src[k])] }
+                    return
+                }
+                // horizontal flip: token (r, c) <- (r, G-1-c); inside a patch (y, x, ch) <- (y, p-1-x, ch)
+                for r in 0..<G { for c in 0..<G {
+                    let dt = dst + (r * G + c) * D
+                    let st = src + (r * G + (G - 1 - c)) * D
+                    for y in 0..<p { for x in 0..<p { for ch in 0..<C {
+                        dt[(y * p + x) * C + ch] = table[Int(st[(y * p + (p - 1 - x)) * C + ch])]
+                    } } }
+                } }
+            }
+        }
+    }
+
+    /// Starts producing batches for steps start..<end on a background thread.
+    public func start(from startStep: Int, to endStep: Int) {
+        stop()
+        lock.lock(); stopFlag = false; error = nil; lock.unlock()
+        consumed = startStep; self.startStep = startStep; self.endStep = endStep; holding = false
+        running = true
+        finished = DispatchSemaphore(value: 0)
+        let fin = finished
+        let t = Thread { [unowned self] in
+            var s = startStep
+            var slot = 0
+            while s < endStep {
+                self.free.wait()
+                self.lock.lock(); let stopping = self.stopFlag; self.lock.unlock()
+                if stopping { break }
+                do {
+                    try self.fill(step: s, into: self.slots[slot])
+                    self.slotStep[slot] = s
+                } catch {
+                    self.lock.lock(); self.error = error; self.lock.unlock()
+                    self.slotStep[slot] = -1
+                    self.full.signal()
+                    break
+                }
+                self.full.signal()
+                slot ^= 1; s += 1
+            }
+            fin.signal()
+        }
+        t.stackSize = 1 << 22
+        thread = t
+        t.start()
+    }
+
+    /// The next batch (blocks until ready). The previous batch's buffer is handed back to the producer.
+    public func next() throws -> Batch {
+        guard running && consumed < endStep else { throw LdaeError("loader: no batch after step \(endStep - 1) (start it first)") }
+        if holding { free.signal(); holding = false }
+        full.wait()
+        holding = true
+        let slot = (consumed - startStep) & 1
+        lock.lock(); let err = error; lock.unlock()
+        if let err, slotStep[slot] != consumed { throw err }
+        let s = consumed
+        consumed += 1
+        return Batch(step: s, epoch: epoch(ofStep: s), count: batchSize, x0: slots[slot])
+    }
+
+    /// Stops the background thread (idempotent).
+    public func stop() {
+        guard running else { return }
+        lock.lock(); stopFlag = true; lock.unlock()
+        free.signal(); free.signal()
+        finished.wait()
+        running = false
+        holding = false
+        // reset the semaphores to their initial state
+        while full.wait(timeout: .now()) == .success {}
+        while free.wait(timeout: .now()) == .success {}
+        free.signal(); free.signal()
+    }
+}
