@@ -1,0 +1,264 @@
+import Foundation
+import XCTest
+@testable import Ldae
+
+final class ModelTests: XCTestCase {
+    /// A very small config (8x8 images, patch 4: 4 tokens of 48) for finite differences.
+    static func tinyTestConfig(posEmbed: String = "sincos", timeCond: String = "none") -> ModelConfig {
+        var c = ModelConfig()
+        c.imageSize = 8; c.patchSize = 4
+        c.encoderWidth = 16; c.encoderDepth = 2; c.encoderHeads = 2
+        c.decoderWidth = 12; c.decoderDepth = 1; c.decoderHeads = 3; c.mlpRatio = 2
+        c.posEmbed = posEmbed; c.timeCond = timeCond
+        return c
+    }
+
+    func wholeModelGradientCheck(_ config: ModelConfig, randomizeAdaLN: Bool) throws {
+        let m = try LDAEModel(config: config, seed: 7)
+        var rng = RNG(seed: 11)
+        if randomizeAdaLN {
+            // DiT zero-inits adaLN_modulation (gates 0 = identity blocks); give them values so every path is live.
+            for info in m.tensors where info.name.contains("adaLN_modulation") {
+                for i in 0..<info.count { m.params[info.offset + i] = Float(rng.normal()) * 0.3 }
+            }
+        }
+        let b = 2, n = b * config.tokens * config.tokenDim
+        let x = FD.randn(n, &rng)
+        let t: [Float] = [0.13, 0.71]
+        let w = FD.randn(n, &rng)
+        m.zeroGrad()
+        let out = Array(UnsafeBufferPointer(start: m.forward(x, t: t, batch: b), count: n))
+        XCTAssert(out.allSatisfy { $0.isFinite })
+        m.backward(w)
+        func loss() -> Double {
+            let o = m.forward(x, t: t, batch: b)
+            var s = 0.0
+            for i in 0..<n { s += Double(o[i]) * Double(w[i]) }
+            return s
+        }
+        var checked = 0
+        for info in m.tensors {
+            let g = UnsafeBufferPointer(start: m.grads + info.offset, count: info.count)
+            let gnorm = g.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+            if !info.trainable {
+                XCTAssertEqual(gnorm, 0, "\(info.name) is fixed and must get no gradient")
+                continue
+            }
+            XCTAssertGreaterThan(gnorm, 0, "\(info.name) got a zero gradient")
+            let idx = FD.sampleIndices(info.count, 6, &rng)
+            let eps: Float = 3e-3
+            let num: [Double] = idx.map { i in
+                let p = m.params + info.offset + i
+                let old = p.pointee
+                p.pointee = old + eps; let lp = loss()
+                p.pointee = old - eps; let lm = loss()
+                p.pointee = old
+                return (lp - lm) / Double(2 * eps)
+            }
+            FD.assertClose(info.name, numeric: num, analytic: idx.map { Double(g[$0]) }, rtol: 3e-2, atol: 3e-3)
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 20)
+    }
+
+    func testWholeModelGradientsSinCos() throws {
+        try wholeModelGradientCheck(Self.tinyTestConfig(), randomizeAdaLN: false)
+    }
+
+    func testWholeModelGradientsLearnedPosAndAdaLN() throws {
+        try wholeModelGradientCheck(Self.tinyTestConfig(posEmbed: "learned", timeCond: "adaln"), randomizeAdaLN: true)
+    }
+
+    func testInferencePathsMatchTrainingForwardAndBatchChanges() throws {
+        for tc in ["none", "adaln"] {
+            let config = Self.tinyTestConfig(timeCond: tc)
+            let m = try LDAEModel(config: config, seed: 3)
+            var rng = RNG(seed: 5)
+            for info in m.tensors where info.name.contains("adaLN_modulation") {
+                for i in 0..<info.count { m.params[info.offset + i] = Float(rng.normal()) * 0.3 }
+            }
+            let b = 3, per = config.tokens * config.tokenDim
+            let x = FD.randn(b * per, &rng)
+            let t: [Float] = [0, 0, 0]
+            let train = Array(UnsafeBufferPointer(start: m.forward(x, t: t, batch: b), count: b * per))
+            var rec = [Float](repeating: 0, count: b * per)
+            m.reconstruct(x, t: nil, batch: b, out: &rec)
+            XCTAssertLessThan(FD.maxAbsDiff(train, rec), 1e-5, tc)
+            // features = token mean of the training path's normed encoder output
+            var feats = [Float](repeating: 0, count: b * config.encoderWidth)
+            m.features(x, t: nil, batch: b, out: &feats)
+            let enc = m.acts!.encNorm
+            for bi in 0..<b {
+                for c in 0..<config.encoderWidth {
+                    var s: Float = 0
+                    for ti in 0..<config.tokens { s += enc[(bi * config.tokens + ti) * config.encoderWidth + c] }
+                    XCTAssertEqual(feats[bi * config.encoderWidth + c], s / Float(config.tokens), accuracy: 1e-5)
+                }
+            }
+            // a smaller batch afterwards gives the same rows
+            let out1 = Array(UnsafeBufferPointer(start: m.forward(Array(x[per...]), t: [0], batch: 1 + 0 * b), count: per))
+            _ = out1
+            let out2 = Array(UnsafeBufferPointer(start: m.forward(Array(x[per..<(2 * per)]), t: [0], batch: 1), count: per))
+            XCTAssertLessThan(FD.maxAbsDiff(out2, Array(train[per..<(2 * per)])), 1e-5)
+            if tc == "adaln" {
+                // t matters with adaLN
+                var f2 = [Float](repeating: 0, count: b * config.encoderWidth)
+                m.features(x, t: [0.5, 0.5, 0.5], batch: b, out: &f2)
+                XCTAssertGreaterThan(FD.maxAbsDiff(feats, f2), 1e-4)
+            }
+        }
+    }
+
+    func testOverfitsOneBatchWithAdam() throws {
+        var config = ModelPreset.micro.config
+        config.imageSize = 16   // 16 tokens: keeps the debug-build test fast
+        let m = try LDAEModel(config: config, seed: 1)
+        var rng = RNG(seed: 2)
+        let b = 2, n = b * config.tokens * config.tokenDim
+        let x = FD.randn(n, &rng)
+        let target = FD.randn(n, &rng)
+        let t = [Float](repeating: 0, count: b)
+        let mAdam = UnsafeMutablePointer<Float>.allocate(capacity: m.parameterCount)
+        let vAdam = UnsafeMutablePointer<Float>.allocate(capacity: m.parameterCount)
+        mAdam.initialize(repeating: 0, count: m.parameterCount); vAdam.initialize(repeating: 0, count: m.parameterCount)
+        defer { mAdam.deallocate(); vAdam.deallocate() }
+        let lr: Float = 1e-2, b1: Float = 0.9, b2: Float = 0.99
+        var first = 0.0, last = 0.0
+        let dout = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        defer { dout.deallocate() }
+        let t0 = Date()
+        for step in 1...150 {
+            m.zeroGrad()
+            let out = m.forward(x, t: t, batch: b)
+            var loss = 0.0
+            for i in 0..<n { let d = out[i] - target[i]; loss += Double(d * d); dout[i] = 2 * d / Float(n) }
+            loss /= Double(n)
+            if step == 1 { first = loss }
+            last = loss
+            m.backward(dout)
+            let c1 = 1 - pow(b1, Float(step)), c2 = 1 - pow(b2, Float(step))
+            let p = m.params, g = m.grads
+            for i in 0..<m.parameterCount {
+                mAdam[i] = b1 * mAdam[i] + (1 - b1) * g[i]
+                vAdam[i] = b2 * vAdam[i] + (1 - b2) * g[i] * g[i]
+                p[i] -= lr * (mAdam[i] / c1) / ((vAdam[i] / c2).squareRoot() + 1e-8)
+            }
+        }
+        print("overfit: loss \(first) -> \(last) in \(Date().timeIntervalSince(t0)) s")
+        XCTAssertGreaterThan(first, 0.5)
+        XCTAssertLessThan(last, 0.02 * first, "loss \(first) -> \(last)")
+    }
+
+    func testExportLoadRoundTripAndStrictErrors() throws {
+        let config = Self.tinyTestConfig(posEmbed: "learned")
+        let a = try LDAEModel(config: config, seed: 1)
+        let b = try LDAEModel(config: config, seed: 2)
+        let path = TestSupport.tempDir() + "/w.safetensors"
+        try Safetensors.write(a.exportTensors(), to: path)
+        let read = try Safetensors.read(path)
+        try b.load(read.tensors)
+        for i in 0..<a.parameterCount { XCTAssertEqual(a.params[i], b.params[i]) }
+        var rng = RNG(seed: 3)
+        let x = FD.randn(2 * config.tokens * config.tokenDim, &rng)
+        var fa = [Float](repeating: 0, count: 2 * 16), fb = fa
+        a.features(x, t: nil, batch: 2, out: &fa); b.features(x, t: nil, batch: 2, out: &fb)
+        XCTAssertEqual(fa, fb)
+
+        var missing = read.tensors
+        missing["blocks.1.attn.proj.weight"] = nil
+        XCTAssertThrowsError(try b.load(missing)) { XCTAssert("\($0)".contains("blocks.1.attn.proj.weight")) }
+        var wrong = read.tensors
+        wrong["norm.weight"] = Safetensors.Tensor("norm.weight", shape: [15], values: [Float](repeating: 1, count: 15))
+        XCTAssertThrowsError(try b.load(wrong)) { XCTAssert("\($0)".contains("norm.weight")) }
+        var nan = read.tensors
+        nan["norm.bias"] = Safetensors.Tensor("norm.bias", shape: [16], values: [Float](repeating: .nan, count: 16))
+        XCTAssertThrowsError(try b.load(nan)) { XCTAssert("\($0)".contains("norm.bias")) }
+    }
+
+    func testTimmLayoutNamesShapesAndDecayMask() throws {
+        let config = ModelPreset.tiny.config
+        let m = try LDAEModel(config: config, seed: 0)
+        let shapes = Dictionary(uniqueKeysWithValues: m.exportTensors().map { ($0.name, $0.shape) })
+        XCTAssertEqual(shapes["patch_embed.proj.weight"], [192, 3, 4, 4])
+        XCTAssertEqual(shapes["patch_embed.proj.bias"], [192])
+        XCTAssertEqual(shapes["pos_embed"], [1, 64, 192])
+        XCTAssertEqual(shapes["blocks.0.norm1.weight"], [192])
+        XCTAssertEqual(shapes["blocks.0.attn.qkv.weight"], [576, 192])
+        XCTAssertEqual(shapes["blocks.0.attn.qkv.bias"], [576])
+        XCTAssertEqual(shapes["blocks.11.attn.proj.weight"], [192, 192])
+        XCTAssertEqual(shapes["blocks.11.mlp.fc1.weight"], [768, 192])
+        XCTAssertEqual(shapes["blocks.11.mlp.fc2.weight"], [192, 768])
+        XCTAssertEqual(shapes["norm.bias"], [192])
+        XCTAssertEqual(shapes["decoder_embed.weight"], [128, 192])
+        XCTAssertEqual(shapes["decoder_pos_embed"], [1, 64, 128])
+        XCTAssertEqual(shapes["decoder_blocks.3.attn.qkv.weight"], [384, 128])
+        XCTAssertEqual(shapes["decoder_norm.weight"], [128])
+        XCTAssertEqual(shapes["decoder_pred.weight"], [48, 128])
+        XCTAssertNil(shapes["blocks.12.norm1.weight"])
+        // encoder tensors are exactly timm's VisionTransformer(class_token=False, global_pool='avg') state dict
+        let blockKeys = ["norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
+                         "norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias"]
+        let timm = Set(["patch_embed.proj.weight", "patch_embed.proj.bias", "pos_embed", "norm.weight", "norm.bias"]
+                       + (0..<12).flatMap { l in blockKeys.map { "blocks.\(l).\($0)" } })
+        XCTAssertEqual(Set(m.tensors.filter { $0.encoder }.map { $0.name }), timm)
+        XCTAssert(m.tensors.filter { !$0.encoder }.allSatisfy { $0.name.hasPrefix("decoder_") })
+        // parameter counts from the architecture
+        func vit(_ w: Int, _ depth: Int, _ r: Int) -> Int { depth * (4 * w + (3 * w * w + 3 * w) + (w * w + w) + 2 * r * w * w + r * w + w) }
+        let enc = 48 * 192 + 192 + 64 * 192 + vit(192, 12, 4) + 2 * 192
+        let dec = 192 * 128 + 128 + 64 * 128 + vit(128, 4, 4) + 2 * 128 + 128 * 48 + 48
+        XCTAssertEqual(m.encoderParameterCount, enc)
+        XCTAssertEqual(m.parameterCount, enc + dec)
+        XCTAssertEqual(Double(m.parameterCount) / 1e6, 6.18, accuracy: 0.015)  // the issue's reference config
+        // weight decay on linear weights only
+        for info in m.tensors {
+            let isLinearWeight = info.name.hasSuffix(".weight") && !info.name.contains("norm")
+            XCTAssertEqual(info.decay, isLinearWeight, info.name)
+        }
+        XCTAssertEqual(m.tensors.filter { !$0.trainable }.map { $0.name }, ["pos_embed", "decoder_pos_embed"])
+        // training FLOPs of the reference step (issue: 319 GFLOP at batch 128)
+        XCTAssertEqual(m.trainingFlops(batch: 128) / 1e9, 319, accuracy: 1.5)
+    }
+
+    func testPatchEmbedExportIsAConvWeight() throws {
+        let config = ModelPreset.micro.config
+        let m = try LDAEModel(config: config, seed: 4)
+        let p = config.patchSize, w = config.encoderWidth, d = config.tokenDim
+        let conv = m.exportTensors().first { $0.name == "patch_embed.proj.weight" }!
+        var rng = RNG(seed: 1)
+        let patch = FD.randn(d, &rng)   // (row, col, channel)
+        var ours = [Float](repeating: 0, count: w)
+        Linear.forwardNaive(out: &ours, inp: patch, weight: m.params + m.patchEmbed.w, bias: nil, n: 1, c: d, oc: w)
+        for o in 0..<w {
+            var s: Float = 0
+            for c in 0..<3 { for i in 0..<p { for j in 0..<p {
+                s += conv.values[((o * 3 + c) * p + i) * p + j] * patch[(i * p + j) * 3 + c]
+            } } }
+            XCTAssertEqual(s, ours[o], accuracy: 1e-5)
+        }
+    }
+
+    func testInitFollowsMAE() throws {
+        let m = try LDAEModel(config: ModelPreset.tiny.config, seed: 9)
+        let qkv = m.tensor(named: "blocks.3.attn.qkv.weight")!
+        let vals = UnsafeBufferPointer(start: m.params + qkv.offset, count: qkv.count)
+        let bound = Float((6.0 / Double(192 + 576)).squareRoot())
+        XCTAssert(vals.allSatisfy { abs($0) <= bound })
+        XCTAssertGreaterThan(vals.map { abs($0) }.max()!, 0.95 * bound)
+        let bias = m.tensor(named: "blocks.3.attn.qkv.bias")!
+        XCTAssert(UnsafeBufferPointer(start: m.params + bias.offset, count: bias.count).allSatisfy { $0 == 0 })
+        let ln = m.tensor(named: "norm.weight")!
+        XCTAssert(UnsafeBufferPointer(start: m.params + ln.offset, count: ln.count).allSatisfy { $0 == 1 })
+        let pe = m.tensor(named: "pos_embed")!
+        let ref = SinCosPosEmbed.make(dim: 192, grid: 8)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: m.params + pe.offset, count: pe.count)), ref)
+        // same seed, same weights
+        let m2 = try LDAEModel(config: ModelPreset.tiny.config, seed: 9)
+        XCTAssertEqual(memcmp(m.params, m2.params, 4 * m.parameterCount), 0)
+    }
+
+    func testInvalidConfigIsOneClearError() {
+        var c = ModelPreset.tiny.config
+        c.encoderHeads = 5
+        XCTAssertThrowsError(try LDAEModel(config: c, seed: 0)) { XCTAssert("\($0)".contains("not divisible by encoder_heads")) }
+    }
+}
