@@ -6,7 +6,9 @@ usage: ldae-fit-pca SHARDS... --out pca.h5 [--max-patches N] [--seed S] [--threa
 
 Fits the patch PCA tokenizer of l-DAE: streams every patch of the shard folders written by ldae-prep
 (or a seeded subsample of --max-patches), in the pixel scaling training uses (\(PixelScaling.name)),
-accumulates mean and covariance in float64 with BLAS, and decomposes it with LAPACK (dsyevd).
+accumulates mean and covariance exactly (integer blocks through BLAS ssyrk, summed in float64; memory
+does not grow with the number of patches), and decomposes it with LAPACK (dsyevd): all D components,
+by descending variance, each with its largest-magnitude entry positive.
 
   SHARDS              one or more shard folders (or their index.json); they must share patch size and channels
   --out PATH          the basis file to write (HDF5: mean, components, eigenvalues, explained_variance_ratio)
@@ -69,15 +71,15 @@ runCommand("ldae-fit-pca") {
     for d in ds {
         print(String(format: "%5d  %10.4g  %8.4f", d, Double(basis.eigenvalues[d - 1]), basis.cumulativeExplained(d)))
     }
-    print("wrote \(out) (fit in \(String(format: "%.2f", seconds)) s)")
+    print("wrote \(out) (fit in \(String(format: "%.2f", seconds)) s; shard index sha256 \(set.indexSHA256.prefix(12))...)")
 
     if figures {
         let paths = PCAFigures.figurePaths(for: out)
         try PCAFigures.eigenpatches(basis).writePNG(paths.eigenpatches)
         let imgs = try PCAFigures.sampleImages(set, count: 8)
-        try PCAFigures.reconstructions(basis, images: imgs, geometry: g, dims: PCAFigures.reconstructionDims(D))
-            .writePNG(paths.reconstructions)
-        print("wrote \(paths.eigenpatches)")
-        print("wrote \(paths.reconstructions)")
+        let dims = PCAFigures.reconstructionDims(D)
+        try PCAFigures.reconstructions(basis, images: imgs, geometry: g, dims: dims).writePNG(paths.reconstructions)
+        print("wrote \(paths.eigenpatches) (top \(min(64, D)) components, 8 per row, grey = 0)")
+        print("wrote \(paths.reconstructions) (columns: original, " + dims.map { "d = \($0)" }.joined(separator: ", ") + ")")
     }
 }

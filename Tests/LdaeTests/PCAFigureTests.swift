@@ -35,6 +35,19 @@ final class PCAFigureTests: XCTestCase {
         XCTAssertEqual(img.pixels, grid.pixels)
     }
 
+    func testPatchifiedTilesMatchUnpatchifiedImages() {
+        let g = PatchGeometry(imageSize: 4, patchSize: 2)
+        var rng = RNG(seed: 1)
+        let img = (0..<(4 * 4 * 3)).map { _ in UInt8(rng.below(256)) }
+        var a = ImageGrid(rows: 1, cols: 2, tileWidth: 4, tileHeight: 4, scale: 2, padding: 1)
+        var b = a
+        a.place(row: 0, col: 0, patches: g.patchify(img), geometry: g)
+        a.place(row: 0, col: 1, scaledPatches: g.patchify(img).map { PixelScaling.toFloat($0) }, geometry: g)
+        b.place(row: 0, col: 0, rgb: img, width: 4, height: 4)
+        b.place(row: 0, col: 1, rgb: img, width: 4, height: 4)
+        XCTAssertEqual(a.pixels, b.pixels)
+    }
+
     func testSmallTileIsCentredAndValueRangeMaps() {
         var grid = ImageGrid(rows: 1, cols: 1, tileWidth: 3, tileHeight: 3, scale: 1, padding: 0)
         grid.place(row: 0, col: 0, values: [-2, 0, 2], range: -2...2, width: 1, height: 1, channels: 3)

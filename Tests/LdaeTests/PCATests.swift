@@ -174,6 +174,44 @@ final class PCATests: XCTestCase {
         for j in 0..<D { XCTAssertEqual(a.mean[j], whole.mean[j], accuracy: 1e-10) }
     }
 
+    func testExactBytePathMatchesFloat64Reference() {
+        let D = 48, n = 3000
+        var rng = RNG(seed: 13)
+        var x = (0..<(n * D)).map { _ in UInt8(rng.below(256)) }
+        // Extremes: a whole 1024-row block of 0 (sums reach -128 * -128 * 1024 = 2^24) and of 255.
+        for k in 0..<(1024 * D) { x[k] = 0 }
+        for k in (1024 * D)..<(1500 * D) { x[k] = 255 }
+        var fast = CovarianceAccumulator(dim: D), ref = CovarianceAccumulator(dim: D)
+        let fs = UnsafeMutablePointer<Float>.allocate(capacity: CovarianceAccumulator.byteScratchCount(dim: D))
+        let ds = UnsafeMutablePointer<Double>.allocate(capacity: n * D)
+        defer { fs.deallocate(); ds.deallocate() }
+        x.withUnsafeBufferPointer { p in
+            fast.add(bytes: p.baseAddress!, rows: 1700, scratch: fs)
+            fast.add(bytes: p.baseAddress! + 1700 * D, rows: n - 1700, scratch: fs)
+            ref.addBytesReference(p.baseAddress!, rows: 999, scratch: ds)
+            ref.addBytesReference(p.baseAddress! + 999 * D, rows: n - 999, scratch: ds)
+        }
+        XCTAssertEqual(fast.count, n); XCTAssertEqual(ref.count, n)
+        let cf = fast.covariance(), cr = ref.covariance()
+        let scale = cr.map { abs($0) }.max()!
+        for k in 0..<(D * D) { XCTAssertEqual(cf[k], cr[k], accuracy: 1e-6 * scale) }   // table is float32-rounded
+        let mf = fast.mean, mr = ref.mean
+        for j in 0..<D { XCTAssertEqual(mf[j], mr[j], accuracy: 1e-6) }
+        // Exact: the byte path equals the naive covariance computed with exact x/127.5 - 1 in float64.
+        let rows = x.map { Double($0) / 127.5 - 1 }
+        let (m, c) = NaivePCA.meanCov(rows, n: n, D: D)
+        for k in 0..<(D * D) { XCTAssertEqual(cf[k], c[k], accuracy: 1e-12 * scale) }
+        for j in 0..<D { XCTAssertEqual(mf[j], m[j], accuracy: 1e-12) }
+        // Mixed: bytes merged with float rows of the same data give the same moments.
+        var half = CovarianceAccumulator(dim: D)
+        x.withUnsafeBufferPointer { half.add(bytes: $0.baseAddress!, rows: 1000, scratch: fs) }
+        var other = CovarianceAccumulator(dim: D)
+        other.add(floats: rows[(1000 * D)...].map { Float($0) }, rows: n - 1000)
+        half.merge(other)
+        let ch = half.covariance()
+        for k in 0..<(D * D) { XCTAssertEqual(ch[k], c[k], accuracy: 1e-6 * scale) }
+    }
+
     func testProjectReconstructRoundTripAndSplit() throws {
         let D = 48
         var rng = RNG(seed: 2)

@@ -31,17 +31,17 @@ public enum PCAFigures {
     public static func reconstructions(_ b: PCABasis, images: [[UInt8]], geometry g: PatchGeometry,
                                        dims: [Int]) -> ImageGrid {
         precondition(g.tokenDim == b.dim)
-        let S = g.imageSize, T = g.tokens, C = g.channels
+        let S = g.imageSize, T = g.tokens
         var grid = ImageGrid(rows: max(1, images.count), cols: 1 + dims.count, tileWidth: S, tileHeight: S,
                              scale: ImageGrid.upscale(tile: S, target: 96), padding: 3, background: (255, 255, 255))
         for (r, img) in images.enumerated() {
             precondition(img.count == g.valuesPerImage)
-            grid.place(row: r, col: 0, rgb: g.unpatchify(img), width: S, height: S, channels: C)
+            grid.place(row: r, col: 0, patches: img, geometry: g)
             let x = img.map { PixelScaling.table[Int($0)] }   // [T, D]
             for (c, d) in dims.enumerated() {
                 let z = b.project(x, count: T, d: d)           // [T, d]
                 let xr = b.reconstruct(z, count: T, d: d)      // [T, D]
-                grid.place(row: r, col: c + 1, scaled: g.unpatchify(xr), width: S, height: S, channels: C)
+                grid.place(row: r, col: c + 1, scaledPatches: xr, geometry: g)
             }
         }
         return grid

@@ -1,42 +1,62 @@
 import Foundation
 
 /// Streaming mean and covariance of D-dimensional rows in float64, one block at a time (memory O(D^2),
-/// independent of the number of rows). The Gram matrix is accumulated with BLAS `dsyrk` on blocks.
+/// independent of the number of rows). Gram matrices are accumulated with BLAS on blocks.
 ///
-/// Numerics: rows are shifted by a fixed reference vector (the first block's mean) before accumulating,
-/// so that sum((x - c)(x - c)^T) - n (m - c)(m - c)^T does not cancel catastrophically when the mean is
-/// large relative to the spread (the covariance is shift-invariant).
+/// Two inputs:
+/// - float rows (`add(_:rows:)`, `add(floats:rows:)`): shifted by a fixed reference vector c (the first
+///   block's mean) and accumulated with `dsyrk` in float64, so that sum((x - c)(x - c)^T) - n (m - c)(m - c)^T
+///   does not cancel catastrophically when the mean is large relative to the spread;
+/// - uint8 patches (`add(bytes:rows:)`), in the pixel scaling x/127.5 - 1: accumulated *exactly*. A block
+///   of up to 1024 rows of (v - 128), v in 0...255, has integer products |.| <= 16384 and partial sums
+///   <= 2^24, so `ssyrk` in float32 computes its Gram matrix without any rounding; the block results are
+///   summed in float64 (exact integers below 2^53) and scaled by 1/127.5^2 once, at the end.
+///   `addBytesReference` is the plain float64 path (lookup table + dsyrk) kept beside it as reference.
 public struct CovarianceAccumulator: Sendable {
+    /// count, shift c, sum of (x - c) [D], upper triangle of sum of (x - c)(x - c)^T [D, D].
+    struct Moments: Sendable {
+        var count = 0
+        var shift: [Double]?
+        var sum: [Double]
+        var gram: [Double]
+        init(dim: Int) { sum = [Double](repeating: 0, count: dim); gram = [Double](repeating: 0, count: dim * dim) }
+    }
+
     public let dim: Int
-    public private(set) var count: Int = 0
-    /// The reference shift c [D] (nil until the first block).
-    public private(set) var shift: [Double]?
-    /// sum over rows of (x - c) [D].
-    var sum: [Double]
-    /// Upper triangle (row-major) of sum over rows of (x - c)(x - c)^T [D, D].
-    var gram: [Double]
-    /// Shifted pixel lookup, lut[j * 256 + v] = PixelScaling.table[v] - c[j] (built with the shift).
+    /// Float rows (and the reference byte path).
+    var moments: Moments
+    /// Exact integer moments of uint8 rows minus 128 (shift 128 in byte units).
+    var byteCount = 0
+    var byteSum: [Double]
+    var byteGram: [Double]
+    /// Shifted pixel lookup for the reference path, lut[j * 256 + v] = PixelScaling.table[v] - c[j].
     private var lut: [Double] = []
+
+    /// Rows per exact float32 block of bytes (see above).
+    public static let byteBlockRows = 1024
 
     public init(dim: Int) {
         precondition(dim > 0)
         self.dim = dim
-        sum = [Double](repeating: 0, count: dim)
-        gram = [Double](repeating: 0, count: dim * dim)
+        moments = Moments(dim: dim)
+        byteSum = [Double](repeating: 0, count: dim)
+        byteGram = [Double](repeating: 0, count: dim * dim)
     }
+
+    public var count: Int { moments.count + byteCount }
 
     /// Adds `n` rows of `block` [n, D] (float64, row-major). The block is overwritten (shifted in place).
     public mutating func add(_ block: UnsafeMutablePointer<Double>, rows n: Int) {
         let D = dim
         if n == 0 { return }
-        if shift == nil {
+        if moments.shift == nil {
             var c = [Double](repeating: 0, count: D)
             for i in 0..<n { for j in 0..<D { c[j] += block[i * D + j] } }
             for j in 0..<D { c[j] /= Double(n) }
-            shift = c
+            moments.shift = c
         }
-        let c = shift!
-        sum.withUnsafeMutableBufferPointer { s in
+        let c = moments.shift!
+        moments.sum.withUnsafeMutableBufferPointer { s in
             c.withUnsafeBufferPointer { cp in
                 for i in 0..<n {
                     let row = block + i * D
@@ -61,24 +81,57 @@ public struct CovarianceAccumulator: Sendable {
         }
     }
 
-    /// Adds `n` uint8 rows [n, D], converted with the pixel scaling (`PixelScaling.table`, x/127.5 - 1) and
-    /// shifted in one pass into `scratch` (at least n * D doubles).
-    public mutating func add(bytes x: UnsafePointer<UInt8>, rows n: Int, scratch: UnsafeMutablePointer<Double>) {
+    /// Adds `n` uint8 rows [n, D] in the pixel scaling x/127.5 - 1, exactly (float32 `ssyrk` on integer
+    /// blocks of `byteBlockRows`, summed in float64). `scratch` holds at least byteBlockRows * D + D * D floats.
+    public mutating func add(bytes x: UnsafePointer<UInt8>, rows n: Int, scratch: UnsafeMutablePointer<Float>) {
+        let D = dim
+        let block = scratch, g = scratch + CovarianceAccumulator.byteBlockRows * D
+        var r = 0
+        while r < n {
+            let m = min(CovarianceAccumulator.byteBlockRows, n - r)
+            // block [m, D] = v - 128 (exact), column sums as integers.
+            byteSum.withUnsafeMutableBufferPointer { s in
+                var colSum = [Int](repeating: 0, count: D)
+                colSum.withUnsafeMutableBufferPointer { cs in
+                    for i in 0..<m {
+                        let src = x + (r + i) * D, dst = block + i * D
+                        for j in 0..<D { let v = Int(src[j]) &- 128; dst[j] = Float(v); cs[j] &+= v }
+                    }
+                }
+                for j in 0..<D { s[j] += Double(colSum[j]) }
+            }
+            // g [D, D] (upper) = block^T block, exact in float32; then summed in float64.
+            BLAS.ssyrkAtA(n: D, k: m, alpha: 1, a: block, lda: D, beta: 0, c: g, ldc: D)
+            byteGram.withUnsafeMutableBufferPointer { bg in
+                for i in 0..<D { for j in i..<D { bg[i * D + j] += Double(g[i * D + j]) } }
+            }
+            byteCount += m
+            r += m
+        }
+    }
+
+    /// Scratch floats needed by `add(bytes:rows:scratch:)`.
+    public static func byteScratchCount(dim: Int) -> Int { byteBlockRows * dim + dim * dim }
+
+    /// Reference for `add(bytes:)`: converts with `PixelScaling.table` into float64 `scratch` (n * D doubles),
+    /// shifts and accumulates with dsyrk.
+    public mutating func addBytesReference(_ x: UnsafePointer<UInt8>, rows n: Int, scratch: UnsafeMutablePointer<Double>) {
         let D = dim
         if n == 0 { return }
-        if shift == nil {
+        if moments.shift == nil {
             var c = [Double](repeating: 0, count: D)
             for i in 0..<n { for j in 0..<D { c[j] += Double(PixelScaling.table[Int(x[i * D + j])]) } }
             for j in 0..<D { c[j] /= Double(n) }
-            shift = c
+            moments.shift = c
         }
         if lut.isEmpty {
-            let c = shift!
+            let c = moments.shift!
             lut = [Double](repeating: 0, count: D * 256)
             for j in 0..<D { for v in 0..<256 { lut[j * 256 + v] = Double(PixelScaling.table[v]) - c[j] } }
         }
-        sum.withUnsafeMutableBufferPointer { s in
-            lut.withUnsafeBufferPointer { l in
+        let l = lut
+        moments.sum.withUnsafeMutableBufferPointer { s in
+            l.withUnsafeBufferPointer { l in
                 for i in 0..<n {
                     let src = x + i * D, dst = scratch + i * D
                     for j in 0..<D { let v = l[j &* 256 &+ Int(src[j])]; dst[j] = v; s[j] += v }
@@ -91,53 +144,76 @@ public struct CovarianceAccumulator: Sendable {
     /// gram += block^T block for already-shifted rows; count += n.
     private mutating func addShifted(_ block: UnsafePointer<Double>, rows n: Int) {
         let D = dim
-        gram.withUnsafeMutableBufferPointer { g in
+        moments.gram.withUnsafeMutableBufferPointer { g in
             BLAS.dsyrkAtA(n: D, k: n, alpha: 1, a: block, lda: D, beta: 1, c: g.baseAddress!, ldc: D)
         }
-        count += n
+        moments.count += n
+    }
+
+    /// `b` re-expressed around `a`'s shift and added to `a`: y = x - c_a = (x - c_b) + d, d = c_b - c_a.
+    static func combine(_ a: Moments, _ b: Moments) -> Moments {
+        guard b.count > 0 else { return a }
+        guard a.count > 0, let ca = a.shift else { return b }
+        let D = ca.count
+        let d = (0..<D).map { b.shift![$0] - ca[$0] }
+        let n = Double(b.count)
+        var out = a
+        for i in 0..<D {
+            out.sum[i] += b.sum[i] + n * d[i]
+            for j in i..<D {
+                out.gram[i * D + j] += b.gram[i * D + j] + d[i] * b.sum[j] + b.sum[i] * d[j] + n * d[i] * d[j]
+            }
+        }
+        out.count += b.count
+        return out
+    }
+
+    /// All rows' moments: the float moments combined with the byte moments in the pixel scaling
+    /// (x/127.5 - 1 - c = (v - 128)/127.5 with c = 128/127.5 - 1).
+    var totals: Moments {
+        guard byteCount > 0 else { return moments }
+        var b = Moments(dim: dim)
+        b.count = byteCount
+        b.shift = [Double](repeating: 128 / 127.5 - 1, count: dim)
+        b.sum = byteSum.map { $0 / 127.5 }
+        b.gram = byteGram.map { $0 / (127.5 * 127.5) }
+        return CovarianceAccumulator.combine(b, moments)
     }
 
     /// Combines another accumulator (e.g. one per worker thread) into this one.
     public mutating func merge(_ o: CovarianceAccumulator) {
         precondition(o.dim == dim)
-        guard o.count > 0 else { return }
-        guard let c = shift else { self = o; return }
-        // Re-express o's sums around our shift: y = x - c = (x - c') + d, d = c' - c.
-        let D = dim
-        let d = (0..<D).map { o.shift![$0] - c[$0] }
-        let n = Double(o.count)
-        for i in 0..<D {
-            sum[i] += o.sum[i] + n * d[i]
-            for j in i..<D {
-                gram[i * D + j] += o.gram[i * D + j] + d[i] * o.sum[j] + o.sum[i] * d[j] + n * d[i] * d[j]
-            }
-        }
-        count += o.count
+        moments = CovarianceAccumulator.combine(moments, o.moments)
+        byteCount += o.byteCount
+        for j in 0..<dim { byteSum[j] += o.byteSum[j] }
+        for k in 0..<(dim * dim) { byteGram[k] += o.byteGram[k] }
     }
 
     /// Mean of all rows [D].
     public var mean: [Double] {
-        guard let c = shift, count > 0 else { return [Double](repeating: 0, count: dim) }
-        return (0..<dim).map { c[$0] + sum[$0] / Double(count) }
+        let t = totals
+        guard let c = t.shift, t.count > 0 else { return [Double](repeating: 0, count: dim) }
+        return (0..<dim).map { c[$0] + t.sum[$0] / Double(t.count) }
     }
 
     /// Sample covariance [D, D] (full symmetric, denominator n - 1 as numpy.cov and scikit-learn's PCA).
     public func covariance() -> [Double] {
         let D = dim
+        let t = totals
         var cov = [Double](repeating: 0, count: D * D)
-        guard count > 1 else { return cov }
-        let n = Double(count)
-        let m = sum.map { $0 / n }   // mean of shifted rows
+        guard t.count > 1 else { return cov }
+        let n = Double(t.count)
+        let m = t.sum.map { $0 / n }   // mean of shifted rows
         for i in 0..<D {
             for j in i..<D {
-                let v = (gram[i * D + j] - n * m[i] * m[j]) / (n - 1)
+                let v = (t.gram[i * D + j] - n * m[i] * m[j]) / (n - 1)
                 cov[i * D + j] = v; cov[j * D + i] = v
             }
         }
         return cov
     }
 
-    /// Rows per block so that a float64 block is about 8 MB (at least 256 rows).
+    /// Rows per float64 block so that a block is about 8 MB (at least 256 rows).
     public static func blockRows(dim: Int) -> Int { max(256, (1 << 20) / dim) }
 }
 

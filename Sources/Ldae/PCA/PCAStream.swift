@@ -125,8 +125,8 @@ public enum PCAStream {
         reader.start()
 
         var acc = CovarianceAccumulator(dim: D)
-        let B = CovarianceAccumulator.blockRows(dim: D)
-        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: B * D)
+        let B = CovarianceAccumulator.byteBlockRows * 16   // rows gathered per call when subsampling
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: CovarianceAccumulator.byteScratchCount(dim: D))
         defer { scratch.deallocate() }
         var gather = [UInt8](repeating: 0, count: B * D)
         while let c = try queue.take() {
@@ -147,14 +147,7 @@ public enum PCAStream {
                     k += m
                 }
             } else {
-                c.bytes.withUnsafeBufferPointer { src in
-                    var r = 0
-                    while r < c.rows {
-                        let m = min(B, c.rows - r)
-                        acc.add(bytes: src.baseAddress! + r * D, rows: m, scratch: scratch)
-                        r += m
-                    }
-                }
+                c.bytes.withUnsafeBufferPointer { acc.add(bytes: $0.baseAddress!, rows: c.rows, scratch: scratch) }
             }
             progress?.advance(c.images, extra: "\(acc.count) patches")
         }

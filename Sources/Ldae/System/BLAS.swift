@@ -38,6 +38,13 @@ public enum BLAS {
                     beta, c, blasint(ldc))
     }
 
+    /// Upper triangle of C[N,N] = alpha * A^T A + beta * C for row-major A[K,N], float32.
+    public static func ssyrkAtA(n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(n), blasint(k), alpha, a, blasint(lda),
+                    beta, c, blasint(ldc))
+    }
+
     /// y = alpha * op(A) x + beta * y, row-major A[M,N].
     public static func sgemv(trans: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                              x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {

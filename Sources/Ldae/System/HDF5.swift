@@ -74,7 +74,11 @@ public final class H5File: @unchecked Sendable {
     /// Creates (truncates) a file. Files are HDF5 1.10-compatible (default library version bounds).
     public static func create(_ path: String) throws -> H5File {
         try H5.sync {
-            let id = try H5.check(H5Fcreate(path, ldae_h5f_acc_trunc(), ldae_h5p_default(), ldae_h5p_default()), "H5Fcreate", path)
+            // No object timestamps: the same content always gives byte-identical files.
+            let fcpl = H5Pcreate(ldae_h5p_file_create())
+            defer { H5Pclose(fcpl) }
+            H5Pset_obj_track_times(fcpl, false)
+            let id = try H5.check(H5Fcreate(path, ldae_h5f_acc_trunc(), fcpl, ldae_h5p_default()), "H5Fcreate", path)
             return H5File(id: id, path: path)
         }
     }
@@ -194,6 +198,7 @@ public final class H5File: @unchecked Sendable {
             defer { H5Sclose(space) }
             let dcpl = H5Pcreate(ldae_h5p_dataset_create())
             defer { H5Pclose(dcpl) }
+            H5Pset_obj_track_times(dcpl, false)
             if let rows = chunkRows, shape.allSatisfy({ $0 > 0 }) {
                 var c = dims
                 c[0] = hsize_t(max(1, min(rows, shape[0])))
@@ -221,7 +226,10 @@ public final class H5File: @unchecked Sendable {
             let space = H5Screate_simple(1, &dims, nil)
             defer { H5Sclose(space) }
             let t = H5.stringType(); defer { H5Tclose(t) }
-            let d = try H5.check(H5Dcreate2(id, name, t, space, ldae_h5p_default(), ldae_h5p_default(), ldae_h5p_default()),
+            let dcpl = H5Pcreate(ldae_h5p_dataset_create())
+            defer { H5Pclose(dcpl) }
+            H5Pset_obj_track_times(dcpl, false)
+            let d = try H5.check(H5Dcreate2(id, name, t, space, ldae_h5p_default(), dcpl, ldae_h5p_default()),
                                  "H5Dcreate2 '\(name)'", path)
             defer { H5Dclose(d) }
             if values.isEmpty { return }

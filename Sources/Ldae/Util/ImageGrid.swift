@@ -73,6 +73,16 @@ public struct ImageGrid: Sendable {
         place(row: row, col: col, rgb: bytes, width: w, height: h, channels: channels)
     }
 
+    /// Places a patchified image [T, D] of `geometry` (uint8 as stored in shards) in cell (row, col).
+    public mutating func place(row: Int, col: Int, patches: [UInt8], geometry g: PatchGeometry) {
+        place(row: row, col: col, rgb: g.unpatchify(patches), width: g.imageSize, height: g.imageSize, channels: g.channels)
+    }
+
+    /// Places a patchified pixel-scaled float image [T, D] (e.g. a model's output) in cell (row, col).
+    public mutating func place(row: Int, col: Int, scaledPatches: [Float], geometry g: PatchGeometry) {
+        place(row: row, col: col, scaled: g.unpatchify(scaledPatches), width: g.imageSize, height: g.imageSize, channels: g.channels)
+    }
+
     /// Writes the grid as an RGB PNG, atomically.
     public func writePNG(_ path: String) throws {
         try Codecs.writePNG(path, pixels: pixels, width: width, height: height, channels: 3)
