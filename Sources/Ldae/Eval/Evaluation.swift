@@ -48,8 +48,9 @@ public struct Evaluation {
         for v in ftr.values where !v.isFinite { throw LdaeError("the \(enc.name) features contain non-finite values") }
         let k = tr.classNames.count
         eprint("\(enc.name): linear probe on \(ftr.count) x \(enc.width) features, \(k) classes")
-        let lp = try LinearProbe(settings: o.probe).run(train: ftr.values, trainLabels: ftr.labels, test: fte.values,
+        let lp = try LinearProbe(settings: o.probe, log: { eprint($0) }).run(train: ftr.values, trainLabels: ftr.labels, test: fte.values,
                                                        testLabels: fte.labels, dim: enc.width, classes: k)
+        eprint("\(enc.name): k-NN (k = \(o.knn.k)) of \(fte.count) test against \(ftr.count) training images")
         let kn = KNNClassifier(settings: o.knn).run(train: ftr.values, trainLabels: ftr.labels, test: fte.values,
                                                     testLabels: fte.labels, dim: enc.width, classes: k)
         return .init(features: enc.name, featureDim: enc.width, linearProbe: lp, knn: kn, featureSeconds: fsec)

@@ -229,7 +229,9 @@ public struct LinearProbe: Sendable {
     }
 
     public var settings: Settings
-    public init(settings: Settings = Settings()) { self.settings = settings }
+    /// Progress lines (one per fit), e.g. `eprint`; nil = silent.
+    public var log: (@Sendable (String) -> Void)?
+    public init(settings: Settings = Settings(), log: (@Sendable (String) -> Void)? = nil) { self.settings = settings; self.log = log }
 
     public func run(train xTrain: [Float], trainLabels: [Int32], test xTest: [Float], testLabels: [Int32],
                     dim f: Int, classes k: Int) throws -> Result {
@@ -254,10 +256,12 @@ public struct LinearProbe: Sendable {
             st.apply(&xa); st.apply(&xh)
             var bestAcc = -1.0
             for l2 in settings.l2Grid {
+                let t1 = Date()
                 var lr = LogisticRegression(dim: f, classes: k)
-                lr.fit(xa, labels: ya, l2: l2, maxIterations: settings.maxIterations)
+                let fr = lr.fit(xa, labels: ya, l2: l2, maxIterations: settings.maxIterations)
                 let acc = topKAccuracy(scores: lr.logits(xh), labels: yh, classes: k, top: 1)
                 heldTop1.append(acc)
+                log?(String(format: "  probe: wd %g: held-out top-1 %.2f%% (%d iterations, %.1f s)", l2, 100 * acc, fr.iterations, Date().timeIntervalSince(t1)))
                 if acc > bestAcc { bestAcc = acc; best = l2 }
             }
         }
@@ -266,6 +270,7 @@ public struct LinearProbe: Sendable {
         st.apply(&xa); st.apply(&xt)
         var lr = LogisticRegression(dim: f, classes: k)
         let fr = lr.fit(xa, labels: trainLabels, l2: best, maxIterations: settings.maxIterations)
+        log?(String(format: "  probe: refit on all %d training images with wd %g (%d iterations)", n, best, fr.iterations))
         let scores = lr.logits(xt)
         return Result(top1: topKAccuracy(scores: scores, labels: testLabels, classes: k, top: 1),
                       top5: topKAccuracy(scores: scores, labels: testLabels, classes: k, top: 5),
