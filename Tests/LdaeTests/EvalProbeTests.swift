@@ -169,4 +169,25 @@ final class EvalProbeTests: XCTestCase {
             XCTAssertEqual(o.trimmingCharacters(in: .whitespacesAndNewlines), "float32 (90, 4)")
         }
     }
+
+    /// Above the parallel grain the softmax rows are split over cores: the loss and bias gradient must equal a
+    /// naive float64 computation.
+    func testParallelLossMatchesNaiveOnManyRows() {
+        let n = 6000, f = 3, k = 4
+        let (x, y, _) = blobs(n: n, f: f, k: k, spread: 1, seed: 21)
+        var rng = RNG(seed: 5)
+        let p = (0..<(f * k + k)).map { _ in Float(rng.normal()) * 0.2 }
+        var logits = [Float](repeating: 0, count: n * k), g = [Float](repeating: 0, count: f * k + k)
+        let loss = LogisticRegression.lossAndGrad(x: x, y: y, n: n, f: f, k: k, l2: 0, params: p, logits: &logits, grad: &g)
+        var ref = 0.0, gb = [Double](repeating: 0, count: k)
+        for i in 0..<n {
+            var z = (0..<k).map { c in Double(p[f * k + c]) + (0..<f).reduce(0.0) { $0 + Double(x[i * f + $1]) * Double(p[$1 * k + c]) } }
+            let m = z.max()!; let s = z.map { exp($0 - m) }.reduce(0, +)
+            ref += m + log(s) - z[Int(y[i])]
+            z = z.map { exp($0 - m) / s }
+            for c in 0..<k { gb[c] += (z[c] - (c == Int(y[i]) ? 1 : 0)) / Double(n) }
+        }
+        XCTAssertEqual(loss, ref / Double(n), accuracy: 1e-4)
+        for c in 0..<k { XCTAssertEqual(Double(g[f * k + c]), gb[c], accuracy: 1e-5) }
+    }
 }

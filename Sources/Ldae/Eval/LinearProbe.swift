@@ -58,26 +58,39 @@ public struct LogisticRegression: Sendable {
         // logits = X W
         BLAS.sgemm(transA: false, transB: false, m: n, n: k, k: f, alpha: 1, a: x, lda: f, b: w, ldb: k,
                    beta: 0, c: logits, ldc: k)
-        // softmax in place, CE; logits becomes dL/dlogits = (P - Y) / n
-        var loss = 0.0
+        // softmax in place, CE; logits becomes dL/dlogits = (P - Y) / n. Rows in chunks on all cores; each chunk
+        // keeps its own loss and bias-gradient partial sums, reduced in chunk order (deterministic).
         let invN = 1 / Float(n)
         let gb = grad + f * k
-        for j in 0..<k { gb[j] = 0 }
-        for i in 0..<n {
-            let row = logits + i * k
-            var mx = -Float.infinity
-            for j in 0..<k { row[j] += b[j]; mx = max(mx, row[j]) }
-            var s: Float = 0
-            for j in 0..<k { let e = expf(row[j] - mx); row[j] = e; s += e }
-            let inv = 1 / s
-            let yi = Int(y[i])
-            loss -= Double(logf(max(row[yi] * inv, 1e-30)))
-            for j in 0..<k {
-                var p = row[j] * inv
-                if j == yi { p -= 1 }
-                row[j] = p * invN
-                gb[j] += row[j]
+        let chunks = Parallel.workers
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunks * (k + 1))
+        defer { partial.deallocate() }
+        partial.initialize(repeating: 0, count: chunks * (k + 1))
+        let lg = logits
+        Parallel.chunksIndexed(n, grain: 2048) { c, lo, hi in
+            let acc = partial + c * (k + 1)            // [0] loss, [1...k] bias gradient
+            for i in lo..<hi {
+                let row = lg + i * k
+                var mx = -Float.infinity
+                for j in 0..<k { row[j] += b[j]; mx = max(mx, row[j]) }
+                var s: Float = 0
+                for j in 0..<k { let e = expf(row[j] - mx); row[j] = e; s += e }
+                let inv = 1 / s
+                let yi = Int(y[i])
+                acc[0] -= Double(logf(max(row[yi] * inv, 1e-30)))
+                for j in 0..<k {
+                    var p = row[j] * inv
+                    if j == yi { p -= 1 }
+                    row[j] = p * invN
+                    acc[1 + j] += Double(row[j])
+                }
             }
+        }
+        var loss = 0.0
+        for j in 0..<k { gb[j] = 0 }
+        for c in 0..<chunks {
+            loss += partial[c * (k + 1)]
+            for j in 0..<k { gb[j] += Float(partial[c * (k + 1) + 1 + j]) }
         }
         loss /= Double(n)
         // dW = X^T dlogits + l2 W
