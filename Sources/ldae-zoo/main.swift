@@ -116,7 +116,9 @@ runCommand("ldae-zoo") {
         guard a.positionals.count == 1 else { throw UsageError("eval takes one NAME[@vN]") }
         guard !a.strings("train").isEmpty, !a.strings("test").isEmpty else { throw UsageError("eval needs --train SHARDS and --test SHARDS") }
         var o = Evaluation.Options(train: a.strings("train"), test: a.strings("test"))
-        o.baselines = a.strings("baseline").flatMap { $0.split(separator: ",").map(String.init) }
+        for b in a.strings("baseline").flatMap({ $0.split(separator: ",").map(String.init) }) where !o.baselines.contains(b) {
+            o.baselines.append(b)
+        }
         for b in o.baselines where !Evaluation.baselineNames.contains(b) {
             throw UsageError("--baseline must be one of \(Evaluation.baselineNames.joined(separator: ", ")), got '\(b)'")
         }

@@ -145,4 +145,49 @@ final class EvalProbeTests: XCTestCase {
         XCTAssertEqual(p[1], 10 * log10(1 / 0.04), accuracy: 1e-4)
         XCTAssertEqual(PSNR.fromMSE(1e-3), 30, accuracy: 1e-9)
     }
+
+    func testNPYRoundTripAndProbeCLI() throws {
+        let tmp = TestSupport.tempDir()
+        let k = 3
+        let tr = blobs(n: 90, f: 4, k: k, spread: 0.5, seed: 10), te = blobs(n: 30, f: 4, k: k, spread: 0.5, seed: 11, centers: tr.centers)
+        try NPY.write(tr.x, shape: [90, 4], to: tmp + "/tr.npy")
+        try AtomicFile.write(NPY.encode(tr.y, shape: [90]), to: tmp + "/tr.labels.npy")
+        try NPY.write(te.x, shape: [30, 4], to: tmp + "/te.npy")
+        try AtomicFile.write(NPY.encode(te.y, shape: [30]), to: tmp + "/te.labels.npy")
+        let (x, y, f) = try NPYReader.readFeatures(tmp + "/tr.npy")
+        XCTAssertEqual(f, 4); XCTAssertEqual(x, tr.x); XCTAssertEqual(y, tr.y)
+        XCTAssertThrowsError(try NPYReader.read(tmp + "/tr.labels.npy.missing"))
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: tmp + "/bad.npy"))
+        XCTAssertThrowsError(try NPYReader.read(tmp + "/bad.npy")) { XCTAssertTrue("\($0)".contains("bad.npy")) }
+        let (code, out, err) = try TestSupport.run("ldae-zoo", ["probe", tmp + "/tr.npy", tmp + "/te.npy", "--json", "--knn-k", "5"])
+        XCTAssertEqual(code, 0, err)
+        let j = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any]
+        XCTAssertGreaterThan((j["linear_probe"] as! [String: Any])["top1"] as! Double, 0.9)
+        XCTAssertEqual(j["classes"] as? Int, 3)
+        if let py = TestSupport.pythonWithH5py {   // numpy reads what we write
+            let o = try TestSupport.runPython(py, "import numpy as np, sys; a = np.load(sys.argv[1]); print(a.dtype, a.shape)", args: [tmp + "/tr.npy"])
+            XCTAssertEqual(o.trimmingCharacters(in: .whitespacesAndNewlines), "float32 (90, 4)")
+        }
+    }
+
+    /// Above the parallel grain the softmax rows are split over cores: the loss and bias gradient must equal a
+    /// naive float64 computation.
+    func testParallelLossMatchesNaiveOnManyRows() {
+        let n = 6000, f = 3, k = 4
+        let (x, y, _) = blobs(n: n, f: f, k: k, spread: 1, seed: 21)
+        var rng = RNG(seed: 5)
+        let p = (0..<(f * k + k)).map { _ in Float(rng.normal()) * 0.2 }
+        var logits = [Float](repeating: 0, count: n * k), g = [Float](repeating: 0, count: f * k + k)
+        let loss = LogisticRegression.lossAndGrad(x: x, y: y, n: n, f: f, k: k, l2: 0, params: p, logits: &logits, grad: &g)
+        var ref = 0.0, gb = [Double](repeating: 0, count: k)
+        for i in 0..<n {
+            var z = (0..<k).map { c in Double(p[f * k + c]) + (0..<f).reduce(0.0) { $0 + Double(x[i * f + $1]) * Double(p[$1 * k + c]) } }
+            let m = z.max()!; let s = z.map { exp($0 - m) }.reduce(0, +)
+            ref += m + log(s) - z[Int(y[i])]
+            z = z.map { exp($0 - m) / s }
+            for c in 0..<k { gb[c] += (z[c] - (c == Int(y[i]) ? 1 : 0)) / Double(n) }
+        }
+        XCTAssertEqual(loss, ref / Double(n), accuracy: 1e-4)
+        for c in 0..<k { XCTAssertEqual(Double(g[f * k + c]), gb[c], accuracy: 1e-5) }
+    }
 }

@@ -86,6 +86,7 @@ final class ZooEvalTests: XCTestCase {
         XCTAssertGreaterThan(d.levels[1].psnrNoisy, d.levels[2].psnrNoisy)
         XCTAssertLessThan(d.levels[0].sigma, d.levels[2].sigma)
         XCTAssertNotNil(d.psnrPCACeiling)
+        XCTAssertNotNil(d.levels[0].psnrModelProjected)
         XCTAssertTrue(FileUtil.exists(try XCTUnwrap(d.figure)))
         // Recorded: one line, then a second appended.
         let lines1 = try String(contentsOfFile: dir + "/evals.jsonl", encoding: .utf8).split(separator: "\n")

@@ -63,7 +63,12 @@ public enum DenoiseEval {
             }
             let pn = PSNR.perImage(noisy, reference: clean, count: n).reduce(0, +) / Double(n)
             let pm = PSNR.perImage(out, reference: clean, count: n).reduce(0, +) / Double(n)
-            levelsOut.append(.init(t: t, sigma: sg, gamma: gamma, psnrNoisy: pn, psnrModel: pm))
+            var pp: Double? = nil
+            if cfg.tokenizer == "pca", let pca {
+                let r = pca.reconstruct(pca.project(out, count: n * T, d: cfg.latentDim), count: n * T, d: cfg.latentDim)
+                pp = PSNR.perImage(r, reference: clean, count: n).reduce(0, +) / Double(n)
+            }
+            levelsOut.append(.init(t: t, sigma: sg, gamma: gamma, psnrNoisy: pn, psnrModel: pm, psnrModelProjected: pp))
             keptNoisy.append(Array(noisy[0..<(min(keep, n) * V)]))
             keptDenoised.append(Array(out[0..<(min(keep, n) * V)]))
         }

@@ -30,8 +30,11 @@ public struct EvalRecord: Codable, Sendable {
         public var gamma: Double
         public var psnrNoisy: Double
         public var psnrModel: Double
-        public init(t: Int, sigma: Double, gamma: Double, psnrNoisy: Double, psnrModel: Double) {
+        /// The model output projected to the top d PCA components (the part the loss weights fully; pca tokenizer).
+        public var psnrModelProjected: Double?
+        public init(t: Int, sigma: Double, gamma: Double, psnrNoisy: Double, psnrModel: Double, psnrModelProjected: Double? = nil) {
             self.t = t; self.sigma = sigma; self.gamma = gamma; self.psnrNoisy = psnrNoisy; self.psnrModel = psnrModel
+            self.psnrModelProjected = psnrModelProjected
         }
     }
     public struct Denoising: Codable, Sendable {

@@ -48,8 +48,9 @@ public struct Evaluation {
         for v in ftr.values where !v.isFinite { throw LdaeError("the \(enc.name) features contain non-finite values") }
         let k = tr.classNames.count
         eprint("\(enc.name): linear probe on \(ftr.count) x \(enc.width) features, \(k) classes")
-        let lp = try LinearProbe(settings: o.probe).run(train: ftr.values, trainLabels: ftr.labels, test: fte.values,
+        let lp = try LinearProbe(settings: o.probe, log: { eprint($0) }).run(train: ftr.values, trainLabels: ftr.labels, test: fte.values,
                                                        testLabels: fte.labels, dim: enc.width, classes: k)
+        eprint("\(enc.name): k-NN (k = \(o.knn.k)) of \(fte.count) test against \(ftr.count) training images")
         let kn = KNNClassifier(settings: o.knn).run(train: ftr.values, trainLabels: ftr.labels, test: fte.values,
                                                     testLabels: fte.labels, dim: enc.width, classes: k)
         return .init(features: enc.name, featureDim: enc.width, linearProbe: lp, knn: kn, featureSeconds: fsec)
@@ -75,7 +76,12 @@ public struct Evaluation {
         }
         var denoising: EvalRecord.Denoising? = nil
         if o.denoiseImages > 0 && !o.denoiseT.isEmpty {
-            let idx = Array(teIdx.prefix(o.denoiseImages))
+            // A seeded random subset of the test images (shards are often in class order: the first N would be one class).
+            // Unsorted, so that the figure's first rows are spread over the classes too.
+            var perm = Array(0..<teIdx.count)
+            var rng = RNG(seed: o.seed, stream: 0xde9015e)
+            rng.shuffle(&perm)
+            let idx = perm.prefix(o.denoiseImages).map { teIdx[$0] }
             let clean = try FeatureExtractor.images(te, indices: idx)
             let objective = try LDAEObjective(config: zm.manifest.training, pca: zm.pca, geometry: te.geometry)
             let out = try DenoiseEval.run(model: zm.model, objective: objective, schedule: NoiseSchedule(zm.manifest.training),
@@ -115,9 +121,10 @@ public struct Evaluation {
         if let d = r.denoising {
             s += "\n\ndenoising PSNR (dB, [0,1] pixels, mean of \(d.images) test images)"
             if let c = d.psnrPCACeiling { s += String(format: "; PCA-only ceiling %.2f", c) }
-            s += "\n" + ZooListing.table(["t", "sigma", "noisy input", "model output"], d.levels.map {
-                ["\($0.t)", String(format: "%.3f", $0.sigma), String(format: "%.2f", $0.psnrNoisy), String(format: "%.2f", $0.psnrModel)]
-            }, rightAlign: [0, 1, 2, 3])
+            s += "\n" + ZooListing.table(["t", "sigma", "noisy input", "model output", "model output, top-d PCA part"], d.levels.map {
+                ["\($0.t)", String(format: "%.3f", $0.sigma), String(format: "%.2f", $0.psnrNoisy), String(format: "%.2f", $0.psnrModel),
+                 $0.psnrModelProjected.map { String(format: "%.2f", $0) } ?? "-"]
+            }, rightAlign: [0, 1, 2, 3, 4])
             if let f = d.figure { s += "\nfigure (clean | pca | noisy, denoised per t): \(f)" }
         }
         s += String(format: "\n\nevaluated in %.1f s", r.seconds)
