@@ -4,9 +4,22 @@ import XCTest
 
 /// Shared helpers for tests: temporary folders, synthetic shards, the fixture folder, Debian's python3.
 enum TestSupport {
+    /// One folder per test process holding every test's temporary folder; removed when the process exits
+    /// (set LDAE_KEEP_TEST_DIRS=1 to keep it for debugging; its path is printed then).
+    static let runRoot: String = {
+        let root = NSTemporaryDirectory() + "ldae-tests-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        if ProcessInfo.processInfo.environment["LDAE_KEEP_TEST_DIRS"] == "1" {
+            print("test folders kept under \(root)")
+        } else {
+            atexit { try? FileManager.default.removeItem(atPath: TestSupport.runRoot) }
+        }
+        return root
+    }()
+
     static func tempDir(_ name: String = #function) -> String {
         let safe = name.filter { $0.isLetter || $0.isNumber }
-        let d = NSTemporaryDirectory() + "ldae-test-\(safe)-\(UUID().uuidString.prefix(8))"
+        let d = runRoot + "/\(safe)-\(UUID().uuidString.prefix(8))"
         try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         return d
     }
