@@ -169,6 +169,12 @@ final class TrainLoopTests: XCTestCase {
         var o2 = o; o2.outDir = f.dir + "/run-pub2"
         XCTAssertEqual(try Trainer(o2).run().published?.version, 2)
         XCTAssertEqual(try store.load("pub@v1").manifest.files, m.files)
+        // resuming the finished run again trains nothing and does not publish a duplicate v3
+        var o3 = o2; o3.resume = true
+        let r3 = try Trainer(o3).run()
+        XCTAssertEqual(r3.losses.count, 0)
+        XCTAssertEqual(r3.published?.version, 2)
+        XCTAssertEqual(store.versions("pub"), [1, 2])
         guard let py = TestSupport.pythonWithH5py else { throw XCTSkip("python3 with h5py/numpy not available") }
         let script = """
         import json, struct, sys, numpy as np

@@ -91,6 +91,10 @@ public final class Trainer {
     public var checkpointPath: String { options.outDir + "/" + Checkpoint.fileName }
     public var logPath: String { options.outDir + "/train_log.jsonl" }
     public var curvePath: String { options.outDir + "/loss_curve.png" }
+    /// Written after a successful publish, so that `--resume` of a finished run does not publish it twice.
+    public var publishedPath: String { options.outDir + "/published.json" }
+
+    struct PublishedRecord: Codable { var name: String; var version: Int; var path: String; var steps: Int }
 
     public init(_ o: TrainOptions) throws {
         options = o
@@ -240,7 +244,18 @@ public final class Trainer {
         try saveCheckpoint()
         var result = TrainResult(stop: stop, steps: step, totalSteps: totalSteps, losses: losses, finalLoss: lastLoss,
                                  checkpoint: checkpointPath, published: nil)
-        if stop == .finished && options.publish { result.published = try publish() }
+        if stop == .finished && options.publish {
+            if FileUtil.exists(publishedPath), let done = try? JSON.read(PublishedRecord.self, path: publishedPath),
+               done.steps == totalSteps, done.name == options.name, FileUtil.exists(done.path) {
+                // a finished run resumed again: it was already published; never publish a duplicate version
+                if !options.quiet { eprint("ldae-train: this run was already published as \(done.name)@v\(done.version); nothing to do") }
+                result.published = (done.version, done.path)
+            } else {
+                let p = try publish()
+                try JSON.write(PublishedRecord(name: options.name, version: p.version, path: p.path, steps: totalSteps), to: publishedPath)
+                result.published = p
+            }
+        }
         return result
     }
 

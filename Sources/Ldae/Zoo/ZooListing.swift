@@ -103,7 +103,7 @@ public enum ZooListing {
         L.append("  tokenizer      \(m.tokenizer.kind)" + (m.tokenizer.kind == "pca" ? " d=\(m.tokenizer.latentDim)" : "") + ", scaling \(m.tokenizer.pixelScaling)")
         let t = m.training
         L.append("  objective      schedule \(t.schedule), noise \(t.noiseLevels), target \(t.target), residual weight \(t.residualWeight), loss weighting \(t.lossWeighting)")
-        L.append("  optimiser      \(t.epochs) epochs, batch \(t.batchSize), base lr \(t.baseLR), warmup \(t.warmupEpochs), wd \(t.weightDecay), seed \(m.seed)")
+        L.append("  optimiser      batch \(t.batchSize), base lr \(t.baseLR), warmup \(t.warmupEpochs), wd \(t.weightDecay), seed \(m.seed)")
         L.append("  data           \(m.data.images) images, \(m.data.classNames.count) classes, index sha256 \(m.data.indexSHA256.prefix(16))...")
         for s in m.data.sources { L.append("                 \(s)") }
         L.append("  trained        \(m.steps) steps, \(String(format: "%.2f", m.epochs)) epochs, final loss \(String(format: "%.5f", m.finalLoss)), \(Progress.formatDuration(m.trainSeconds))")
