@@ -4,7 +4,7 @@ import Ldae
 let usage = """
 usage: ldae-train --data SHARDS [--data SHARDS2] --pca pca.h5 --config micro|tiny|small|FILE.json
                   --epochs E --name NAME [options]
-       ldae-train bench [--batch B] [--steps N] [--threads N]     (training-step benchmark of the tiny config)
+       ldae-train bench [--batch B] [--steps N] [--threads N] [--kernels]   (training-step benchmark of the tiny config)
 
 l-DAE pretraining (latent denoising autoencoder, Chen/Liu/Xie/He 2024) of a ViT on HDF5 shards. On success the
 weights, pca.h5, train_log.jsonl, loss_curve.png and config.json are published to the zoo as NAME/vN.
@@ -54,8 +54,20 @@ let argv = Array(CommandLine.arguments.dropFirst())
 
 if argv.first == "bench" {
     runCommand("ldae-train bench") {
-        let a = try Arguments(Array(argv.dropFirst()), options: ["batch", "steps", "threads", "warmup"], flags: [])
-        if a.wantsHelp { print("usage: ldae-train bench [--batch 128] [--steps 5] [--warmup 1] [--threads N]"); return }
+        let a = try Arguments(Array(argv.dropFirst()), options: ["batch", "steps", "threads", "warmup"], flags: ["kernels"])
+        if a.wantsHelp {
+            print("usage: ldae-train bench [--batch 128] [--steps 5] [--warmup 1] [--threads N] [--kernels]")
+            print("  --kernels   per-kernel medians at the reference shapes (linear, attention, GELU, LayerNorm) next to")
+            print("              OpenBLAS's own sgemm on the same shape, instead of the training-step benchmark")
+            return
+        }
+        if a.flag("kernels") {
+            let th = try a.int("threads", default: 0)
+            if th > 0 { setenv("LDAE_THREADS", String(th), 1) }
+            print("kernels: tiny-config shapes, batch \(try a.int("batch", default: 128)), \(Parallel.workers) worker threads (median of \(try a.int("steps", default: 5)))")
+            ModelBenchmark.kernels(batch: try a.int("batch", default: 128), reps: try a.int("steps", default: 5))
+            return
+        }
         try TrainBench.run(batch: try a.int("batch", default: 128), steps: try a.int("steps", default: 5),
                            warmup: try a.int("warmup", default: 1), threads: try a.int("threads", default: 0))
     }
