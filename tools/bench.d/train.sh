@@ -2,10 +2,11 @@
 # tools/bench train [--batch 128] [--steps 5] [--threads N]
 # Training-step benchmark of the reference (tiny) config: median step time, images/s, GFLOP/s, encoder features
 # images/s at batch 256, peak RSS. Run by tools/bench (which builds release first).
-# If ldae-train has the model-only mode (`bench-model`, wired to Ldae.ModelBenchmark.run, which also measures the
-# raw OpenBLAS sgemm GFLOP/s in the same run) it is run first; then the full l-DAE step (`ldae-train bench`).
-# The sgemm reference of this machine is measured in the same run (numpy float32 matmul on the system OpenBLAS)
-# so that the step's GFLOP/s can be read as a ratio. Ends with one key=value line.
+# `ldae-train bench` measures, in one process, OpenBLAS sgemm, the model's forward+backward alone, encoder features,
+# then full l-DAE training steps. In the same run: numpy's sgemm on the system OpenBLAS (the machine's reference) and,
+# where torch + timm import, PyTorch eager on the same config (tools/bench.d/torch_ref.py), so the ratios compare
+# things measured minutes apart, not against fixed figures. `ldae-train bench --kernels` gives the per-kernel split.
+# Ends with one key=value line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 exe=.build/release/ldae-train
@@ -28,7 +29,30 @@ out=$("$exe" bench "$@" | tee /dev/stderr | tail -1)
 gf=$(echo "$out" | sed -n 's/.*gflops=\([0-9.]*\).*/\1/p')
 if [ -n "$sgemm" ] && [ -n "$gf" ]; then
   ratio=$(awk -v a="$gf" -v b="$sgemm" 'BEGIN { printf "%.2f", a / b }')
-  echo "$out sgemm_gflops=$sgemm sgemm_ratio=$ratio"
-else
-  echo "$out"
+  out="$out sgemm_gflops=$sgemm sgemm_ratio=$ratio"
 fi
+# PyTorch eager on the same config in the same run, where torch + timm import (LDAE_TORCH_PYTHON picks the python;
+# e.g. a venv with `pip install torch timm`). Batch, steps and threads follow our arguments.
+py=${LDAE_TORCH_PYTHON:-python3}
+targs=(); threads=2
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --batch|--steps|--warmup) targs+=("$1" "$2"); shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    *) shift ;;
+  esac
+done
+if "$py" -c "import torch, timm" 2>/dev/null; then
+  tout=$("$py" tools/bench.d/torch_ref.py "${targs[@]}" --threads "$threads" | tail -1)
+  tms=$(echo "$tout" | sed -n 's/.*torch_step_ms=\([0-9.]*\).*/\1/p')
+  tf=$(echo "$tout" | sed -n 's/.*torch_features_images_per_s=\([0-9.]*\).*/\1/p')
+  ms=$(echo "$out" | sed -n 's/.*step_ms=\([0-9.]*\).*/\1/p')
+  fi=$(echo "$out" | sed -n 's/.*features_images_per_s=\([0-9.]*\).*/\1/p')
+  sr=$(awk -v a="$tms" -v b="$ms" 'BEGIN { printf "%.2f", a / b }')
+  fr=$(awk -v a="$fi" -v b="$tf" 'BEGIN { printf "%.2f", a / b }')
+  echo "same run: PyTorch eager ${tms} ms/step, ${tf} feature images/s -> ldae is ${sr}x on the step, ${fr}x on features (target 1.3x)" >&2
+  out="$out torch_step_ms=$tms torch_features_images_per_s=$tf speedup_step=$sr speedup_features=$fr"
+else
+  echo "PyTorch reference skipped: '$py' cannot import torch and timm (set LDAE_TORCH_PYTHON to a python that can)" >&2
+fi
+echo "$out"
