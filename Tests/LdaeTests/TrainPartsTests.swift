@@ -154,6 +154,25 @@ final class TrainPartsTests: XCTestCase {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/c.png"))
         XCTAssertEqual(Array(bytes.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
     }
+
+    func testLossCurveClipsTheFirstSteps() throws {
+        // loss 14 for the first steps then ~1: the y axis stops near the later curve, the start is drawn at the top
+        let log = (0..<400).map { i in
+            TrainLogLine(step: i, epoch: 0, loss: i < 10 ? 14 : 1 + 0.2 * Double(400 - i) / 400, lr: 1e-3, gradNorm: 1, imagesPerS: 1, seconds: 1)
+        }
+        let c = TrainPlots.lossCurve(log, title: "t")
+        let (_, yr) = c.ranges()
+        XCTAssertLessThan(yr.upperBound, 2, "\(yr)")
+        XCTAssertGreaterThan(yr.upperBound, 1.19)
+        XCTAssertTrue(c.title.contains("clipped"))
+        // a run without a spike is not clipped
+        let flat = TrainPlots.lossCurve(Array(log.dropFirst(10)), title: "t")
+        XCTAssertNil(flat.yMax)
+        XCTAssertEqual(flat.ranges().y.upperBound, 1 + 0.2 * 390 / 400, accuracy: 1e-9)
+        // clamped points are drawn inside the plot area
+        let px = c.render()
+        XCTAssertEqual(px.count, c.width * c.height * 3)
+    }
 }
 
 private func XCTAssertEqual(_ a: [Double], _ b: [Double], accuracy: Double, file: StaticString = #filePath, line: UInt = #line) {

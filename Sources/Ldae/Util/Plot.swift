@@ -19,6 +19,8 @@ public struct LineChart {
     public var xLabel: String
     public var yLabel: String
     public var series: [Series] = []
+    /// Upper end of the y axis; larger values are drawn at the top edge (nil = the data's maximum).
+    public var yMax: Double? = nil
     /// Plot area margins (pixels).
     public var left = 64, right = 16, top = 28, bottom = 44
 
@@ -36,6 +38,7 @@ public struct LineChart {
         if !x0.isFinite { x0 = 0; x1 = 1 }
         if !y0.isFinite { y0 = 0; y1 = 1 }
         if x1 <= x0 { x1 = x0 + 1 }
+        if let m = yMax, m.isFinite, m > y0 { y1 = min(y1, m) }
         if y1 <= y0 { let pad = max(abs(y0) * 0.1, 1e-6); y0 -= pad; y1 += pad }
         return (x0...x1, y0...y1)
     }
@@ -70,7 +73,10 @@ public struct LineChart {
         let (xr, yr) = ranges()
         let pw = width - left - right, ph = height - top - bottom
         func px(_ x: Double) -> Int { left + Int(((x - xr.lowerBound) / (xr.upperBound - xr.lowerBound) * Double(pw - 1)).rounded()) }
-        func py(_ y: Double) -> Int { top + ph - 1 - Int(((y - yr.lowerBound) / (yr.upperBound - yr.lowerBound) * Double(ph - 1)).rounded()) }
+        func py(_ y: Double) -> Int {
+            let f = min(1, max(0, (y - yr.lowerBound) / (yr.upperBound - yr.lowerBound)))   // clamped to the plot area
+            return top + ph - 1 - Int((f * Double(ph - 1)).rounded())
+        }
         let grid: (UInt8, UInt8, UInt8) = (228, 228, 228), ink: (UInt8, UInt8, UInt8) = (40, 40, 40)
         // grid lines and tick labels
         for t in LineChart.ticks(yr) {
