@@ -26,10 +26,10 @@ PY
   echo "sgemm reference (numpy float32 2048^3 on the system OpenBLAS, 2 threads, median of 5): ${sgemm} GFLOP/s" >&2
 fi
 out=$("$exe" bench "$@" | tee /dev/stderr | tail -1)
-gf=$(echo "$out" | sed -n 's/.*gflops=\([0-9.]*\).*/\1/p')
+gf=$(echo "$out" | sed -n 's/.* gflops=\([0-9.]*\).*/\1/p')   # the step's own GFLOP/s, not sgemm_gflops
 if [ -n "$sgemm" ] && [ -n "$gf" ]; then
   ratio=$(awk -v a="$gf" -v b="$sgemm" 'BEGIN { printf "%.2f", a / b }')
-  out="$out sgemm_gflops=$sgemm sgemm_ratio=$ratio"
+  out="$out numpy_sgemm_gflops=$sgemm numpy_sgemm_ratio=$ratio"
 fi
 # PyTorch eager on the same config in the same run, where torch + timm import (LDAE_TORCH_PYTHON picks the python;
 # e.g. a venv with `pip install torch timm`). Batch, steps and threads follow our arguments.
@@ -46,8 +46,9 @@ if "$py" -c "import torch, timm" 2>/dev/null; then
   tout=$("$py" tools/bench.d/torch_ref.py "${targs[@]}" --threads "$threads" | tail -1)
   tms=$(echo "$tout" | sed -n 's/.*torch_step_ms=\([0-9.]*\).*/\1/p')
   tf=$(echo "$tout" | sed -n 's/.*torch_features_images_per_s=\([0-9.]*\).*/\1/p')
-  ms=$(echo "$out" | sed -n 's/.*step_ms=\([0-9.]*\).*/\1/p')
-  fi=$(echo "$out" | sed -n 's/.*features_images_per_s=\([0-9.]*\).*/\1/p')
+  # the full training step (the line starts with it; model_step_ms is the model alone)
+  ms=$(echo "$out" | sed -n 's/^step_ms=\([0-9.]*\).*/\1/p')
+  fi=$(echo "$out" | sed -n 's/.* features_images_per_s=\([0-9.]*\).*/\1/p')
   sr=$(awk -v a="$tms" -v b="$ms" 'BEGIN { printf "%.2f", a / b }')
   fr=$(awk -v a="$fi" -v b="$tf" 'BEGIN { printf "%.2f", a / b }')
   echo "same run: PyTorch eager ${tms} ms/step, ${tf} feature images/s -> ldae is ${sr}x on the step, ${fr}x on features (target 1.3x)" >&2
