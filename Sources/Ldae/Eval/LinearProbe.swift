@@ -55,19 +55,24 @@ public struct LogisticRegression: Sendable {
                             params: UnsafePointer<Float>, logits: UnsafeMutablePointer<Float>,
                             grad: UnsafeMutablePointer<Float>) -> Double {
         let w = params, b = params + f * k
-        // logits = X W
-        BLAS.sgemm(transA: false, transB: false, m: n, n: k, k: f, alpha: 1, a: x, lda: f, b: w, ldb: k,
-                   beta: 0, c: logits, ldc: k)
-        // softmax in place, CE; logits becomes dL/dlogits = (P - Y) / n. Rows in chunks on all cores; each chunk
-        // keeps its own loss and bias-gradient partial sums, reduced in chunk order (deterministic).
+        // Rows in chunks on all cores, each chunk with single-threaded sgemms (these are thin: [n, F] x [F, K]):
+        // OpenBLAS's own threading on such shapes slowed the probe ~10x when other processes shared the cores.
+        // Per chunk: logits = X W; softmax in place, CE; logits becomes dL/dlogits = (P - Y) / n; the chunk's
+        // dW partial X_c^T dlogits_c. Loss, bias and dW partial sums are reduced in chunk order (deterministic).
         let invN = 1 / Float(n)
         let gb = grad + f * k
         let chunks = Parallel.workers
         let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunks * (k + 1))
         defer { partial.deallocate() }
         partial.initialize(repeating: 0, count: chunks * (k + 1))
+        let dwPart = UnsafeMutablePointer<Float>.allocate(capacity: chunks * f * k)   // [chunks, F, K]
+        defer { dwPart.deallocate() }
+        dwPart.initialize(repeating: 0, count: chunks * f * k)
         let lg = logits
+        Parallel.withSingleThreadedBLAS {
         Parallel.chunksIndexed(n, grain: 2048) { c, lo, hi in
+            BLAS.sgemm(transA: false, transB: false, m: hi - lo, n: k, k: f, alpha: 1, a: x + lo * f, lda: f, b: w, ldb: k,
+                       beta: 0, c: lg + lo * k, ldc: k)
             let acc = partial + c * (k + 1)            // [0] loss, [1...k] bias gradient
             for i in lo..<hi {
                 let row = lg + i * k
@@ -85,6 +90,9 @@ public struct LogisticRegression: Sendable {
                     acc[1 + j] += Double(row[j])
                 }
             }
+            BLAS.sgemm(transA: true, transB: false, m: f, n: k, k: hi - lo, alpha: 1, a: x + lo * f, lda: f, b: lg + lo * k, ldb: k,
+                       beta: 0, c: dwPart + c * f * k, ldc: k)
+        }
         }
         var loss = 0.0
         for j in 0..<k { gb[j] = 0 }
@@ -93,10 +101,12 @@ public struct LogisticRegression: Sendable {
             for j in 0..<k { gb[j] += Float(partial[c * (k + 1) + 1 + j]) }
         }
         loss /= Double(n)
-        // dW = X^T dlogits + l2 W
+        // dW = X^T dlogits + l2 W  (the chunks' partials, in chunk order)
         for j in 0..<(f * k) { grad[j] = Float(l2) * w[j] }
-        BLAS.sgemm(transA: true, transB: false, m: f, n: k, k: n, alpha: 1, a: x, lda: f, b: logits, ldb: k,
-                   beta: 1, c: grad, ldc: k)
+        for c in 0..<chunks {
+            let src = dwPart + c * f * k
+            for j in 0..<(f * k) { grad[j] += src[j] }
+        }
         var sq = 0.0
         for j in 0..<(f * k) { sq += Double(w[j]) * Double(w[j]) }
         return loss + 0.5 * l2 * sq
