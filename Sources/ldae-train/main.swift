@@ -61,15 +61,14 @@ if argv.first == "bench" {
             print("              OpenBLAS's own sgemm on the same shape, instead of the training-step benchmark")
             return
         }
+        let batch = try a.int("batch", default: 128), steps = try a.int("steps", default: 5), threads = try a.int("threads", default: 0)
         if a.flag("kernels") {
-            let th = try a.int("threads", default: 0)
-            if th > 0 { setenv("LDAE_THREADS", String(th), 1) }
-            print("kernels: tiny-config shapes, batch \(try a.int("batch", default: 128)), \(Parallel.workers) worker threads (median of \(try a.int("steps", default: 5)))")
-            ModelBenchmark.kernels(batch: try a.int("batch", default: 128), reps: try a.int("steps", default: 5))
+            if threads > 0 { setenv("LDAE_THREADS", String(threads), 1) }   // before Parallel.workers is first read
+            print("kernels: tiny-config shapes, batch \(batch), \(Parallel.workers) worker threads (median of \(steps))")
+            ModelBenchmark.kernels(batch: batch, reps: steps)
             return
         }
-        try TrainBench.run(batch: try a.int("batch", default: 128), steps: try a.int("steps", default: 5),
-                           warmup: try a.int("warmup", default: 1), threads: try a.int("threads", default: 0))
+        try TrainBench.run(batch: batch, steps: steps, warmup: try a.int("warmup", default: 1), threads: threads)
     }
 }
 

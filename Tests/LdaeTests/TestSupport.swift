@@ -64,6 +64,32 @@ enum TestSupport {
         return nil
     }
 
+    static var repo: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    /// Runs tools/ref_encoder.py (numpy reimplementation of timm's ViT forward) on the zoo entry `entryDir` and
+    /// `shards`, and compares with `features` (.npy written by `ldae-zoo features`), both expected [n, width].
+    /// Returns (max |ldae - reference|, mean |reference|).
+    static func compareWithRefEncoder(_ py: String, entryDir: String, shards: String, features: String,
+                                      n: Int, width: Int) throws -> (maxDiff: Double, meanAbs: Double) {
+        let ref = features + ".ref.npy"
+        _ = try runPython(py, """
+            import runpy, sys
+            sys.argv = ["ref_encoder.py", sys.argv[1], sys.argv[2], "--out", sys.argv[3]]
+            runpy.run_path("\(repo)/tools/ref_encoder.py", run_name="__main__")
+            """, args: [entryDir, shards, ref])
+        let out = try runPython(py, """
+            import numpy as np, sys
+            a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+            assert a.shape == b.shape == (int(sys.argv[3]), int(sys.argv[4])), (a.shape, b.shape)
+            print(float(np.abs(a - b).max()), float(np.abs(b).mean()))
+            """, args: [features, ref, String(n), String(width)])
+        let parts = out.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        guard parts.count == 2 else { throw LdaeError("unexpected output of the reference comparison: \(out)") }
+        return (parts[0], parts[1])
+    }
+
     /// Runs a python script, returns stdout; fails the test on a non-zero exit.
     static func runPython(_ python: String, _ script: String, args: [String] = []) throws -> String {
         let proc = Process()

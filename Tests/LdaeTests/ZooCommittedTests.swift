@@ -5,12 +5,8 @@ import XCTest
 /// The entries committed in the repository's `zoo/`: what a user gets on clone must verify, load, and give the
 /// features of timm's VisionTransformer (checked with the numpy reimplementation tools/ref_encoder.py).
 final class ZooCommittedTests: XCTestCase {
-    static var repo: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    }
-
     func testCommittedEntriesVerifyLoadAndMatchTheNumpyTimmReference() throws {
-        let store = ZooStore(root: Self.repo + "/zoo")
+        let store = ZooStore(root: TestSupport.repo + "/zoo")
         let names = store.names()
         XCTAssertFalse(names.isEmpty, "the repository's zoo/ has no entry")
         let py = TestSupport.pythonWithH5py
@@ -38,21 +34,10 @@ final class ZooCommittedTests: XCTestCase {
                 let (code, _, err) = try TestSupport.run("ldae-zoo", ["features", ref, tmp + "/s", "--out", tmp + "/f.npy", "--zoo", store.root])
                 XCTAssertEqual(code, 0, "\(ref): \(err)")
                 guard let py else { continue }
-                _ = try TestSupport.runPython(py, """
-                    import runpy, sys
-                    sys.argv = ["ref_encoder.py", sys.argv[1], sys.argv[2], "--out", sys.argv[3]]
-                    runpy.run_path("\(Self.repo)/tools/ref_encoder.py", run_name="__main__")
-                    """, args: [dir, tmp + "/s", tmp + "/ref.npy"])
-                let out = try TestSupport.runPython(py, """
-                    import numpy as np, sys
-                    a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
-                    assert a.shape == b.shape == (12, int(sys.argv[3])), (a.shape, b.shape)
-                    print(float(np.abs(a - b).max()), float(np.abs(b).mean()))
-                    """, args: [tmp + "/f.npy", tmp + "/ref.npy", String(m.model.encoderWidth)])
-                let parts = out.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-                XCTAssertEqual(parts.count, 2, out)
-                XCTAssertLessThan(parts.first ?? 1, 1e-4, "\(ref): max |ldae - numpy timm reference|")
-                XCTAssertGreaterThan(parts.last ?? 0, 1e-2, "\(ref): features are trivially small")
+                let (maxDiff, meanAbs) = try TestSupport.compareWithRefEncoder(py, entryDir: dir, shards: tmp + "/s", features: tmp + "/f.npy",
+                                                                              n: 12, width: m.model.encoderWidth)
+                XCTAssertLessThan(maxDiff, 1e-4, "\(ref): max |ldae - numpy timm reference|")
+                XCTAssertGreaterThan(meanAbs, 1e-2, "\(ref): features are trivially small")
             }
         }
     }

@@ -231,22 +231,10 @@ final class ZooEvalTests: XCTestCase {
         let te = try Self.shards(tmp + "/test", n: 30, seed: 2)
         let (code, _, err) = try TestSupport.run("ldae-zoo", ["features", "micro", te, "--out", tmp + "/f.npy", "--zoo", store.root])
         XCTAssertEqual(code, 0, err)
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        _ = try TestSupport.runPython(py, """
-            import runpy, sys
-            sys.argv = ["ref_encoder.py", sys.argv[1], sys.argv[2], "--out", sys.argv[3]]
-            runpy.run_path("\(repo)/tools/ref_encoder.py", run_name="__main__")
-            """, args: [dir, te, tmp + "/ref.npy"])
-        let out = try TestSupport.runPython(py, """
-            import numpy as np, sys
-            a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
-            assert a.shape == b.shape == (30, 32), (a.shape, b.shape)
-            print(float(np.abs(a - b).max()), float(np.abs(b).mean()))
-            """, args: [tmp + "/f.npy", tmp + "/ref.npy"])
-        let parts = out.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        XCTAssertEqual(parts.count, 2)
-        XCTAssertLessThan(parts[0], 1e-4, "max |ldae - numpy timm reference|")
-        XCTAssertGreaterThan(parts[1], 1e-2)   // the features are not trivially zero
+        let (maxDiff, meanAbs) = try TestSupport.compareWithRefEncoder(py, entryDir: dir, shards: te, features: tmp + "/f.npy",
+                                                                      n: 30, width: 32)
+        XCTAssertLessThan(maxDiff, 1e-4, "max |ldae - numpy timm reference|")
+        XCTAssertGreaterThan(meanAbs, 1e-2)   // the features are not trivially zero
     }
 
     /// tools/check_timm.py: a clean "skipped" where torch/timm are missing, else the real strict-load comparison.
@@ -256,7 +244,7 @@ final class ZooEvalTests: XCTestCase {
         let store = ZooStore(root: tmp + "/zoo")
         try Self.publishModel(store)
         let te = try Self.shards(tmp + "/test", n: 10, seed: 2)
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let repo = TestSupport.repo
         let out = try TestSupport.runPython(py, """
             import runpy, sys
             sys.argv = sys.argv[1:]

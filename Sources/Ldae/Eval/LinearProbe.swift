@@ -70,29 +70,29 @@ public struct LogisticRegression: Sendable {
         dwPart.initialize(repeating: 0, count: chunks * f * k)
         let lg = logits
         Parallel.withSingleThreadedBLAS {
-        Parallel.chunksIndexed(n, grain: 2048) { c, lo, hi in
-            BLAS.sgemm(transA: false, transB: false, m: hi - lo, n: k, k: f, alpha: 1, a: x + lo * f, lda: f, b: w, ldb: k,
-                       beta: 0, c: lg + lo * k, ldc: k)
-            let acc = partial + c * (k + 1)            // [0] loss, [1...k] bias gradient
-            for i in lo..<hi {
-                let row = lg + i * k
-                var mx = -Float.infinity
-                for j in 0..<k { row[j] += b[j]; mx = max(mx, row[j]) }
-                var s: Float = 0
-                for j in 0..<k { let e = expf(row[j] - mx); row[j] = e; s += e }
-                let inv = 1 / s
-                let yi = Int(y[i])
-                acc[0] -= Double(logf(max(row[yi] * inv, 1e-30)))
-                for j in 0..<k {
-                    var p = row[j] * inv
-                    if j == yi { p -= 1 }
-                    row[j] = p * invN
-                    acc[1 + j] += Double(row[j])
+            Parallel.chunksIndexed(n, grain: 2048) { c, lo, hi in
+                BLAS.sgemm(transA: false, transB: false, m: hi - lo, n: k, k: f, alpha: 1, a: x + lo * f, lda: f, b: w, ldb: k,
+                           beta: 0, c: lg + lo * k, ldc: k)
+                let acc = partial + c * (k + 1)            // [0] loss, [1...k] bias gradient
+                for i in lo..<hi {
+                    let row = lg + i * k
+                    var mx = -Float.infinity
+                    for j in 0..<k { row[j] += b[j]; mx = max(mx, row[j]) }
+                    var s: Float = 0
+                    for j in 0..<k { let e = expf(row[j] - mx); row[j] = e; s += e }
+                    let inv = 1 / s
+                    let yi = Int(y[i])
+                    acc[0] -= Double(logf(max(row[yi] * inv, 1e-30)))
+                    for j in 0..<k {
+                        var p = row[j] * inv
+                        if j == yi { p -= 1 }
+                        row[j] = p * invN
+                        acc[1 + j] += Double(row[j])
+                    }
                 }
+                BLAS.sgemm(transA: true, transB: false, m: f, n: k, k: hi - lo, alpha: 1, a: x + lo * f, lda: f, b: lg + lo * k, ldb: k,
+                           beta: 0, c: dwPart + c * f * k, ldc: k)
             }
-            BLAS.sgemm(transA: true, transB: false, m: f, n: k, k: hi - lo, alpha: 1, a: x + lo * f, lda: f, b: lg + lo * k, ldb: k,
-                       beta: 0, c: dwPart + c * f * k, ldc: k)
-        }
         }
         var loss = 0.0
         for j in 0..<k { gb[j] = 0 }
