@@ -21,8 +21,11 @@ let package = Package(
         // libjpeg reports errors by longjmp, which Swift cannot catch: decoding/encoding lives in C.
         .target(name: "CCodecs", dependencies: ["CPNG", "CJPEG"],
                 cSettings: [.unsafeFlags(["-O2"])]),
+        // Hot loops for AVX2+FMA CPUs (SGEMM micro-kernel, GELU, softmax), chosen at run time: the Swift code is
+        // SSE-only because a -target-cpu flag would be unsafe on unknown machines. -O2 in debug too (tests).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
         // The one shared library; the C boundary is Sources/Ldae/System.
-        .target(name: "Ldae", dependencies: ["CCodecs", "CHDF5", "COpenBLAS"],
+        .target(name: "Ldae", dependencies: ["CCodecs", "CKernels", "CHDF5", "COpenBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .executableTarget(name: "ldae-prep", dependencies: ["Ldae"]),
         .executableTarget(name: "ldae-fit-pca", dependencies: ["Ldae"]),

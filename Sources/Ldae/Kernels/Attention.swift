@@ -19,11 +19,11 @@ public enum Attention {
                 let kk = q + c, v = q + 2 * c
                 let a = att.map { $0 + p * tt } ?? (scratch! + k * tt)
                 // a[T, T] = scale * Q K^T
-                BLAS.sgemm(transA: false, transB: true, m: nt, n: nt, k: hd, alpha: scale,
+                FastKernels.sgemm(transA: false, transB: true, m: nt, n: nt, k: hd, alpha: scale,
                            a: q, lda: c3, b: kk, ldb: c3, beta: 0, c: a, ldc: nt)
                 for i in 0..<nt { softmaxRow(a + i * nt, nt) }
                 // out_bh[T, hd] = a V
-                BLAS.sgemm(transA: false, transB: false, m: nt, n: hd, k: nt, alpha: 1,
+                FastKernels.sgemm(transA: false, transB: false, m: nt, n: hd, k: nt, alpha: 1,
                            a: a, lda: nt, b: v, ldb: c3, beta: 0, c: out + b * nt * c + h * hd, ldc: c)
             }
         }
@@ -57,9 +57,9 @@ public enum Attention {
                 let a = att + p * tt
                 let dO = dout + b * nt * c + h * hd
                 // dA[T, T] = dO V^T ; dV += A^T dO
-                BLAS.sgemm(transA: false, transB: true, m: nt, n: nt, k: hd, alpha: 1,
+                FastKernels.sgemm(transA: false, transB: true, m: nt, n: nt, k: hd, alpha: 1,
                            a: dO, lda: c, b: v, ldb: c3, beta: 0, c: da, ldc: nt)
-                BLAS.sgemm(transA: true, transB: false, m: nt, n: hd, k: nt, alpha: 1,
+                FastKernels.sgemm(transA: true, transB: false, m: nt, n: hd, k: nt, alpha: 1,
                            a: a, lda: nt, b: dO, ldb: c, beta: beta, c: dv, ldc: c3)
                 // softmax backward: dS = A * (dA - rowsum(dA * A)), times the score scale
                 for i in 0..<nt {
@@ -71,9 +71,9 @@ public enum Attention {
                     while j < nt { dr[j] = ar[j] * (dr[j] - s) * scale; j += 1 }
                 }
                 // dQ += dS K ; dK += dS^T Q
-                BLAS.sgemm(transA: false, transB: false, m: nt, n: hd, k: nt, alpha: 1,
+                FastKernels.sgemm(transA: false, transB: false, m: nt, n: hd, k: nt, alpha: 1,
                            a: da, lda: nt, b: kk, ldb: c3, beta: beta, c: dq, ldc: c3)
-                BLAS.sgemm(transA: true, transB: false, m: nt, n: hd, k: nt, alpha: 1,
+                FastKernels.sgemm(transA: true, transB: false, m: nt, n: hd, k: nt, alpha: 1,
                            a: da, lda: nt, b: q, ldb: c3, beta: beta, c: dk, ldc: c3)
             }
         }

@@ -1,5 +1,7 @@
-// Linear layer (torch nn.Linear, weight [OC, C]) over flat row-major buffers, on OpenBLAS sgemm.
-// Rows are split across cores; each core runs a single-threaded sgemm on its rows.
+// Linear layer (torch nn.Linear, weight [OC, C]) over flat row-major buffers.
+// Rows are split across cores; each core runs a single-threaded sgemm on its rows: ldae's AVX2 kernel for the
+// forward and the input gradient (K = C or OC <= 768), OpenBLAS for the weight gradient (K = N rows, where
+// OpenBLAS is faster: `ldae-train bench --kernels`).
 
 public enum Linear {
     /// out[N, OC] = inp[N, C] @ weight[OC, C]^T + bias[OC]   (accumulate: out += ...)
@@ -7,17 +9,9 @@ public enum Linear {
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                n: Int, c: Int, oc: Int, accumulate: Bool = false) {
         Parallel.chunks(n, grain: 32) { r0, r1 in
-            let o = out + r0 * oc
-            var beta: Float = accumulate ? 1 : 0
-            if let bias {
-                for r in 0..<(r1 - r0) {
-                    let row = o + r * oc
-                    if accumulate { for j in 0..<oc { row[j] += bias[j] } } else { row.update(from: bias, count: oc) }
-                }
-                beta = 1
-            }
-            BLAS.sgemm(transA: false, transB: true, m: r1 - r0, n: oc, k: c, alpha: 1,
-                       a: inp + r0 * c, lda: c, b: weight, ldb: c, beta: beta, c: o, ldc: oc)
+            FastKernels.sgemm(transA: false, transB: true, m: r1 - r0, n: oc, k: c, alpha: 1,
+                              a: inp + r0 * c, lda: c, b: weight, ldb: c, beta: accumulate ? 1 : 0,
+                              c: out + r0 * oc, ldc: oc, bias: bias)
         }
     }
 
@@ -31,7 +25,7 @@ public enum Linear {
                                 n: Int, c: Int, oc: Int, overwriteDinp: Bool = false) {
         if let dinp {
             Parallel.chunks(n, grain: 32) { r0, r1 in
-                BLAS.sgemm(transA: false, transB: false, m: r1 - r0, n: c, k: oc, alpha: 1,
+                FastKernels.sgemm(transA: false, transB: false, m: r1 - r0, n: c, k: oc, alpha: 1,
                            a: dout + r0 * oc, lda: oc, b: weight, ldb: c,
                            beta: overwriteDinp ? 0 : 1, c: dinp + r0 * c, ldc: c)
             }

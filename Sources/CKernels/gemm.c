@@ -1,0 +1,221 @@
+// SGEMM for the model's shapes (8192 x 192..768 x 192..768), BLIS-style:
+//   for jc (NC columns of C): pack all of B[.., jc..] into NR-wide panels, a KC block after another
+//     for ic (MC rows of C) / for pc (KC of the reduction): pack alpha * A[ic.., pc..] into MR-tall panels
+//       for each MR x NR tile: the 6x16 AVX2 micro-kernel (12 ymm accumulators, k-loop of FMAs).
+// Transposes are absorbed by the packing, so one micro-kernel serves NN, NT, TN and TT.
+// Buffers: the packed panels live in per-thread scratch, grown on demand and kept (no malloc per call).
+#include "ldae_kernels.h"
+
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+// KC: the reduction block. Up to KC_WHOLE the reduction is one block (measured best for the model's K of 192..768:
+// the C tile is written once); beyond it, blocks of KC_SPLIT.
+enum { MR = 6, NR = 16, KC_WHOLE = 1024, KC_SPLIT = 256, MC = 144, NC = 2048 };
+
+int ldae_kernels_avx2(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return cached;
+}
+
+// Per-thread packing scratch: A block [MC/MR panels][KC][MR], B block [NC/NR panels][KC][NR].
+static _Thread_local float *scratch_a, *scratch_b;
+static _Thread_local size_t cap_a, cap_b;
+
+static float *scratch(float **slot, size_t *cap, size_t floats) {
+    if (*cap < floats) {
+        free(*slot);
+        size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+        *slot = aligned_alloc(64, bytes);
+        *cap = *slot ? floats : 0;
+    }
+    return *slot;
+}
+
+// Packs rows [i0, i0+mc) x reduction [p0, p0+kc) of alpha * op(A) into panels of MR rows:
+// dst[panel][k][r] (zero rows past mc).
+static void pack_a(int trans, const float *a, long lda, long i0, long mc, long p0, long kc, float alpha,
+                   float *dst) {
+    for (long ip = 0; ip < mc; ip += MR) {
+        long rows = mc - ip < MR ? mc - ip : MR;
+        float *d = dst + ip * kc;
+        if (trans) {  // element (i, p) at a[p * lda + i]: MR contiguous floats per p
+            for (long p = 0; p < kc; p++) {
+                const float *s = a + (p0 + p) * lda + i0 + ip;
+                long r = 0;
+                for (; r < rows; r++) d[p * MR + r] = alpha * s[r];
+                for (; r < MR; r++) d[p * MR + r] = 0;
+            }
+        } else {      // element (i, p) at a[i * lda + p]: read each row contiguously
+            for (long r = 0; r < MR; r++) {
+                if (r < rows) {
+                    const float *s = a + (i0 + ip + r) * lda + p0;
+                    for (long p = 0; p < kc; p++) d[p * MR + r] = alpha * s[p];
+                } else {
+                    for (long p = 0; p < kc; p++) d[p * MR + r] = 0;
+                }
+            }
+        }
+    }
+}
+
+// Packs reduction [p0, p0+kc) x columns [j0, j0+nc) of op(B) into panels of NR columns:
+// dst[panel][k][c] (zero columns past nc).
+static void pack_b(int trans, const float *b, long ldb, long p0, long kc, long j0, long nc, float *dst) {
+    for (long jp = 0; jp < nc; jp += NR) {
+        long cols = nc - jp < NR ? nc - jp : NR;
+        float *d = dst + jp * kc;
+        if (!trans) {  // element (p, j) at b[p * ldb + j]: NR contiguous floats per p
+            for (long p = 0; p < kc; p++) {
+                const float *s = b + (p0 + p) * ldb + j0 + jp;
+                long c = 0;
+                if (cols == NR) { memcpy(d + p * NR, s, NR * sizeof(float)); continue; }
+                for (; c < cols; c++) d[p * NR + c] = s[c];
+                for (; c < NR; c++) d[p * NR + c] = 0;
+            }
+        } else {       // element (p, j) at b[j * ldb + p]: read each stored row contiguously
+            for (long c = 0; c < NR; c++) {
+                if (c < cols) {
+                    const float *s = b + (j0 + jp + c) * ldb + p0;
+                    for (long p = 0; p < kc; p++) d[p * NR + c] = s[p];
+                } else {
+                    for (long p = 0; p < kc; p++) d[p * NR + c] = 0;
+                }
+            }
+        }
+    }
+}
+
+// C tile [mr x nr] (mr <= MR, nr <= NR) = beta * C + sum_p a[p][0..MR) (x) b[p][0..NR) (+ bias[0..nr) per row, when
+// bias is not NULL). The tile's lines are prefetched first (read for beta != 0, or owned for the store): the tile
+// is usually not in cache, and the k loop hides the latency.
+__attribute__((target("avx2,fma")))
+static void kernel_6x16(long kc, const float *a, const float *b, float *c, long ldc, float beta, long mr, long nr,
+                        const float *bias) {
+    for (long r = 0; r < mr; r++) {
+        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0);
+    }
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    for (long p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        __m256 x;
+        x = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+        a += MR; b += NR;
+    }
+    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    if (bias != NULL) {
+        float bb[NR] __attribute__((aligned(32))) = {0};
+        for (long j = 0; j < nr; j++) bb[j] = bias[j];
+        __m256 b0 = _mm256_load_ps(bb), b1 = _mm256_load_ps(bb + 8);
+        for (long r = 0; r < MR; r++) { acc[r][0] = _mm256_add_ps(acc[r][0], b0); acc[r][1] = _mm256_add_ps(acc[r][1], b1); }
+    }
+    if (mr == MR && nr == NR) {
+        __m256 vb = _mm256_set1_ps(beta);
+        for (long r = 0; r < MR; r++) {
+            float *row = c + r * ldc;
+            if (beta == 0) {
+                _mm256_storeu_ps(row, acc[r][0]);
+                _mm256_storeu_ps(row + 8, acc[r][1]);
+            } else if (beta == 1) {
+                _mm256_storeu_ps(row, _mm256_add_ps(_mm256_loadu_ps(row), acc[r][0]));
+                _mm256_storeu_ps(row + 8, _mm256_add_ps(_mm256_loadu_ps(row + 8), acc[r][1]));
+            } else {
+                _mm256_storeu_ps(row, _mm256_fmadd_ps(vb, _mm256_loadu_ps(row), acc[r][0]));
+                _mm256_storeu_ps(row + 8, _mm256_fmadd_ps(vb, _mm256_loadu_ps(row + 8), acc[r][1]));
+            }
+        }
+        return;
+    }
+    float t[MR * NR] __attribute__((aligned(32)));
+    for (long r = 0; r < MR; r++) {
+        _mm256_store_ps(t + r * NR, acc[r][0]);
+        _mm256_store_ps(t + r * NR + 8, acc[r][1]);
+    }
+    for (long r = 0; r < mr; r++) {
+        float *row = c + r * ldc;
+        for (long j = 0; j < nr; j++) row[j] = beta == 0 ? t[r * NR + j] : beta * row[j] + t[r * NR + j];
+    }
+}
+
+void ldae_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha,
+                const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc) {
+    ldae_sgemm_bias(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
+}
+
+void ldae_sgemm_bias(int trans_a, int trans_b, long m, long n, long k, float alpha,
+                     const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
+                     const float *bias) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || alpha == 0) {  // C = beta * C (+ bias)
+        for (long i = 0; i < m; i++)
+            for (long j = 0; j < n; j++)
+                c[i * ldc + j] = (beta == 0 ? 0 : beta * c[i * ldc + j]) + (bias ? bias[j] : 0);
+        return;
+    }
+    // B is packed whole for each NC column block (all of the reduction), so the C tiles of one MC row block
+    // stay in cache while the reduction blocks accumulate into them.
+    long nc_max = n < NC ? n : NC;
+    const long KC = k <= KC_WHOLE ? k : KC_SPLIT;
+    float *pa = scratch(&scratch_a, &cap_a, (size_t)MC * (size_t)KC);
+    float *pb = scratch(&scratch_b, &cap_b, (size_t)((nc_max + NR - 1) / NR * NR) * (size_t)k);
+    if (pa == NULL || pb == NULL) abort();  // out of memory for packing scratch: not recoverable here
+    for (long jc = 0; jc < n; jc += NC) {
+        long nc = n - jc < NC ? n - jc : NC;
+        long ncp = (nc + NR - 1) / NR * NR;
+        for (long pc = 0; pc < k; pc += KC) {
+            long kc = k - pc < KC ? k - pc : KC;
+            pack_b(trans_b, b, ldb, pc, kc, jc, nc, pb + pc * ncp);
+        }
+        for (long ic = 0; ic < m; ic += MC) {
+            long mc = m - ic < MC ? m - ic : MC;
+            for (long pc = 0; pc < k; pc += KC) {
+                long kc = k - pc < KC ? k - pc : KC;
+                float bt = pc == 0 ? beta : 1;  // later reduction blocks accumulate
+                const float *bs = pc == 0 && bias ? bias + jc : NULL;  // the bias is added once
+                const float *pbk = pb + pc * ncp;
+                pack_a(trans_a, a, lda, ic, mc, pc, kc, alpha, pa);
+                for (long jr = 0; jr < nc; jr += NR) {
+                    long nr = nc - jr < NR ? nc - jr : NR;
+                    for (long ir = 0; ir < mc; ir += MR) {
+                        long mr = mc - ir < MR ? mc - ir : MR;
+                        kernel_6x16(kc, pa + ir * kc, pbk + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc, bt, mr, nr,
+                                    bs ? bs + jr : NULL);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void ldae_sgemm_ref(int trans_a, int trans_b, long m, long n, long k, float alpha,
+                    const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
+                    const float *bias) {
+    for (long i = 0; i < m; i++) {
+        for (long j = 0; j < n; j++) {
+            double s = 0;
+            for (long p = 0; p < k; p++) {
+                double x = trans_a ? a[p * lda + i] : a[i * lda + p];
+                double y = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+                s += x * y;
+            }
+            double prev = beta == 0 ? 0 : (double)beta * c[i * ldc + j];
+            c[i * ldc + j] = (float)(alpha * s + prev + (bias ? bias[j] : 0));
+        }
+    }
+}

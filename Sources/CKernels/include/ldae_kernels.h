@@ -1,0 +1,34 @@
+// ldae's own hot loops in C, compiled for AVX2+FMA behind a runtime CPU check (the Swift side is SSE-only,
+// since a -target-cpu flag would be unsafe on unknown machines). Every function here has a plain reference
+// (the *_ref functions, or the Swift naive kernels) that the tests compare against.
+#ifndef LDAE_KERNELS_H
+#define LDAE_KERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when this CPU runs the AVX2+FMA paths below (checked once); 0 means callers must use their fallback.
+int ldae_kernels_avx2(void);
+
+/// Single-threaded SGEMM, row-major: C[m,n] = alpha * op(A) op(B) + beta * C.
+/// op(A) is [m,k] (A stored [m,lda] or, when trans_a, [k,lda]); op(B) is [k,n] (B stored [k,ldb] or, when
+/// trans_b, [n,ldb]). beta == 0 never reads C (so C may hold garbage or NaN). Requires ldae_kernels_avx2().
+void ldae_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha,
+                const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc);
+
+/// ldae_sgemm plus a row vector: C[m,n] = alpha * op(A) op(B) + beta * C + bias[n] (bias NULL: none). The bias is
+/// added in the kernel's write-back, so a linear layer's output is written once and never read.
+void ldae_sgemm_bias(int trans_a, int trans_b, long m, long n, long k, float alpha,
+                     const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
+                     const float *bias);
+
+/// The contract of ldae_sgemm_bias, as three plain loops with double accumulation (the test reference).
+void ldae_sgemm_ref(int trans_a, int trans_b, long m, long n, long k, float alpha,
+                    const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
+                    const float *bias);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,52 @@
+// The C boundary for ldae's own AVX2+FMA kernels (Sources/CKernels), with the portable fallback beside each:
+// OpenBLAS for SGEMM. `FastKernels.enabled` is false on CPUs without AVX2+FMA, or when LDAE_FAST_KERNELS=0
+// (to compare the two paths in one run, and to rule the C kernels out when debugging).
+import CKernels
+import Foundation
+
+public enum FastKernels {
+    public static let available: Bool = ldae_kernels_avx2() != 0
+
+    /// Whether the model's kernels take the C paths (set once from the environment; tests toggle it).
+    nonisolated(unsafe) public static var enabled: Bool = {
+        if ProcessInfo.processInfo.environment["LDAE_FAST_KERNELS"] == "0" { return false }
+        return ldae_kernels_avx2() != 0
+    }()
+
+    /// Single-threaded SGEMM, the contract of BLAS.sgemm plus an optional row vector:
+    ///   C[m, n] = alpha op(A) op(B) + beta C + bias[n]   (row-major; beta 0 never reads C)
+    /// ldae's packed 6x16 AVX2 kernel when enabled (the bias added in its write-back), OpenBLAS otherwise (the bias
+    /// copied into C first). `ldae-train bench --kernels` compares the two in one run.
+    @inline(__always)
+    public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                             alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                             b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                             bias: UnsafePointer<Float>? = nil) {
+        if enabled {
+            ldae_sgemm_bias(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+            return
+        }
+        var beta = beta
+        if let bias {
+            for r in 0..<m {
+                let row = c + r * ldc
+                if beta == 0 { row.update(from: bias, count: n) } else {
+                    for j in 0..<n { row[j] = beta * row[j] + bias[j] }
+                }
+            }
+            beta = 1
+        }
+        BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// The plain-loop reference of `sgemm` (double accumulation), kept beside it for the tests.
+    public static func sgemmReference(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                      alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                      b: UnsafePointer<Float>, ldb: Int,
+                                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                      bias: UnsafePointer<Float>? = nil) {
+        ldae_sgemm_ref(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+    }
+}
