@@ -28,6 +28,18 @@ void ldae_sgemm_ref(int trans_a, int trans_b, long m, long n, long k, float alph
                     const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
                     const float *bias);
 
+// ---- elementwise.c: GELU, exact erf form (same erf/exp approximations as the Swift VMath). Single-threaded over
+// [0, n), any n (the n % 8 tail by masked loads/stores). Require ldae_kernels_avx2().
+
+/// out[n] = gelu(inp[n]) = 0.5 inp (1 + erf(inp / sqrt 2)); out may alias inp.
+void ldae_gelu_forward(float *out, const float *inp, long n);
+
+/// d[n] *= gelu'(inp[n])   (the backward into a fresh gradient buffer, in place).
+void ldae_gelu_backward_inplace(float *d, const float *inp, long n);
+
+/// dinp[n] += dout[n] * gelu'(inp[n])   (ADDS).
+void ldae_gelu_backward(float *dinp, const float *inp, const float *dout, long n);
+
 #ifdef __cplusplus
 }
 #endif

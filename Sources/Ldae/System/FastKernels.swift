@@ -49,4 +49,26 @@ public enum FastKernels {
                                       bias: UnsafePointer<Float>? = nil) {
         ldae_sgemm_ref(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
     }
+
+    // MARK: GELU (Sources/CKernels/elementwise.c), single-threaded over one chunk; callers check `enabled`.
+
+    /// out[n] = gelu(inp[n]) (out may alias inp).
+    @inline(__always)
+    static func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
+        ldae_gelu_forward(out, inp, n)
+    }
+
+    /// d[n] *= gelu'(inp[n]).
+    @inline(__always)
+    static func geluBackwardInPlace(_ d: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
+        ldae_gelu_backward_inplace(d, inp, n)
+    }
+
+    /// dinp[n] += dout[n] * gelu'(inp[n])  (ADDS).
+    @inline(__always)
+    static func geluBackward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                             dout: UnsafePointer<Float>, n: Int) {
+        ldae_gelu_backward(dinp, inp, dout, n)
+    }
+
 }
