@@ -95,4 +95,93 @@ final class FastNNKernelTests: XCTestCase {
         XCTAssertLessThan(FD.maxAbsDiff(outs[0], outs[1]), 2e-6)
         XCTAssertLessThan(FD.maxAbsDiff(grads[0], grads[1]), 2e-6 * 4)
     }
+
+    // MARK: attention
+
+    /// Shapes that hit the C kernel's edges: T not a multiple of 8 or 16 (and below / equal to the 6-row tile), head
+    /// dim not a multiple of 8 (and of 16), several heads, and the reference T = hd = 64.
+    private static let attentionShapes: [(b: Int, t: Int, c: Int, h: Int)] = [
+        (3, 7, 12, 3),    // hd 4
+        (2, 13, 30, 3),   // hd 10
+        (1, 17, 40, 2),   // hd 20: one full 8x8 transpose block plus edges
+        (2, 6, 8, 1),     // T = one row tile, hd 8
+        (1, 33, 36, 2),   // 33 = 5 row tiles + 3, hd 18
+        (1, 1, 5, 1),     // a single token
+        (1, 64, 128, 2),  // hd 64, T 64: the reference per-head shape
+    ]
+
+    func testAttentionForwardMatchesNaive() {
+        var rng = RNG(seed: 21)
+        for (b, t, c, h) in Self.attentionShapes {
+            let qkv = FD.randn(b * t * 3 * c, &rng, scale: 1.5)
+            var naive = [Float](repeating: 0, count: b * t * c)
+            Attention.forwardNaive(out: &naive, qkv: qkv, b: b, t: t, c: c, heads: h)
+            onBothPaths { path in
+                let tag = "\(path) b\(b) t\(t) c\(c) h\(h)"
+                var out = [Float](repeating: .nan, count: b * t * c)
+                var att = [Float](repeating: .nan, count: b * h * t * t)
+                Attention.forward(out: &out, att: &att, qkv: qkv, b: b, t: t, c: c, heads: h)
+                XCTAssertLessThan(FD.maxAbsDiff(out, naive), 1e-5, tag)
+                XCTAssertFalse(out.contains { !$0.isFinite }, tag)
+                for r in 0..<(b * h * t) {
+                    XCTAssertEqual(att[r * t ..< (r + 1) * t].reduce(0, +), 1, accuracy: 1e-5, "\(tag) att row \(r)")
+                }
+                // inference: att == nil uses scratch, same output
+                var out2 = [Float](repeating: .nan, count: b * t * c)
+                Attention.forward(out: &out2, att: nil, qkv: qkv, b: b, t: t, c: c, heads: h)
+                XCTAssertEqual(out2, out, "\(tag) att nil")
+            }
+        }
+    }
+
+    func testAttentionBackwardMatchesFiniteDifferencesAddingAndOverwrite() {
+        var rng = RNG(seed: 22)
+        for (b, t, c, h) in Self.attentionShapes {
+            var qkv = FD.randn(b * t * 3 * c, &rng)
+            let dout = FD.randn(b * t * c, &rng)
+            let idx = FD.sampleIndices(qkv.count, 80, &rng)
+            let num = FD.numeric(&qkv, indices: idx, eps: 1e-2) { q in
+                var o = [Float](repeating: 0, count: b * t * c)
+                Attention.forwardNaive(out: &o, qkv: q, b: b, t: t, c: c, heads: h)
+                return FD.weighted(o, dout)
+            }
+            onBothPaths { path in
+                let tag = "\(path) b\(b) t\(t) c\(c) h\(h)"
+                var out = [Float](repeating: 0, count: b * t * c)
+                var att = [Float](repeating: 0, count: b * h * t * t)
+                Attention.forward(out: &out, att: &att, qkv: qkv, b: b, t: t, c: c, heads: h)
+                // adding into 0.5, then overwrite into NaN: the same gradient
+                var g = [Float](repeating: 0.5, count: qkv.count)
+                Attention.backward(dqkv: &g, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c, heads: h)
+                var g2 = [Float](repeating: .nan, count: qkv.count)
+                Attention.backward(dqkv: &g2, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c, heads: h, overwrite: true)
+                let added = g.map { $0 - 0.5 }
+                XCTAssertFalse(g2.contains { !$0.isFinite }, "\(tag) overwrite left NaN")
+                XCTAssertLessThan(FD.maxAbsDiff(added, g2), 1e-5, "\(tag) adding vs overwrite")
+                FD.assertClose("\(tag) attention dqkv", numeric: num, analytic: idx.map { Double(g2[$0]) })
+            }
+        }
+    }
+
+    /// Fast and portable agree closely at the model's shape (B*H = 6 pairs, split over the workers).
+    func testAttentionFastMatchesPortableAtModelShape() {
+        guard FastKernels.available else { return }
+        var rng = RNG(seed: 23)
+        let b = 2, t = 64, c = 192, h = 3
+        let qkv = FD.randn(b * t * 3 * c, &rng), dout = FD.randn(b * t * c, &rng)
+        let saved = FastKernels.enabled
+        defer { FastKernels.enabled = saved }
+        var res: [([Float], [Float], [Float])] = []
+        for on in [true, false] {
+            FastKernels.enabled = on
+            var out = [Float](repeating: 0, count: b * t * c), att = [Float](repeating: 0, count: b * h * t * t)
+            Attention.forward(out: &out, att: &att, qkv: qkv, b: b, t: t, c: c, heads: h)
+            var g = [Float](repeating: 0.25, count: qkv.count)
+            Attention.backward(dqkv: &g, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c, heads: h)
+            res.append((out, att, g))
+        }
+        XCTAssertLessThan(FD.maxAbsDiff(res[0].0, res[1].0), 1e-5, "out")
+        XCTAssertLessThan(FD.maxAbsDiff(res[0].1, res[1].1), 1e-6, "att")
+        XCTAssertLessThan(FD.maxAbsDiff(res[0].2, res[1].2), 1e-5, "dqkv")
+    }
 }

@@ -71,4 +71,22 @@ public enum FastKernels {
         ldae_gelu_backward(dinp, inp, dout, n)
     }
 
+    // MARK: attention core (Sources/CKernels/attention.c), single-threaded over the (batch, head) pairs
+    // p0..<p1 (p = b * heads + h); callers check `enabled` and split the pairs over the cores.
+
+    /// out [B, T, C] = softmax(Q K^T / sqrt(hd)) V per head, from qkv [B, T, 3C]; att [B, H, T, T] keeps the
+    /// probabilities (nil: per-thread scratch, inference).
+    @inline(__always)
+    static func attentionForward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>?,
+                                 qkv: UnsafePointer<Float>, b: Int, t: Int, c: Int, heads: Int, p0: Int, p1: Int) {
+        ldae_attention_forward(out, att, qkv, b, t, c, heads, p0, p1)
+    }
+
+    /// dqkv [B, T, 3C] += (overwrite: =) the attention gradient from dout [B, T, C] and the saved att [B, H, T, T].
+    @inline(__always)
+    static func attentionBackward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                  qkv: UnsafePointer<Float>, att: UnsafePointer<Float>,
+                                  b: Int, t: Int, c: Int, heads: Int, p0: Int, p1: Int, overwrite: Bool) {
+        ldae_attention_backward(dqkv, dout, qkv, att, b, t, c, heads, p0, p1, overwrite ? 1 : 0)
+    }
 }
