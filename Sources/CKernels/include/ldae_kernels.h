@@ -28,6 +28,34 @@ void ldae_sgemm_ref(int trans_a, int trans_b, long m, long n, long k, float alph
                     const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
                     const float *bias);
 
+// ---- elementwise.c: GELU, exact erf form (same erf/exp approximations as the Swift VMath). Single-threaded over
+// [0, n), any n (the n % 8 tail by masked loads/stores). Require ldae_kernels_avx2().
+
+/// out[n] = gelu(inp[n]) = 0.5 inp (1 + erf(inp / sqrt 2)); out may alias inp.
+void ldae_gelu_forward(float *out, const float *inp, long n);
+
+/// d[n] *= gelu'(inp[n])   (the backward into a fresh gradient buffer, in place).
+void ldae_gelu_backward_inplace(float *d, const float *inp, long n);
+
+/// dinp[n] += dout[n] * gelu'(inp[n])   (ADDS).
+void ldae_gelu_backward(float *dinp, const float *inp, const float *dout, long n);
+
+// ---- attention.c: multi-head self-attention core over qkv [B, T, 3C] (timm layout: q | k | v, head h in columns
+// h*hd..<(h+1)*hd of each, hd = C / NH, scale = 1 / sqrt(hd)), for the (batch, head) pairs p in [p0, p1),
+// p = b * NH + h. Single-threaded (the caller splits the pairs over its threads; pairs write disjoint slices).
+// Any T, C, NH with C % NH == 0. Require ldae_kernels_avx2().
+
+/// out [B, T, C]: out[b, :, h*hd..] = softmax(scale Q_bh K_bh^T) V_bh (written, not added).
+/// att [B, NH, T, T]: the probabilities, kept for backward; NULL = per-thread scratch (inference).
+void ldae_attention_forward(float *out, float *att, const float *qkv, long B, long T, long C, long NH,
+                            long p0, long p1);
+
+/// dqkv [B, T, 3C] from dout [B, T, C], qkv [B, T, 3C] and the saved att [B, NH, T, T]:
+/// dP = dO V^T; dV += P^T dO; dS = P * (dP - rowsum(dP * P)) * scale; dQ += dS K; dK += dS^T Q.
+/// ADDS into dqkv; overwrite != 0: = instead (dqkv may then hold garbage).
+void ldae_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                             long B, long T, long C, long NH, long p0, long p1, int overwrite);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,6 @@
 // GELU with the exact erf form (torch nn.GELU() default, timm Mlp): gelu(x) = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).
+// Parallel over contiguous chunks; each chunk runs the AVX2 C loop (FastKernels, same erf/exp approximations) when
+// FastKernels.enabled, the Swift loop below otherwise.
 
 public enum GELU {
     static let invSqrt2: Float = 0.70710678118654752
@@ -15,7 +17,9 @@ public enum GELU {
 
     /// out[n] = gelu(inp[n])  (out may alias inp)
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
+        let fast = FastKernels.enabled
         Parallel.chunks(n, grain: 4096) { a, b in
+            if fast { FastKernels.geluForward(out: out + a, inp: inp + a, n: b - a); return }
             for i in a..<b { out[i] = value(inp[i]) }
         }
     }
@@ -23,14 +27,18 @@ public enum GELU {
     /// Backward, ADDING: dinp[n] += dout[n] * gelu'(inp[n]).
     public static func backward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                 dout: UnsafePointer<Float>, n: Int) {
+        let fast = FastKernels.enabled
         Parallel.chunks(n, grain: 4096) { a, b in
+            if fast { FastKernels.geluBackward(dinp: dinp + a, inp: inp + a, dout: dout + a, n: b - a); return }
             for i in a..<b { dinp[i] += dout[i] * derivative(inp[i]) }
         }
     }
 
     /// In place: d[n] = d[n] * gelu'(inp[n]) (the model's fused form of `backward` into a fresh buffer).
     public static func backwardInPlace(_ d: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
+        let fast = FastKernels.enabled
         Parallel.chunks(n, grain: 4096) { a, b in
+            if fast { FastKernels.geluBackwardInPlace(d + a, inp: inp + a, n: b - a); return }
             for i in a..<b { d[i] *= derivative(inp[i]) }
         }
     }

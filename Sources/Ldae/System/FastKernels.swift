@@ -49,4 +49,44 @@ public enum FastKernels {
                                       bias: UnsafePointer<Float>? = nil) {
         ldae_sgemm_ref(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
     }
+
+    // MARK: GELU (Sources/CKernels/elementwise.c), single-threaded over one chunk; callers check `enabled`.
+
+    /// out[n] = gelu(inp[n]) (out may alias inp).
+    @inline(__always)
+    static func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
+        ldae_gelu_forward(out, inp, n)
+    }
+
+    /// d[n] *= gelu'(inp[n]).
+    @inline(__always)
+    static func geluBackwardInPlace(_ d: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
+        ldae_gelu_backward_inplace(d, inp, n)
+    }
+
+    /// dinp[n] += dout[n] * gelu'(inp[n])  (ADDS).
+    @inline(__always)
+    static func geluBackward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                             dout: UnsafePointer<Float>, n: Int) {
+        ldae_gelu_backward(dinp, inp, dout, n)
+    }
+
+    // MARK: attention core (Sources/CKernels/attention.c), single-threaded over the (batch, head) pairs
+    // p0..<p1 (p = b * heads + h); callers check `enabled` and split the pairs over the cores.
+
+    /// out [B, T, C] = softmax(Q K^T / sqrt(hd)) V per head, from qkv [B, T, 3C]; att [B, H, T, T] keeps the
+    /// probabilities (nil: per-thread scratch, inference).
+    @inline(__always)
+    static func attentionForward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>?,
+                                 qkv: UnsafePointer<Float>, b: Int, t: Int, c: Int, heads: Int, p0: Int, p1: Int) {
+        ldae_attention_forward(out, att, qkv, b, t, c, heads, p0, p1)
+    }
+
+    /// dqkv [B, T, 3C] += (overwrite: =) the attention gradient from dout [B, T, C] and the saved att [B, H, T, T].
+    @inline(__always)
+    static func attentionBackward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                  qkv: UnsafePointer<Float>, att: UnsafePointer<Float>,
+                                  b: Int, t: Int, c: Int, heads: Int, p0: Int, p1: Int, overwrite: Bool) {
+        ldae_attention_backward(dqkv, dout, qkv, att, b, t, c, heads, p0, p1, overwrite ? 1 : 0)
+    }
 }

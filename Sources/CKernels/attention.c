@@ -1,0 +1,249 @@
+// Multi-head self-attention core (timm Attention without the qkv/proj linears), for a range of (batch, head) pairs:
+//   qkv [B, T, 3C] rows = (q all heads | k all heads | v all heads); head h uses columns h*hd..<(h+1)*hd, hd = C/NH
+//   forward:  P = softmax(scale Q K^T) [T, T] per pair (kept in att [B, NH, T, T]),  out[b, :, h*hd..] = P V
+//   backward: dP = dO V^T; dV += P^T dO; dS = P * (dP - rowsum(dP * P)) * scale; dQ += dS K; dK += dS^T Q
+// Each product is one small GEMM done here directly rather than by ldae_sgemm (which packs both operands on every
+// call: at T = hd = 64, one ldae_sgemm per product was no faster than OpenBLAS in bench --kernels, the direct tiles
+// are ~1.4x): the right-hand operand is copied (transposed when needed, 8x8 register blocks) into a zero-padded,
+// aligned [k][n16] panel, the left-hand one is broadcast straight from its strided rows, and a 6x16 register tile
+// (12 ymm accumulators) runs the k loop of FMAs; column tails by masked loads/stores, so the padding is never stored.
+// Single-threaded; the Swift caller (Attention.swift) splits the pairs over the cores. Requires ldae_kernels_avx2().
+#include "ldae_kernels.h"
+#include "vmath_avx2.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+enum { MR = 6, NR = 16 };
+
+// Per-thread scratch (panels, and the probabilities when att is NULL), grown on demand and kept.
+static _Thread_local float *scratch_buf;
+static _Thread_local size_t scratch_cap;
+
+static float *scratch(size_t floats) {
+    if (scratch_cap < floats) {
+        free(scratch_buf);
+        size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+        scratch_buf = aligned_alloc(64, bytes);
+        scratch_cap = scratch_buf ? floats : 0;
+        if (scratch_buf == NULL) abort();  // out of memory for attention scratch: not recoverable here
+    }
+    return scratch_buf;
+}
+
+static long round16(long x) { return (x + NR - 1) / NR * NR; }
+
+// dst[rows, ldd] = src[rows, lds] for cols columns, zero in [cols, ldd).
+static void pack_rows(float *dst, long ldd, const float *src, long lds, long rows, long cols) {
+    for (long r = 0; r < rows; r++) {
+        long c = 0;
+        for (; c < cols; c++) dst[r * ldd + c] = src[r * lds + c];
+        for (; c < ldd; c++) dst[r * ldd + c] = 0;
+    }
+}
+
+// 8x8 block transpose: d[c * ldd + r] = alpha * s[r * lds + c] for r, c < 8.
+LDAE_AVX2_INLINE void transpose8x8(float *d, long ldd, const float *s, long lds, __m256 alpha) {
+    __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lds), r2 = _mm256_loadu_ps(s + 2 * lds),
+           r3 = _mm256_loadu_ps(s + 3 * lds), r4 = _mm256_loadu_ps(s + 4 * lds), r5 = _mm256_loadu_ps(s + 5 * lds),
+           r6 = _mm256_loadu_ps(s + 6 * lds), r7 = _mm256_loadu_ps(s + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(d + 0 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u0, u4, 0x20)));
+    _mm256_storeu_ps(d + 1 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u1, u5, 0x20)));
+    _mm256_storeu_ps(d + 2 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u2, u6, 0x20)));
+    _mm256_storeu_ps(d + 3 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u3, u7, 0x20)));
+    _mm256_storeu_ps(d + 4 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u0, u4, 0x31)));
+    _mm256_storeu_ps(d + 5 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u1, u5, 0x31)));
+    _mm256_storeu_ps(d + 6 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u2, u6, 0x31)));
+    _mm256_storeu_ps(d + 7 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u3, u7, 0x31)));
+}
+
+// dst[cols, ldd] = alpha * transpose(src[rows, lds]) (cols columns of src), zero in [rows, ldd).
+// 8x8 register blocks, the edges by scalar loops.
+LDAE_AVX2 static void pack_transposed(float *dst, long ldd, const float *src, long lds, long rows, long cols,
+                                      float alpha) {
+    const long r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+    const __m256 va = _mm256_set1_ps(alpha);
+    for (long r = 0; r < r8; r += 8)
+        for (long c = 0; c < c8; c += 8) transpose8x8(dst + c * ldd + r, ldd, src + r * lds + c, lds, va);
+    for (long r = 0; r < rows; r++)
+        for (long c = r < r8 ? c8 : 0; c < cols; c++) dst[c * ldd + r] = alpha * src[r * lds + c];
+    for (long c = 0; c < cols; c++)
+        for (long r = rows; r < ldd; r++) dst[c * ldd + r] = 0;
+}
+
+// C tile [mr, nr] (mr <= MR, nr <= NR) (= or +=) sum_p A[i, p] B[p, 0..NR):
+// A element (i, p) at a[i * ars + p * acs]; b a panel [k][ldb] (32-byte aligned rows, zero past the valid columns).
+LDAE_AVX2_INLINE void tile(const int mr, long k, const float *a, long ars, long acs, const float *b, long ldb,
+                           float *c, long ldc, long nr, int accumulate) {
+    __m256 c0[MR], c1[MR];
+    for (int r = 0; r < mr; r++) { c0[r] = _mm256_setzero_ps(); c1[r] = _mm256_setzero_ps(); }
+    for (long p = 0; p < k; p++) {
+        __m256 b0 = _mm256_load_ps(b + p * ldb), b1 = _mm256_load_ps(b + p * ldb + 8);
+        const float *ap = a + p * acs;
+        for (int r = 0; r < mr; r++) {
+            __m256 x = _mm256_broadcast_ss(ap + r * ars);
+            c0[r] = _mm256_fmadd_ps(x, b0, c0[r]);
+            c1[r] = _mm256_fmadd_ps(x, b1, c1[r]);
+        }
+    }
+    if (nr == NR) {
+        for (int r = 0; r < mr; r++) {
+            float *row = c + r * ldc;
+            if (accumulate) {
+                c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(row));
+                c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(row + 8));
+            }
+            _mm256_storeu_ps(row, c0[r]);
+            _mm256_storeu_ps(row + 8, c1[r]);
+        }
+    } else {
+        __m256i m0 = ldae_tail_mask(nr < 8 ? nr : 8), m1 = ldae_tail_mask(nr > 8 ? nr - 8 : 0);
+        for (int r = 0; r < mr; r++) {
+            float *row = c + r * ldc;
+            if (accumulate) {
+                c0[r] = _mm256_add_ps(c0[r], _mm256_maskload_ps(row, m0));
+                c1[r] = _mm256_add_ps(c1[r], _mm256_maskload_ps(row + 8, m1));
+            }
+            _mm256_maskstore_ps(row, m0, c0[r]);
+            _mm256_maskstore_ps(row + 8, m1, c1[r]);
+        }
+    }
+}
+
+// C[m, n] (= or, when accumulate, +=) A B: A element (i, p) at a[i * ars + p * acs] (row-major: ars = lda, acs = 1;
+// transposed: ars = 1, acs = lda); b the panel [k][ldb] from pack_rows / pack_transposed (ldb = round16(n));
+// C row-major [m, ldc].
+LDAE_AVX2 static void small_gemm(long m, long n, long k, const float *a, long ars, long acs, const float *b, long ldb,
+                                 float *c, long ldc, int accumulate) {
+    // Row tiles outer: the 6 rows of A stay in L1 while the whole panel (k x n16 floats, 16 KB at 64 x 64) streams.
+    long i = 0;
+    for (; i + MR <= m; i += MR)
+        for (long j = 0; j < n; j += NR)
+            tile(MR, k, a + i * ars, ars, acs, b + j, ldb, c + i * ldc + j, ldc, n - j < NR ? n - j : NR, accumulate);
+    if (i == m) return;
+    const float *ai = a + i * ars;
+    for (long j = 0; j < n; j += NR) {
+        long nr = n - j < NR ? n - j : NR;
+        float *ci = c + i * ldc + j;
+        switch (m - i) {
+            case 1: tile(1, k, ai, ars, acs, b + j, ldb, ci, ldc, nr, accumulate); break;
+            case 2: tile(2, k, ai, ars, acs, b + j, ldb, ci, ldc, nr, accumulate); break;
+            case 3: tile(3, k, ai, ars, acs, b + j, ldb, ci, ldc, nr, accumulate); break;
+            case 4: tile(4, k, ai, ars, acs, b + j, ldb, ci, ldc, nr, accumulate); break;
+            default: tile(5, k, ai, ars, acs, b + j, ldb, ci, ldc, nr, accumulate); break;
+        }
+    }
+}
+
+LDAE_AVX2_INLINE float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+LDAE_AVX2_INLINE float hmax8(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// r[n] = softmax(r[n]) in place (max-subtracted).
+LDAE_AVX2 static void softmax_row(float *r, long n) {
+    long tail = n % 8, full = n - tail;
+    __m256i m = ldae_tail_mask(tail);
+    __m256 ninf = _mm256_set1_ps(-INFINITY);
+    __m256 mx = ninf;
+    for (long j = 0; j < full; j += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(r + j));
+    if (tail) mx = _mm256_max_ps(mx, _mm256_blendv_ps(ninf, _mm256_maskload_ps(r + full, m), _mm256_castsi256_ps(m)));
+    __m256 vmax = _mm256_set1_ps(hmax8(mx));
+    __m256 sum = _mm256_setzero_ps();
+    for (long j = 0; j < full; j += 8) {
+        __m256 e = ldae_exp8(_mm256_sub_ps(_mm256_loadu_ps(r + j), vmax));
+        _mm256_storeu_ps(r + j, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    if (tail) {
+        __m256 e = _mm256_and_ps(ldae_exp8(_mm256_sub_ps(_mm256_maskload_ps(r + full, m), vmax)), _mm256_castsi256_ps(m));
+        _mm256_maskstore_ps(r + full, m, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    __m256 inv = _mm256_set1_ps(1.0f / hsum8(sum));
+    for (long j = 0; j < full; j += 8) _mm256_storeu_ps(r + j, _mm256_mul_ps(_mm256_loadu_ps(r + j), inv));
+    if (tail) _mm256_maskstore_ps(r + full, m, _mm256_mul_ps(_mm256_maskload_ps(r + full, m), inv));
+}
+
+// d[n] = p[n] * (d[n] - dot(p, d)) * scale in place (softmax backward, with the score scale folded in).
+LDAE_AVX2 static void softmax_backward_row(float *d, const float *p, long n, float scale) {
+    long tail = n % 8, full = n - tail;
+    __m256i m = ldae_tail_mask(tail);
+    __m256 acc = _mm256_setzero_ps();
+    for (long j = 0; j < full; j += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + j), _mm256_loadu_ps(d + j), acc);
+    if (tail) acc = _mm256_fmadd_ps(_mm256_maskload_ps(p + full, m), _mm256_maskload_ps(d + full, m), acc);
+    __m256 s = _mm256_set1_ps(hsum8(acc)), vs = _mm256_set1_ps(scale);
+    for (long j = 0; j < full; j += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(p + j), _mm256_sub_ps(_mm256_loadu_ps(d + j), s)), vs);
+        _mm256_storeu_ps(d + j, v);
+    }
+    if (tail) {
+        __m256 v = _mm256_mul_ps(_mm256_mul_ps(_mm256_maskload_ps(p + full, m),
+                                               _mm256_sub_ps(_mm256_maskload_ps(d + full, m), s)), vs);
+        _mm256_maskstore_ps(d + full, m, v);
+    }
+}
+
+LDAE_AVX2 void ldae_attention_forward(float *out, float *att, const float *qkv, long B, long T, long C, long NH,
+                                      long p0, long p1) {
+    (void)B;
+    const long hd = C / NH, C3 = 3 * C, tp = round16(T), hdp = round16(hd);
+    const float scale = 1.0f / sqrtf((float)hd);
+    // scratch: kt [hd][tp] | vp [T][hdp] | s [T][T] (only when att is NULL)
+    float *kt = scratch((size_t)(hd * tp + T * hdp + (att ? 0 : T * T)));
+    float *vp = kt + hd * tp;
+    for (long pair = p0; pair < p1; pair++) {
+        const long b = pair / NH, h = pair % NH;
+        const float *q = qkv + b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+        float *s = att ? att + pair * T * T : vp + T * hdp;
+        pack_transposed(kt, tp, k, C3, T, hd, scale);  // kt[e][j] = scale * K[j][e]
+        pack_rows(vp, hdp, v, C3, T, hd);
+        small_gemm(T, T, hd, q, C3, 1, kt, tp, s, T, 0);           // s[T, T] = scale Q K^T
+        for (long i = 0; i < T; i++) softmax_row(s + i * T, T);
+        small_gemm(T, hd, T, s, T, 1, vp, hdp, out + b * T * C + h * hd, C, 0);  // out_bh[T, hd] = P V
+    }
+}
+
+LDAE_AVX2 void ldae_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                                       long B, long T, long C, long NH, long p0, long p1, int overwrite) {
+    (void)B;
+    const long hd = C / NH, C3 = 3 * C, tp = round16(T), hdp = round16(hd);
+    const float scale = 1.0f / sqrtf((float)hd);
+    const int acc = !overwrite;
+    // scratch: vt [hd][tp] | dop, kp, qp [T][hdp] each | da [T][T]
+    float *vt = scratch((size_t)(hd * tp + 3 * T * hdp + T * T));
+    float *dop = vt + hd * tp, *kp = dop + T * hdp, *qp = kp + T * hdp, *da = qp + T * hdp;
+    for (long pair = p0; pair < p1; pair++) {
+        const long b = pair / NH, h = pair % NH;
+        const long off = b * T * C3 + h * hd;
+        const float *q = qkv + off, *k = q + C, *v = q + 2 * C;
+        float *dq = dqkv + off, *dk = dq + C, *dv = dq + 2 * C;
+        const float *p = att + pair * T * T;
+        const float *dO = dout + b * T * C + h * hd;
+        pack_transposed(vt, tp, v, C3, T, hd, 1.0f);  // vt[e][j] = V[j][e]
+        pack_rows(dop, hdp, dO, C, T, hd);
+        pack_rows(kp, hdp, k, C3, T, hd);
+        pack_rows(qp, hdp, q, C3, T, hd);
+        small_gemm(T, T, hd, dO, C, 1, vt, tp, da, T, 0);     // dP[T, T] = dO V^T
+        small_gemm(T, hd, T, p, 1, T, dop, hdp, dv, C3, acc);  // dV (+)= P^T dO
+        for (long i = 0; i < T; i++) softmax_backward_row(da + i * T, p + i * T, T, scale);  // dS, scaled
+        small_gemm(T, hd, T, da, T, 1, kp, hdp, dq, C3, acc);  // dQ (+)= dS K
+        small_gemm(T, hd, T, da, 1, T, qp, hdp, dk, C3, acc);  // dK (+)= dS^T Q
+    }
+}
