@@ -9,6 +9,7 @@
 // (12 ymm accumulators) runs the k loop of FMAs; column tails by masked loads/stores, so the padding is never stored.
 // Single-threaded; the Swift caller (Attention.swift) splits the pairs over the cores. Requires ldae_kernels_avx2().
 #include "ldae_kernels.h"
+#include "scratch.h"
 #include "vmath_avx2.h"
 
 #include <math.h>
@@ -16,20 +17,8 @@
 
 enum { MR = 6, NR = 16 };
 
-// Per-thread scratch (panels, and the probabilities when att is NULL), grown on demand and kept.
-static _Thread_local float *scratch_buf;
-static _Thread_local size_t scratch_cap;
-
-static float *scratch(size_t floats) {
-    if (scratch_cap < floats) {
-        free(scratch_buf);
-        size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-        scratch_buf = aligned_alloc(64, bytes);
-        scratch_cap = scratch_buf ? floats : 0;
-        if (scratch_buf == NULL) abort();  // out of memory for attention scratch: not recoverable here
-    }
-    return scratch_buf;
-}
+// Per-thread scratch (scratch.h): the panels, and the probabilities when att is NULL.
+static float *scratch(size_t floats) { return ldae_thread_scratch(LDAE_SCRATCH_ATTENTION, floats); }
 
 static long round16(long x) { return (x + NR - 1) / NR * NR; }
 

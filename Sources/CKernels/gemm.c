@@ -5,6 +5,7 @@
 // Transposes are absorbed by the packing, so one micro-kernel serves NN, NT, TN and TT.
 // Buffers: the packed panels live in per-thread scratch, grown on demand and kept (no malloc per call).
 #include "ldae_kernels.h"
+#include "scratch.h"
 
 #include <immintrin.h>
 #include <stdlib.h>
@@ -23,19 +24,7 @@ int ldae_kernels_avx2(void) {
     return cached;
 }
 
-// Per-thread packing scratch: A block [MC/MR panels][KC][MR], B block [NC/NR panels][KC][NR].
-static _Thread_local float *scratch_a, *scratch_b;
-static _Thread_local size_t cap_a, cap_b;
-
-static float *scratch(float **slot, size_t *cap, size_t floats) {
-    if (*cap < floats) {
-        free(*slot);
-        size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-        *slot = aligned_alloc(64, bytes);
-        *cap = *slot ? floats : 0;
-    }
-    return *slot;
-}
+// Packing scratch (scratch.h): A block [MC/MR panels][KC][MR], B [NC/NR panels][K][NR].
 
 // Packs rows [i0, i0+mc) x reduction [p0, p0+kc) of alpha * op(A) into panels of MR rows:
 // dst[panel][k][r] (zero rows past mc).
@@ -172,9 +161,8 @@ void ldae_sgemm_bias(int trans_a, int trans_b, long m, long n, long k, float alp
     // stay in cache while the reduction blocks accumulate into them.
     long nc_max = n < NC ? n : NC;
     const long KC = k <= KC_WHOLE ? k : KC_SPLIT;
-    float *pa = scratch(&scratch_a, &cap_a, (size_t)MC * (size_t)KC);
-    float *pb = scratch(&scratch_b, &cap_b, (size_t)((nc_max + NR - 1) / NR * NR) * (size_t)k);
-    if (pa == NULL || pb == NULL) abort();  // out of memory for packing scratch: not recoverable here
+    float *pa = ldae_thread_scratch(LDAE_SCRATCH_GEMM_A, (size_t)MC * (size_t)KC);
+    float *pb = ldae_thread_scratch(LDAE_SCRATCH_GEMM_B, (size_t)((nc_max + NR - 1) / NR * NR) * (size_t)k);
     for (long jc = 0; jc < n; jc += NC) {
         long nc = n - jc < NC ? n - jc : NC;
         long ncp = (nc + NR - 1) / NR * NR;
