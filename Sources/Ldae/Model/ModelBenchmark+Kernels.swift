@@ -1,66 +1,80 @@
 import Foundation
 
 extension ModelBenchmark {
-    /// Per-kernel timings at the reference shapes (tiny config, batch B): each kernel's median ms and GFLOP/s next
-    /// to OpenBLAS's own 2-thread sgemm on the same shape, to see where a step's time goes.
+    /// Per-kernel timings at the reference shapes (tiny config, batch B), to see where a step's time goes.
+    /// Each kernel runs on both paths, ldae's AVX2 C kernels ("fast") and the portable one (OpenBLAS sgemm, Swift
+    /// SIMD), alternating rep by rep so that both see the same load; prints each path's median and the ratio.
     public static func kernels(batch: Int = 128, reps: Int = 5, log: (String) -> Void = { print($0) }) {
         let T = 64, W = 192, H = 3, n = batch * T
+        let reps = max(reps, 7)
         func buf(_ k: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: k)
             var rng = RNG(seed: UInt64(k))
             for i in 0..<k { p[i] = Float(rng.uniform() - 0.5) }
             return p
         }
-        func time(_ body: () -> Void) -> Double {
-            var ts: [Double] = []
-            for r in 0..<(reps + 1) {
-                let t0 = Date(); body()
-                if r > 0 { ts.append(Date().timeIntervalSince(t0) * 1000) }
-            }
-            return median(ts)
-        }
-        let x = buf(n * 4 * W), y = buf(n * 4 * W), z = buf(n * 4 * W), w = buf(4 * W * W), g = buf(4 * W * W)
-        let m = buf(n), s = buf(n), att = buf(batch * H * T * T)
-        // Every kernel twice in the same run: ldae's AVX2 C kernels ("fast") and the portable path (OpenBLAS sgemm,
-        // Swift SIMD), so the ratio is measured under the same load.
-        let paths: [(String, Bool)] = FastKernels.available ? [("fast", true), ("portable", false)] : [("portable", false)]
         let saved = FastKernels.enabled
         defer { FastKernels.enabled = saved }
-        for (c, oc) in [(W, 3 * W), (W, W), (W, 4 * W), (4 * W, W)] {
-            let fl = 2.0 * Double(n * c * oc)
-            for (name, on) in paths {
-                FastKernels.enabled = on
-                let f = Parallel.withSingleThreadedBLAS { time { Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: c, oc: oc) } }
-                let bwd = Parallel.withSingleThreadedBLAS {
-                    time { Linear.backward(dinp: z, dweight: g, dbias: m, dout: y, inp: x, weight: w, n: n, c: c, oc: oc, overwriteDinp: true) }
+        let paths = FastKernels.available ? [true, false] : [false]
+        /// Median ms of body on each path (fast first), alternating paths within every rep after one warm-up.
+        func time(_ body: () -> Void) -> [Double] {
+            var ts = [[Double]](repeating: [], count: paths.count)
+            for r in 0..<(reps + 1) {
+                for (i, on) in paths.enumerated() {
+                    FastKernels.enabled = on
+                    let t0 = Date(); body()
+                    if r > 0 { ts[i].append(Date().timeIntervalSince(t0) * 1000) }
                 }
-                log(String(format: "linear %4d->%4d %-8@: forward %6.1f ms (%5.1f GFLOP/s), backward %6.1f ms (%5.1f GFLOP/s)",
-                           c, oc, name, f, fl / f / 1e6, bwd, 2 * fl / bwd / 1e6))
             }
-            let old = BLAS.threads
-            BLAS.setThreads(2)
-            let ref = time { BLAS.sgemm(transA: false, transB: true, m: n, n: oc, k: c, alpha: 1, a: x, lda: c, b: w, ldb: c, beta: 0, c: y, ldc: oc) }
-            BLAS.setThreads(old)
-            log(String(format: "linear %4d->%4d: openblas's own 2-thread sgemm, forward %6.1f ms (%5.1f GFLOP/s)", c, oc, ref, fl / ref / 1e6))
+            return ts.map(median)
         }
+        func report(_ name: String, _ ms: [Double], flops: Double = 0) {
+            func one(_ t: Double) -> String {
+                flops > 0 ? String(format: "%6.1f ms (%5.1f GFLOP/s)", t, flops / t / 1e6) : String(format: "%6.1f ms", t)
+            }
+            if ms.count == 2 {
+                log("\(name): fast \(one(ms[0])), portable \(one(ms[1])), portable/fast \(String(format: "%.2f", ms[1] / ms[0]))x")
+            } else {
+                log("\(name): portable \(one(ms[0])) (no AVX2+FMA on this CPU)")
+            }
+        }
+        log("kernels: tiny-config shapes, batch \(batch), \(Parallel.workers) worker threads, median of \(reps), paths alternating")
+        let x = buf(n * 4 * W), y = buf(n * 4 * W), z = buf(n * 4 * W), w = buf(4 * W * W), g = buf(4 * W * W)
+        let m = buf(n), s = buf(n), att = buf(batch * H * T * T)
         Parallel.withSingleThreadedBLAS {
-            let afl = 4.0 * Double(batch * T * T * W)
-            for (name, on) in paths {
-                FastKernels.enabled = on
-                let af = time { Attention.forward(out: y, att: att, qkv: x, b: batch, t: T, c: W, heads: H) }
-                let ab = time { Attention.backward(dqkv: z, dout: y, qkv: x, att: att, b: batch, t: T, c: W, heads: H, overwrite: true) }
-                log(String(format: "attention %-8@: forward %6.1f ms (%5.1f GFLOP/s), backward %6.1f ms (%5.1f GFLOP/s)", name, af, afl / af / 1e6, ab, 2 * afl / ab / 1e6))
-                let gf = time { GELU.forward(out: y, inp: x, n: n * 4 * W) }
-                let gb = time { GELU.backwardInPlace(y, inp: x, n: n * 4 * W) }
-                log(String(format: "gelu [%d x %d] %-8@: forward %6.1f ms, backward %6.1f ms", n, 4 * W, name, gf, gb))
+            for (c, oc) in [(W, 3 * W), (W, W), (W, 4 * W), (4 * W, W)] {
+                let fl = 2.0 * Double(n * c * oc)
+                let label = String(format: "linear %4d->%4d", c, oc)
+                report(label + " forward", time { Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: c, oc: oc) }, flops: fl)
+                report(label + " backward", time {
+                    Linear.backward(dinp: z, dweight: g, dbias: m, dout: y, inp: x, weight: w, n: n, c: c, oc: oc, overwriteDinp: true)
+                }, flops: 2 * fl)
             }
-            let lf = time { LayerNorm.forward(out: y, mean: m, rstd: s, inp: x, weight: w, bias: g, n: n, c: W) }
-            let lb = time { LayerNorm.backward(dinp: z, dweight: g, dbias: w, dout: y, inp: x, weight: w, mean: m, rstd: s, n: n, c: W) }
-            let la = time { LayerNorm.apply(out: y, inp: x, mean: m, rstd: s, weight: w, bias: g, n: n, c: W) }
-            log(String(format: "layernorm [%d x %d]: forward %6.1f ms, apply %6.1f ms, backward %6.1f ms", n, W, lf, la, lb))
-            let cp = time { y.update(from: x, count: n * W) }
-            log(String(format: "copy [%d x %d]: %6.1f ms", n, W, cp))
+            let afl = 4.0 * Double(batch * T * T * W)
+            report("attention forward", time { Attention.forward(out: y, att: att, qkv: x, b: batch, t: T, c: W, heads: H) }, flops: afl)
+            report("attention backward", time {
+                Attention.backward(dqkv: z, dout: y, qkv: x, att: att, b: batch, t: T, c: W, heads: H, overwrite: true)
+            }, flops: 2 * afl)
+            report("gelu [\(n) x \(4 * W)] forward", time { GELU.forward(out: y, inp: x, n: n * 4 * W) })
+            report("gelu [\(n) x \(4 * W)] backward", time { GELU.backwardInPlace(y, inp: x, n: n * 4 * W) })
+            report("layernorm [\(n) x \(W)] forward", time { LayerNorm.forward(out: y, mean: m, rstd: s, inp: x, weight: w, bias: g, n: n, c: W) })
+            report("layernorm [\(n) x \(W)] backward", time {
+                LayerNorm.backward(dinp: z, dweight: g, dbias: w, dout: y, inp: x, weight: w, mean: m, rstd: s, n: n, c: W)
+            })
         }
+        // OpenBLAS's own threading on the largest forward shape, for reference
+        let old = BLAS.threads
+        BLAS.setThreads(Parallel.workers)
+        var ts: [Double] = []
+        for r in 0..<(reps + 1) {
+            let t0 = Date()
+            BLAS.sgemm(transA: false, transB: true, m: n, n: 4 * W, k: W, alpha: 1, a: x, lda: W, b: w, ldb: W, beta: 0, c: y, ldc: 4 * W)
+            if r > 0 { ts.append(Date().timeIntervalSince(t0) * 1000) }
+        }
+        BLAS.setThreads(old)
+        let t = median(ts)
+        log(String(format: "openblas's own %d-thread sgemm [%d x %d] x [%d x %d]^T: %6.1f ms (%5.1f GFLOP/s)", Parallel.workers,
+                   n, W, 4 * W, W, t, 2.0 * Double(n * W * 4 * W) / t / 1e6))
         for p in [x, y, z, w, g, m, s, att] { p.deallocate() }
     }
 }
