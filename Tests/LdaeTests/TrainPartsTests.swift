@@ -52,6 +52,36 @@ final class TrainPartsTests: XCTestCase {
         XCTAssertEqual(q, [0.95, 0.95, 0.95, 0.95, 1, 1])
     }
 
+    func testAdamWAndNormAtParallelSizesMatchScalarReference() {
+        // segments large enough for the 8-lane loop, the tails and the split over cores; odd offsets and counts
+        let n = 70_011, split = 40_003
+        var rng = RNG(seed: 3)
+        var p = (0..<n).map { _ in Float(rng.normal()) }
+        var pRef = p.map(Double.init)
+        let opt = AdamW(count: n, segments: [.init(offset: 0, count: split, decay: true), .init(offset: split, count: n - split, decay: false)],
+                        beta1: 0.9, beta2: 0.95, weightDecay: 0.05)
+        var m = [Double](repeating: 0, count: n), v = [Double](repeating: 0, count: n)
+        for step in 1...3 {
+            let g = (0..<n).map { _ in Float(rng.normal()) }
+            let lr = 0.01
+            p.withUnsafeMutableBufferPointer { pp in opt.update(params: pp.baseAddress!, grads: g, lr: lr) }
+            for i in 0..<n {
+                let gi = Double(g[i])
+                if i < split { pRef[i] *= 1 - lr * 0.05 }
+                m[i] = 0.9 * m[i] + 0.1 * gi; v[i] = 0.95 * v[i] + 0.05 * gi * gi
+                let mh = m[i] / (1 - pow(0.9, Double(step))), vh = v[i] / (1 - pow(0.95, Double(step)))
+                pRef[i] -= lr * mh / (vh.squareRoot() + 1e-8)
+            }
+        }
+        var worst = 0.0
+        for i in 0..<n { worst = max(worst, abs(Double(p[i]) - pRef[i])) }
+        XCTAssertLessThan(worst, 1e-5)
+        // norm over many 4096-blocks and a ragged tail against a Double loop
+        let ref = p.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let got = p.withUnsafeBufferPointer { GradOps.norm($0.baseAddress!, count: n) }
+        XCTAssertEqual(got, ref, accuracy: 1e-5 * ref)
+    }
+
     func testClipAndEMA() {
         var g: [Float] = [3, 4, 0]
         let n = g.withUnsafeMutableBufferPointer { GradOps.clip($0.baseAddress!, count: 3, maxNorm: 1) }

@@ -74,6 +74,9 @@ public enum ModelBenchmark {
         let layer = sgemmGflops(m: batch * config.tokens, n: config.encoderWidth * config.mlpRatio, k: config.encoderWidth, threads: threads)
         log(String(format: "sgemm reference (OpenBLAS, %d threads): %.1f GFLOP/s at 2048^3, %.1f GFLOP/s at %dx%dx%d",
                    threads, sq, layer, batch * config.tokens, config.encoderWidth * config.mlpRatio, config.encoderWidth))
+        // OpenBLAS's worker threads spin for a while after a threaded call; let them go idle before timing the model
+        // (which runs OpenBLAS single-threaded and splits work itself), or they take a core from it.
+        Thread.sleep(forTimeInterval: 0.5)
         let flops = model.trainingFlops(batch: batch)
         var stepTimes: [Double] = [], cpuTimes: [Double] = []
         for s in 0..<(steps + 1) {

@@ -32,15 +32,32 @@ public final class AdamW {
         let stepSize = Float(lr) / bc1
         let bc2sqrt = bc2.squareRoot()
         let e = Float(eps)
-        m.withUnsafeMutableBufferPointer { mp in v.withUnsafeMutableBufferPointer { vp in
+        // Elementwise, so splitting each segment over the cores (8 lanes at a time) gives the same bits as a loop.
+        m.withUnsafeMutableBufferPointer { mb in v.withUnsafeMutableBufferPointer { vb in
+            let mp = mb.baseAddress!, vp = vb.baseAddress!
             for s in segments {
                 let decay: Float = s.decay ? 1 - Float(lr * weightDecay) : 1
-                for i in s.offset..<(s.offset + s.count) {
-                    let g = grads[i]
-                    let mi = b1 * mp[i] + (1 - b1) * g
-                    let vi = b2 * vp[i] + (1 - b2) * g * g
-                    mp[i] = mi; vp[i] = vi
-                    params[i] = params[i] * decay - stepSize * mi / (vi.squareRoot() / bc2sqrt + e)
+                Parallel.chunks(s.count, grain: 1 << 15) { a, b in
+                    var i = s.offset + a
+                    let end = s.offset + b
+                    let vb1 = F8(repeating: b1), vb2 = F8(repeating: b2), vc1 = F8(repeating: 1 - b1), vc2 = F8(repeating: 1 - b2)
+                    let vdecay = F8(repeating: decay), vstep = F8(repeating: stepSize), vbc = F8(repeating: bc2sqrt), ve = F8(repeating: e)
+                    while i + 8 <= end {
+                        let g = VMath.load(grads + i)
+                        let mi = vb1 * VMath.load(mp + i) + vc1 * g
+                        let vi = vb2 * VMath.load(vp + i) + vc2 * g * g
+                        VMath.store(mi, mp + i); VMath.store(vi, vp + i)
+                        VMath.store(VMath.load(params + i) * vdecay - vstep * mi / (vi.squareRoot() / vbc + ve), params + i)
+                        i += 8
+                    }
+                    while i < end {
+                        let g = grads[i]
+                        let mi = b1 * mp[i] + (1 - b1) * g
+                        let vi = b2 * vp[i] + (1 - b2) * g * g
+                        mp[i] = mi; vp[i] = vi
+                        params[i] = params[i] * decay - stepSize * mi / (vi.squareRoot() / bc2sqrt + e)
+                        i += 1
+                    }
                 }
             }
         } }
@@ -49,26 +66,35 @@ public final class AdamW {
 
 public enum GradOps {
     /// L2 norm of a flat buffer (accumulated in double).
+    /// L2 norm: float partial sums over fixed blocks of 4096 (8 lanes), added in block order in Double, so the
+    /// result does not depend on the number of cores that computed the blocks.
     public static func norm(_ g: UnsafePointer<Float>, count: Int) -> Double {
-        var s = 0.0
-        var i = 0
-        while i < count {
-            let end = min(count, i + 4096)
-            var part: Float = 0
-            for k in i..<end { part += g[k] * g[k] }
-            s += Double(part); i = end
+        let block = 4096, nb = (count + block - 1) / block
+        if nb == 0 { return 0 }
+        var parts = [Double](repeating: 0, count: nb)
+        parts.withUnsafeMutableBufferPointer { pb in
+            let p = pb.baseAddress!
+            Parallel.chunks(nb, grain: 64) { b0, b1 in
+                for bi in b0..<b1 {
+                    var i = bi * block
+                    let end = min(count, i + block)
+                    var acc = F8()
+                    while i + 8 <= end { let x = VMath.load(g + i); acc += x * x; i += 8 }
+                    var part = acc.sum()
+                    while i < end { part += g[i] * g[i]; i += 1 }
+                    p[bi] = Double(part)
+                }
+            }
         }
-        return s.squareRoot()
+        return parts.reduce(0, +).squareRoot()
     }
 
-    /// Clips the total norm to `maxNorm` (torch.nn.utils.clip_grad_norm_); returns the norm before clipping.
-    /// maxNorm <= 0 disables clipping.
     @discardableResult
     public static func clip(_ g: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double) -> Double {
         let n = norm(g, count: count)
         if maxNorm > 0 && n > maxNorm && n.isFinite {
             let s = Float(maxNorm / (n + 1e-6))
-            for i in 0..<count { g[i] *= s }
+            Parallel.chunks(count, grain: 1 << 15) { a, b in for i in a..<b { g[i] *= s } }
         }
         return n
     }

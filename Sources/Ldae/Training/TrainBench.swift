@@ -63,11 +63,16 @@ public enum TrainBench {
         // 2. full training steps
         var stepMs: [Double] = []
         for s in 0..<(warmup + steps) {
+            if s == warmup { stepper.phaseSeconds = [:] }
             let t0 = Date()
             _ = try x0.withUnsafeBufferPointer { try stepper.step(x0: $0.baseAddress!, step: s, lr: 1e-4) }
             let ms = Date().timeIntervalSince(t0) * 1000
             if s >= warmup { stepMs.append(ms) }
             print(String(format: "train: step %d: %.1f ms%@", s, ms, s < warmup ? " (warmup)" : ""))
+        }
+        if let ph = stepper.phaseSeconds {
+            let order = ["corrupt", "forward", "loss", "backward", "clip", "adamw"]
+            print("train: mean per step by phase: " + order.map { String(format: "%@ %.1f ms", $0, 1000 * (ph[$0] ?? 0) / Double(steps)) }.joined(separator: ", "))
         }
         let step = median(stepMs)
         let ips = Double(B) / (step / 1000), fips = mr.featuresImagesPerS

@@ -330,22 +330,44 @@ public final class TrainStep {
     deinit { x.deallocate(); noise.deallocate(); dOut.deallocate() }
 
     /// Returns (loss, gradient norm before clipping); throws NonFiniteError before touching the weights.
+    /// The whole step runs with OpenBLAS at one thread: the kernels split work over the cores themselves, and a
+    /// threaded OpenBLAS call (the objective's small PCA products) leaves its worker spinning for about 0.1 s,
+    /// which took a core from the model's first layers (measured: forward 0.8 s vs 2.8 s in the same run).
     func step(x0: UnsafePointer<Float>, step: Int, lr: Double) throws -> (Double, Double) {
+        try Parallel.withSingleThreadedBLAS { try stepBody(x0: x0, step: step, lr: lr) }
+    }
+
+    /// When non-nil, each phase's wall time (seconds) is added here under its name (for `ldae-train bench`).
+    public var phaseSeconds: [String: Double]?
+    @inline(__always)
+    private func phase<R>(_ name: String, _ body: () throws -> R) rethrows -> R {
+        guard phaseSeconds != nil else { return try body() }
+        let t0 = Date()
+        let r = try body()
+        phaseSeconds![name, default: 0] += Date().timeIntervalSince(t0)
+        return r
+    }
+
+    private func stepBody(x0: UnsafePointer<Float>, step: Int, lr: Double) throws -> (Double, Double) {
         let B = config.batchSize
         var rng = RNG(seed: config.seed, stream: TrainStep.noiseStream &+ UInt64(step))
         let lv = schedule.sample(batch: B, rng: &rng)
         for b in 0..<B { tFrac[b] = Float(lv.t[b] - 1) / Float(schedule.timesteps) }   // t in [0, 1)
-        objective.corrupt(x0, batch: B, gammas: lv.gammas, sigmas: lv.sigmas, rng: &rng, out: x,
-                          noise: config.target == "noise" ? noise : nil)
-        model.zeroGrad()
-        let yhat = model.forward(x, t: tFrac, batch: B)
+        phase("corrupt") {
+            objective.corrupt(x0, batch: B, gammas: lv.gammas, sigmas: lv.sigmas, rng: &rng, out: x,
+                              noise: config.target == "noise" ? noise : nil)
+        }
+        let yhat = phase("forward") { () -> UnsafePointer<Float> in
+            model.zeroGrad()
+            return model.forward(x, t: tFrac, batch: B)
+        }
         let target = config.target == "noise" ? UnsafePointer(noise) : x0
-        let loss = objective.loss(prediction: yhat, target: target, batch: B, sigmas: lv.sigmas, dPrediction: dOut)
+        let loss = phase("loss") { objective.loss(prediction: yhat, target: target, batch: B, sigmas: lv.sigmas, dPrediction: dOut) }
         guard loss.isFinite else { throw NonFiniteError(what: "loss (\(loss))") }
-        model.backward(dOut)
-        let gn = GradOps.clip(model.grads, count: model.parameterCount, maxNorm: config.gradClip)
+        phase("backward") { model.backward(dOut) }
+        let gn = phase("clip") { GradOps.clip(model.grads, count: model.parameterCount, maxNorm: config.gradClip) }
         guard gn.isFinite else { throw NonFiniteError(what: "gradient norm (\(gn))") }
-        optimizer.update(params: model.params, grads: model.grads, lr: lr)
+        phase("adamw") { optimizer.update(params: model.params, grads: model.grads, lr: lr) }
         return (loss, gn)
     }
 }
