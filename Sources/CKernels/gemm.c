@@ -27,9 +27,10 @@ int ldae_kernels_avx2(void) {
 // Packing scratch (scratch.h): A block [MC/MR panels][KC][MR], B [NC/NR panels][K][NR].
 
 // Packs rows [i0, i0+mc) x reduction [p0, p0+kc) of alpha * op(A) into panels of MR rows:
-// dst[panel][k][r] (zero rows past mc).
+// dst[panel][k][r] (zero rows past mc). colsum (NULL: none): colsum[p0 + p] += op(A)[i, p] over the packed rows
+// (without alpha), while the values are in registers anyway.
 static void pack_a(int trans, const float *a, long lda, long i0, long mc, long p0, long kc, float alpha,
-                   float *dst) {
+                   float *dst, float *colsum) {
     for (long ip = 0; ip < mc; ip += MR) {
         long rows = mc - ip < MR ? mc - ip : MR;
         float *d = dst + ip * kc;
@@ -37,14 +38,18 @@ static void pack_a(int trans, const float *a, long lda, long i0, long mc, long p
             for (long p = 0; p < kc; p++) {
                 const float *s = a + (p0 + p) * lda + i0 + ip;
                 long r = 0;
-                for (; r < rows; r++) d[p * MR + r] = alpha * s[r];
+                float cs = 0;
+                for (; r < rows; r++) { d[p * MR + r] = alpha * s[r]; cs += s[r]; }
                 for (; r < MR; r++) d[p * MR + r] = 0;
+                if (colsum) colsum[p0 + p] += cs;
             }
         } else {      // element (i, p) at a[i * lda + p]: read each row contiguously
             for (long r = 0; r < MR; r++) {
                 if (r < rows) {
                     const float *s = a + (i0 + ip + r) * lda + p0;
                     for (long p = 0; p < kc; p++) d[p * MR + r] = alpha * s[p];
+                    if (colsum)
+                        for (long p = 0; p < kc; p++) colsum[p0 + p] += s[p];
                 } else {
                     for (long p = 0; p < kc; p++) d[p * MR + r] = 0;
                 }
@@ -144,12 +149,19 @@ static void kernel_6x16(long kc, const float *a, const float *b, float *c, long 
 
 void ldae_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha,
                 const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc) {
-    ldae_sgemm_bias(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
+    ldae_sgemm_ex(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL);
 }
 
-void ldae_sgemm_bias(int trans_a, int trans_b, long m, long n, long k, float alpha,
-                     const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
-                     const float *bias) {
+void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha,
+                   const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
+                   const float *bias, float *colsum_a) {
+    // colsum_a: every element of op(A) is packed once in the first column block (jc == 0) and summed there; when
+    // nothing is packed, sum here.
+    if (colsum_a && (n <= 0 || k <= 0 || alpha == 0)) {
+        for (long i = 0; i < m; i++)
+            for (long p = 0; p < k; p++) colsum_a[p] += trans_a ? a[p * lda + i] : a[i * lda + p];
+        colsum_a = NULL;
+    }
     if (m <= 0 || n <= 0) return;
     if (k <= 0 || alpha == 0) {  // C = beta * C (+ bias)
         for (long i = 0; i < m; i++)
@@ -177,7 +189,7 @@ void ldae_sgemm_bias(int trans_a, int trans_b, long m, long n, long k, float alp
                 float bt = pc == 0 ? beta : 1;  // later reduction blocks accumulate
                 const float *bs = pc == 0 && bias ? bias + jc : NULL;  // the bias is added once
                 const float *pbk = pb + pc * ncp;
-                pack_a(trans_a, a, lda, ic, mc, pc, kc, alpha, pa);
+                pack_a(trans_a, a, lda, ic, mc, pc, kc, alpha, pa, jc == 0 ? colsum_a : NULL);
                 for (long jr = 0; jr < nc; jr += NR) {
                     long nr = nc - jr < NR ? nc - jr : NR;
                     for (long ir = 0; ir < mc; ir += MR) {

@@ -56,25 +56,58 @@ final class FastGEMMTests: XCTestCase {
         }
     }
 
+    func testColumnSumsOfAComeWithTheProduct() {
+        var rng = RNG(seed: 13)
+        // (m, n, k): remainders of the 6-row panels, n > 2048 (several column blocks: A packed more than once),
+        // k > 1024 (blocked reduction), alpha 0 (nothing packed)
+        for (m, n, k, alpha) in [(13, 37, 20, Float(1)), (7, 2100, 9, 0.5), (5, 17, 1100, 1), (9, 4, 6, 0)] {
+            for ta in [false, true] {
+                let lda = (ta ? m : k) + 2
+                let a = FD.randn((ta ? k : m) * lda, &rng), b = FD.randn(k * n, &rng)
+                var c = [Float](repeating: 0, count: m * n)
+                Self.onBothPaths { path in
+                    var sums = [Float](repeating: 0.25, count: k)
+                    FastKernels.sgemm(transA: ta, transB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: n,
+                                      beta: 0, c: &c, ldc: n, colsumA: &sums)
+                    for p in 0..<k {
+                        var ref = 0.25
+                        for i in 0..<m { ref += Double(ta ? a[p * lda + i] : a[i * lda + p]) }
+                        XCTAssertEqual(Double(sums[p]), ref, accuracy: 1e-4, "\(path) m=\(m) n=\(n) k=\(k) ta=\(ta) p=\(p)")
+                    }
+                }
+            }
+        }
+    }
+
     func testLinearAndAttentionAgreeOnBothPaths() {
         guard FastKernels.available else { return }
         var rng = RNG(seed: 12)
         let n = 150, c = 40, oc = 56
         let x = FD.randn(n * c, &rng), w = FD.randn(oc * c, &rng, scale: 0.3), b = FD.randn(oc, &rng)
         let dout = FD.randn(n * oc, &rng)
-        var outs: [[Float]] = [], dxs: [[Float]] = [], dws: [[Float]] = []
+        var outs: [[Float]] = [], dxs: [[Float]] = [], dws: [[Float]] = [], dbs: [[Float]] = []
         Self.onBothPaths { _ in
             var out = [Float](repeating: 0, count: n * oc)
             Linear.forward(out: &out, inp: x, weight: w, bias: b, n: n, c: c, oc: oc)
             var dx = [Float](repeating: 0.5, count: n * c), dw = [Float](repeating: 0, count: oc * c)
             var db = [Float](repeating: 0, count: oc)
             Linear.backward(dinp: &dx, dweight: &dw, dbias: &db, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc)
-            outs.append(out); dxs.append(dx); dws.append(dw)
+            outs.append(out); dxs.append(dx); dws.append(dw); dbs.append(db)
+            // the bias gradient also without dinp (the fused column sums need the dinp product)
+            var db2 = [Float](repeating: 0, count: oc), dw2 = dw
+            Linear.backward(dinp: nil, dweight: &dw2, dbias: &db2, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc)
+            XCTAssertLessThan(FD.maxAbsDiff(db, db2), 1e-4)
         }
         XCTAssertEqual(outs.count, 2)
         XCTAssertLessThan(FD.maxAbsDiff(outs[0], outs[1]), 1e-4)
         XCTAssertLessThan(FD.maxAbsDiff(dxs[0], dxs[1]), 1e-4)
         XCTAssertLessThan(FD.maxAbsDiff(dws[0], dws[1]), 1e-3)
+        XCTAssertLessThan(FD.maxAbsDiff(dbs[0], dbs[1]), 1e-4)
+        for j in 0..<oc {   // dbias = column sums of dout
+            var ref = 0.0
+            for r in 0..<n { ref += Double(dout[r * oc + j]) }
+            XCTAssertEqual(Double(dbs[0][j]), ref, accuracy: 1e-3)
+        }
         // the fast path is really taken: with fast kernels on, the output is not bit-identical to OpenBLAS's
         // in general, but it must be within float rounding of the reference
         var naive = [Float](repeating: 0, count: n * oc)

@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# tools/bench train [--batch 128] [--steps 5] [--threads N]
+# tools/bench train [--batch 128] [--steps 5] [--threads N] [--rounds R]
 # Training-step benchmark of the reference (tiny) config: median step time, images/s, GFLOP/s, encoder features
 # images/s at batch 256, peak RSS. Run by tools/bench (which builds release first).
 # `ldae-train bench` measures, in one process, OpenBLAS sgemm, the model's forward+backward alone, encoder features,
-# then full l-DAE training steps. In the same run: numpy's sgemm on the system OpenBLAS (the machine's reference) and,
-# where torch + timm import, PyTorch eager on the same config (tools/bench.d/torch_ref.py), so the ratios compare
-# things measured minutes apart, not against fixed figures. `ldae-train bench --kernels` gives the per-kernel split.
-# Ends with one key=value line.
+# then full l-DAE training steps (with a per-phase split). In the same run: numpy's sgemm on the system OpenBLAS (the
+# machine's reference) and, where torch + timm import, PyTorch eager on the same config (tools/bench.d/torch_ref.py).
+# With --rounds R (default 1) ldae and PyTorch run alternately R times and the figures are the medians over rounds,
+# so both see the same machine (these 2 cores are shared and the load drifts by +-20% over minutes).
+# LDAE_FAST_KERNELS=0 runs ldae's portable path (OpenBLAS + Swift SIMD) instead of the AVX2 C kernels.
+# `ldae-train bench --kernels` gives the per-kernel split, both paths alternating. Ends with one key=value line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 exe=.build/release/ldae-train
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other processes on these 2 cores slow every figure)" >&2
+rounds=1; largs=(); targs=(); threads=2
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds=$2; shift 2 ;;
+    --batch|--steps|--warmup) largs+=("$1" "$2"); targs+=("$1" "$2"); shift 2 ;;
+    --threads) threads=$2; largs+=("$1" "$2"); shift 2 ;;
+    *) largs+=("$1"); shift ;;
+  esac
+done
 sgemm=""
 if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import numpy" 2>/dev/null; then
   sgemm=$(OPENBLAS_NUM_THREADS=2 /usr/bin/python3 - <<'PY'
@@ -25,35 +36,37 @@ PY
 )
   echo "sgemm reference (numpy float32 2048^3 on the system OpenBLAS, 2 threads, median of 5): ${sgemm} GFLOP/s" >&2
 fi
-out=$("$exe" bench "$@" | tee /dev/stderr | tail -1)
-gf=$(echo "$out" | sed -n 's/.* gflops=\([0-9.]*\).*/\1/p')   # the step's own GFLOP/s, not sgemm_gflops
-if [ -n "$sgemm" ] && [ -n "$gf" ]; then
-  ratio=$(awk -v a="$gf" -v b="$sgemm" 'BEGIN { printf "%.2f", a / b }')
-  out="$out numpy_sgemm_gflops=$sgemm numpy_sgemm_ratio=$ratio"
-fi
-# PyTorch eager on the same config in the same run, where torch + timm import (LDAE_TORCH_PYTHON picks the python;
-# e.g. a venv with `pip install torch timm`). Batch, steps and threads follow our arguments.
 py=${LDAE_TORCH_PYTHON:-python3}
-targs=(); threads=2
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --batch|--steps|--warmup) targs+=("$1" "$2"); shift 2 ;;
-    --threads) threads=$2; shift 2 ;;
-    *) shift ;;
-  esac
+havetorch=0
+if "$py" -c "import torch, timm" 2>/dev/null; then havetorch=1; else
+  echo "PyTorch reference skipped: '$py' cannot import torch and timm (set LDAE_TORCH_PYTHON to a python that can)" >&2
+fi
+key() { echo "$1" | sed -n "s/^\(.* \)\{0,1\}$2=\([0-9.]*\).*/\2/p"; }   # value of key $2 in line $1 (anchored)
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ls_ms=(); ls_fi=(); ts_ms=(); ts_fi=(); out=""
+for r in $(seq 1 "$rounds"); do
+  [ "$rounds" -gt 1 ] && echo "== round $r of $rounds" >&2
+  out=$("$exe" bench "${largs[@]}" | tee /dev/stderr | tail -1)
+  ls_ms+=("$(key "$out" step_ms)"); ls_fi+=("$(key "$out" features_images_per_s)")
+  if [ "$havetorch" = 1 ]; then
+    tout=$("$py" tools/bench.d/torch_ref.py "${targs[@]}" --threads "$threads" | tail -1)
+    ts_ms+=("$(key "$tout" torch_step_ms)"); ts_fi+=("$(key "$tout" torch_features_images_per_s)")
+    echo "round $r: ldae ${ls_ms[-1]} ms/step, ${ls_fi[-1]} feature images/s; PyTorch eager ${ts_ms[-1]} ms/step, ${ts_fi[-1]} feature images/s" >&2
+  fi
 done
-if "$py" -c "import torch, timm" 2>/dev/null; then
-  tout=$("$py" tools/bench.d/torch_ref.py "${targs[@]}" --threads "$threads" | tail -1)
-  tms=$(echo "$tout" | sed -n 's/.*torch_step_ms=\([0-9.]*\).*/\1/p')
-  tf=$(echo "$tout" | sed -n 's/.*torch_features_images_per_s=\([0-9.]*\).*/\1/p')
-  # the full training step (the line starts with it; model_step_ms is the model alone)
-  ms=$(echo "$out" | sed -n 's/^step_ms=\([0-9.]*\).*/\1/p')
-  fi=$(echo "$out" | sed -n 's/.* features_images_per_s=\([0-9.]*\).*/\1/p')
+ms=$(printf '%s\n' "${ls_ms[@]}" | median); fi=$(printf '%s\n' "${ls_fi[@]}" | median)
+# the last round's line, with the step and features replaced by the medians over rounds
+out=$(echo "$out" | sed "s/^step_ms=[0-9.]*/step_ms=$ms/; s/ features_images_per_s=[0-9.]*/ features_images_per_s=$fi/")
+out="$out rounds=$rounds"
+gf=$(key "$out" gflops)
+if [ -n "$sgemm" ] && [ -n "$gf" ]; then
+  out="$out numpy_sgemm_gflops=$sgemm numpy_sgemm_ratio=$(awk -v a="$gf" -v b="$sgemm" 'BEGIN { printf "%.2f", a / b }')"
+fi
+if [ "$havetorch" = 1 ]; then
+  tms=$(printf '%s\n' "${ts_ms[@]}" | median); tf=$(printf '%s\n' "${ts_fi[@]}" | median)
   sr=$(awk -v a="$tms" -v b="$ms" 'BEGIN { printf "%.2f", a / b }')
   fr=$(awk -v a="$fi" -v b="$tf" 'BEGIN { printf "%.2f", a / b }')
-  echo "same run: PyTorch eager ${tms} ms/step, ${tf} feature images/s -> ldae is ${sr}x on the step, ${fr}x on features (target 1.3x)" >&2
+  echo "same run, median of $rounds round(s): ldae $ms ms/step, $fi feature images/s; PyTorch eager $tms ms/step, $tf feature images/s -> ldae is ${sr}x on the step, ${fr}x on features (target 1.3x)" >&2
   out="$out torch_step_ms=$tms torch_features_images_per_s=$tf speedup_step=$sr speedup_features=$fr"
-else
-  echo "PyTorch reference skipped: '$py' cannot import torch and timm (set LDAE_TORCH_PYTHON to a python that can)" >&2
 fi
 echo "$out"

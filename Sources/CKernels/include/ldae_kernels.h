@@ -17,13 +17,16 @@ int ldae_kernels_avx2(void);
 void ldae_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha,
                 const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc);
 
-/// ldae_sgemm plus a row vector: C[m,n] = alpha * op(A) op(B) + beta * C + bias[n] (bias NULL: none). The bias is
-/// added in the kernel's write-back, so a linear layer's output is written once and never read.
-void ldae_sgemm_bias(int trans_a, int trans_b, long m, long n, long k, float alpha,
-                     const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
-                     const float *bias);
+/// ldae_sgemm with two fused extras (each NULL: none):
+///   bias[n]:      C[m,n] = alpha * op(A) op(B) + beta * C + bias (added in the kernel's write-back, so a linear
+///                 layer's output is written once and never read);
+///   colsum_a[k]:  colsum_a[p] += sum over i of op(A)[i, p] (without alpha), taken while A is packed (a linear
+///                 layer's bias gradient comes with its input gradient, without another pass over dout).
+void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha,
+                   const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
+                   const float *bias, float *colsum_a);
 
-/// The contract of ldae_sgemm_bias, as three plain loops with double accumulation (the test reference).
+/// The contract of ldae_sgemm_ex without colsum_a, as three plain loops with double accumulation (the test reference).
 void ldae_sgemm_ref(int trans_a, int trans_b, long m, long n, long k, float alpha,
                     const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
                     const float *bias);

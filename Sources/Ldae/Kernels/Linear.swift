@@ -23,11 +23,23 @@ public enum Linear {
                                 dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 n: Int, c: Int, oc: Int, overwriteDinp: Bool = false) {
+        var biasDone = false
         if let dinp {
-            Parallel.chunks(n, grain: 32) { r0, r1 in
+            // with the AVX2 kernel the bias gradient comes with this product (column sums of dout taken while it is
+            // packed): per-chunk partial sums, added into dbias in chunk order
+            let fuse = dbias != nil && FastKernels.enabled
+            let k = Parallel.chunkCount(n, grain: 32)
+            let part: UnsafeMutablePointer<Float>? = fuse ? .allocate(capacity: k * oc) : nil
+            part?.initialize(repeating: 0, count: k * oc)
+            defer { part?.deallocate() }
+            Parallel.chunksIndexed(n, grain: 32) { w, r0, r1 in
                 FastKernels.sgemm(transA: false, transB: false, m: r1 - r0, n: c, k: oc, alpha: 1,
-                           a: dout + r0 * oc, lda: oc, b: weight, ldb: c,
-                           beta: overwriteDinp ? 0 : 1, c: dinp + r0 * c, ldc: c)
+                                  a: dout + r0 * oc, lda: oc, b: weight, ldb: c,
+                                  beta: overwriteDinp ? 0 : 1, c: dinp + r0 * c, ldc: c, colsumA: part.map { $0 + w * oc })
+            }
+            if let part, let dbias {
+                for w in 0..<k { for j in 0..<oc { dbias[j] += part[w * oc + j] } }
+                biasDone = true
             }
         }
         // Weight gradient: split the reduction over rows (each core reads half of dout and inp); core 0 adds into
@@ -43,7 +55,7 @@ public enum Linear {
         if let part {
             for w in 1..<k { Residual.forward(out: dweight, a: dweight, b: part + (w - 1) * oc * c, n: oc * c) }
         }
-        if let dbias { columnSums(into: dbias, dout, n: n, oc: oc) }
+        if let dbias, !biasDone { columnSums(into: dbias, dout, n: n, oc: oc) }
     }
 
     /// acc[OC] += sum over rows of m[N, OC]

@@ -13,19 +13,26 @@ public enum FastKernels {
         return ldae_kernels_avx2() != 0
     }()
 
-    /// Single-threaded SGEMM, the contract of BLAS.sgemm plus an optional row vector:
+    /// Single-threaded SGEMM, the contract of BLAS.sgemm plus two optional fused extras:
     ///   C[m, n] = alpha op(A) op(B) + beta C + bias[n]   (row-major; beta 0 never reads C)
-    /// ldae's packed 6x16 AVX2 kernel when enabled (the bias added in its write-back), OpenBLAS otherwise (the bias
-    /// copied into C first). `ldae-train bench --kernels` compares the two in one run.
+    ///   colsumA[k] += sum over rows i of op(A)[i, p]     (without alpha: a linear layer's bias gradient)
+    /// ldae's packed 6x16 AVX2 kernel when enabled (bias added in its write-back, column sums taken while packing A),
+    /// OpenBLAS otherwise (bias copied into C first, column sums by a loop). `ldae-train bench --kernels` compares
+    /// the two in one run.
     @inline(__always)
     public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                              alpha: Float, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-                             bias: UnsafePointer<Float>? = nil) {
+                             bias: UnsafePointer<Float>? = nil, colsumA: UnsafeMutablePointer<Float>? = nil) {
         if enabled {
-            ldae_sgemm_bias(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+            ldae_sgemm_ex(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, colsumA)
             return
+        }
+        if let colsumA {
+            for i in 0..<m {
+                for p in 0..<k { colsumA[p] += transA ? a[p * lda + i] : a[i * lda + p] }
+            }
         }
         var beta = beta
         if let bias {
