@@ -189,6 +189,12 @@ LDAE_AVX2 static void softmax_backward_row(float *d, const float *p, long n, flo
     }
 }
 
+// Prefetch the cache lines holding src[0..<hd].
+LDAE_AVX2_INLINE void prefetch_row(const float *src, long hd) {
+    for (long c = 0; c < hd; c += 16) _mm_prefetch((const char *)(src + c), _MM_HINT_T0);
+    _mm_prefetch((const char *)(src + hd - 1), _MM_HINT_T0);
+}
+
 LDAE_AVX2 void ldae_attention_forward(float *out, float *att, const float *qkv, long B, long T, long C, long NH,
                                       long p0, long p1) {
     (void)B;
@@ -204,7 +210,15 @@ LDAE_AVX2 void ldae_attention_forward(float *out, float *att, const float *qkv, 
         pack_transposed(kt, tp, k, C3, T, hd, scale);  // kt[e][j] = scale * K[j][e]
         pack_rows(vp, hdp, v, C3, T, hd);
         small_gemm(T, T, hd, q, C3, 1, kt, tp, s, T, 0);           // s[T, T] = scale Q K^T
-        for (long i = 0; i < T; i++) softmax_row(s + i * T, T);
+        // While the softmax runs, fetch the next pair's q, k, v rows (the hardware prefetcher misses the strided rows).
+        const float *nq = pair + 1 < p1 ? qkv + (pair + 1) / NH * T * C3 + (pair + 1) % NH * hd : NULL;
+        for (long i = 0; i < T; i++) {
+            if (nq) {
+                const float *r = nq + i * C3;
+                prefetch_row(r, hd); prefetch_row(r + C, hd); prefetch_row(r + 2 * C, hd);
+            }
+            softmax_row(s + i * T, T);
+        }
         small_gemm(T, hd, T, s, T, 1, vp, hdp, out + b * T * C + h * hd, C, 0);  // out_bh[T, hd] = P V
     }
 }
