@@ -68,13 +68,14 @@ LDAE_AVX2 static void pack_transposed(float *dst, long ldd, const float *src, lo
 }
 
 // C tile [mr, nr] (mr <= MR, nr <= NR) (= or +=) sum_p A[i, p] B[p, 0..NR):
-// A element (i, p) at a[i * ars + p * acs]; b a panel [k][ldb] (32-byte aligned rows, zero past the valid columns).
+// A element (i, p) at a[i * ars + p * acs]; b rows [k][ldb] readable for 16 columns (a packed panel, zero past the
+// valid columns, or, when n % 16 == 0, the operand's own strided rows; unaligned loads).
 LDAE_AVX2_INLINE void tile(const int mr, long k, const float *a, long ars, long acs, const float *b, long ldb,
                            float *c, long ldc, long nr, int accumulate) {
     __m256 c0[MR], c1[MR];
     for (int r = 0; r < mr; r++) { c0[r] = _mm256_setzero_ps(); c1[r] = _mm256_setzero_ps(); }
     for (long p = 0; p < k; p++) {
-        __m256 b0 = _mm256_load_ps(b + p * ldb), b1 = _mm256_load_ps(b + p * ldb + 8);
+        __m256 b0 = _mm256_loadu_ps(b + p * ldb), b1 = _mm256_loadu_ps(b + p * ldb + 8);
         const float *ap = a + p * acs;
         for (int r = 0; r < mr; r++) {
             __m256 x = _mm256_broadcast_ss(ap + r * ars);
@@ -107,8 +108,8 @@ LDAE_AVX2_INLINE void tile(const int mr, long k, const float *a, long ars, long 
 }
 
 // C[m, n] (= or, when accumulate, +=) A B: A element (i, p) at a[i * ars + p * acs] (row-major: ars = lda, acs = 1;
-// transposed: ars = 1, acs = lda); b the panel [k][ldb] from pack_rows / pack_transposed (ldb = round16(n));
-// C row-major [m, ldc].
+// transposed: ars = 1, acs = lda); b [k][ldb]: the panel from pack_rows / pack_transposed (ldb = round16(n)), or the
+// operand itself when n % 16 == 0 (see rhs); C row-major [m, ldc].
 LDAE_AVX2 static void small_gemm(long m, long n, long k, const float *a, long ars, long acs, const float *b, long ldb,
                                  float *c, long ldc, int accumulate) {
     // Row tiles outer: the 6 rows of A stay in L1 while the whole panel (k x n16 floats, 16 KB at 64 x 64) streams.
@@ -129,6 +130,15 @@ LDAE_AVX2 static void small_gemm(long m, long n, long k, const float *a, long ar
             default: tile(5, k, ai, ars, acs, b + j, ldb, ci, ldc, nr, accumulate); break;
         }
     }
+}
+
+// The right-hand operand src[k, n] (row stride lds) as small_gemm's b: src itself when n % 16 == 0 (every 16-column
+// tile full, so no read past the valid columns), else packed into panel [k][round16(n)]. Returns b; *ldb its stride.
+static const float *rhs(float *panel, const float *src, long lds, long k, long n, long *ldb) {
+    if (n % NR == 0) { *ldb = lds; return src; }
+    *ldb = round16(n);
+    pack_rows(panel, *ldb, src, lds, k, n);
+    return panel;
 }
 
 LDAE_AVX2_INLINE float hsum8(__m256 v) {
@@ -189,6 +199,12 @@ LDAE_AVX2 static void softmax_backward_row(float *d, const float *p, long n, flo
     }
 }
 
+// Prefetch the cache lines holding src[0..<hd].
+LDAE_AVX2_INLINE void prefetch_row(const float *src, long hd) {
+    for (long c = 0; c < hd; c += 16) _mm_prefetch((const char *)(src + c), _MM_HINT_T0);
+    _mm_prefetch((const char *)(src + hd - 1), _MM_HINT_T0);
+}
+
 LDAE_AVX2 void ldae_attention_forward(float *out, float *att, const float *qkv, long B, long T, long C, long NH,
                                       long p0, long p1) {
     (void)B;
@@ -202,10 +218,19 @@ LDAE_AVX2 void ldae_attention_forward(float *out, float *att, const float *qkv, 
         const float *q = qkv + b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
         float *s = att ? att + pair * T * T : vp + T * hdp;
         pack_transposed(kt, tp, k, C3, T, hd, scale);  // kt[e][j] = scale * K[j][e]
-        pack_rows(vp, hdp, v, C3, T, hd);
+        long ldv;
+        const float *vb = rhs(vp, v, C3, T, hd, &ldv);
         small_gemm(T, T, hd, q, C3, 1, kt, tp, s, T, 0);           // s[T, T] = scale Q K^T
-        for (long i = 0; i < T; i++) softmax_row(s + i * T, T);
-        small_gemm(T, hd, T, s, T, 1, vp, hdp, out + b * T * C + h * hd, C, 0);  // out_bh[T, hd] = P V
+        // While the softmax runs, fetch the next pair's q, k, v rows (the hardware prefetcher misses the strided rows).
+        const float *nq = pair + 1 < p1 ? qkv + (pair + 1) / NH * T * C3 + (pair + 1) % NH * hd : NULL;
+        for (long i = 0; i < T; i++) {
+            if (nq) {
+                const float *r = nq + i * C3;
+                prefetch_row(r, hd); prefetch_row(r + C, hd); prefetch_row(r + 2 * C, hd);
+            }
+            softmax_row(s + i * T, T);
+        }
+        small_gemm(T, hd, T, s, T, 1, vb, ldv, out + b * T * C + h * hd, C, 0);  // out_bh[T, hd] = P V
     }
 }
 
@@ -226,13 +251,21 @@ LDAE_AVX2 void ldae_attention_backward(float *dqkv, const float *dout, const flo
         const float *p = att + pair * T * T;
         const float *dO = dout + b * T * C + h * hd;
         pack_transposed(vt, tp, v, C3, T, hd, 1.0f);  // vt[e][j] = V[j][e]
-        pack_rows(dop, hdp, dO, C, T, hd);
-        pack_rows(kp, hdp, k, C3, T, hd);
-        pack_rows(qp, hdp, q, C3, T, hd);
+        long ldo, ldk, ldq;
+        const float *ob = rhs(dop, dO, C, T, hd, &ldo), *kb = rhs(kp, k, C3, T, hd, &ldk), *qb = rhs(qp, q, C3, T, hd, &ldq);
         small_gemm(T, T, hd, dO, C, 1, vt, tp, da, T, 0);     // dP[T, T] = dO V^T
-        small_gemm(T, hd, T, p, 1, T, dop, hdp, dv, C3, acc);  // dV (+)= P^T dO
-        for (long i = 0; i < T; i++) softmax_backward_row(da + i * T, p + i * T, T, scale);  // dS, scaled
-        small_gemm(T, hd, T, da, T, 1, kp, hdp, dq, C3, acc);  // dQ (+)= dS K
-        small_gemm(T, hd, T, da, 1, T, qp, hdp, dk, C3, acc);  // dK (+)= dS^T Q
+        small_gemm(T, hd, T, p, 1, T, ob, ldo, dv, C3, acc);  // dV (+)= P^T dO
+        // dS, scaled; meanwhile fetch the next pair's q, k, v and dO rows
+        const long nb = (pair + 1) / NH, nh = (pair + 1) % NH;
+        for (long i = 0; i < T; i++) {
+            if (pair + 1 < p1) {
+                const float *r = qkv + (nb * T + i) * C3 + nh * hd;
+                prefetch_row(r, hd); prefetch_row(r + C, hd); prefetch_row(r + 2 * C, hd);
+                prefetch_row(dout + (nb * T + i) * C + nh * hd, hd);
+            }
+            softmax_backward_row(da + i * T, p + i * T, T, scale);
+        }
+        small_gemm(T, hd, T, da, T, 1, kb, ldk, dq, C3, acc);  // dQ (+)= dS K
+        small_gemm(T, hd, T, da, 1, T, qb, ldq, dk, C3, acc);  // dK (+)= dS^T Q
     }
 }

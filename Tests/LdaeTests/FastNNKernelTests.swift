@@ -99,7 +99,7 @@ final class FastNNKernelTests: XCTestCase {
     // MARK: attention
 
     /// Shapes that hit the C kernel's edges: T not a multiple of 8 or 16 (and below / equal to the 6-row tile), head
-    /// dim not a multiple of 8 (and of 16), several heads, and the reference T = hd = 64.
+    /// dim not a multiple of 8 (and of 16; and multiples of 16, read in place), several heads, and the reference T = hd = 64.
     private static let attentionShapes: [(b: Int, t: Int, c: Int, h: Int)] = [
         (3, 7, 12, 3),    // hd 4
         (2, 13, 30, 3),   // hd 10
@@ -108,6 +108,8 @@ final class FastNNKernelTests: XCTestCase {
         (1, 33, 36, 2),   // 33 = 5 row tiles + 3, hd 18
         (1, 1, 5, 1),     // a single token
         (1, 64, 128, 2),  // hd 64, T 64: the reference per-head shape
+        (2, 13, 32, 2),   // hd 16, 32: operands read in place (no panel) at an odd T
+        (1, 21, 96, 3),
     ]
 
     func testAttentionForwardMatchesNaive() {
