@@ -46,7 +46,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 ls_ms=(); ls_fi=(); ts_ms=(); ts_fi=(); out=""
 for r in $(seq 1 "$rounds"); do
   [ "$rounds" -gt 1 ] && echo "== round $r of $rounds" >&2
-  out=$("$exe" bench "${largs[@]}" | tee /dev/stderr | tail -1)
+  out=$("$exe" bench "${largs[@]}" | tee -a /dev/stderr | tail -1)   # -a: a plain tee truncates a redirected stderr file
   ls_ms+=("$(key "$out" step_ms)"); ls_fi+=("$(key "$out" features_images_per_s)")
   if [ "$havetorch" = 1 ]; then
     tout=$("$py" tools/bench.d/torch_ref.py "${targs[@]}" --threads "$threads" | tail -1)

@@ -8,7 +8,7 @@ extension ModelBenchmark {
         let T = 64, W = 192, H = 3, n = batch * T
         let reps = max(reps, 7)
         func buf(_ k: Int) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: k)
+            let p = LDAEModel.allocateAligned(k)   // as the model's buffers
             var rng = RNG(seed: UInt64(k))
             for i in 0..<k { p[i] = Float(rng.uniform() - 0.5) }
             return p
@@ -75,6 +75,6 @@ extension ModelBenchmark {
         let t = median(ts)
         log(String(format: "openblas's own %d-thread sgemm [%d x %d] x [%d x %d]^T: %6.1f ms (%5.1f GFLOP/s)", Parallel.workers,
                    n, W, 4 * W, W, t, 2.0 * Double(n * W * 4 * W) / t / 1e6))
-        for p in [x, y, z, w, g, m, s, att] { p.deallocate() }
+        for p in [x, y, z, w, g, m, s, att] { LDAEModel.deallocateAligned(p) }
     }
 }
