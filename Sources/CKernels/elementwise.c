@@ -6,12 +6,6 @@
 #include "ldae_kernels.h"
 #include "vmath_avx2.h"
 
-LDAE_AVX2_INLINE __m256 gelu8(__m256 x) {
-    __m256 cdf = _mm256_fmadd_ps(ldae_erf8(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f))),
-                                 _mm256_set1_ps(0.5f), _mm256_set1_ps(0.5f));
-    return _mm256_mul_ps(x, cdf);
-}
-
 LDAE_AVX2_INLINE __m256 gelu_grad8(__m256 x) {
     __m256 cdf = _mm256_fmadd_ps(ldae_erf8(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f))),
                                  _mm256_set1_ps(0.5f), _mm256_set1_ps(0.5f));

@@ -6,6 +6,7 @@
 // Buffers: the packed panels live in per-thread scratch, grown on demand and kept (no malloc per call).
 #include "ldae_kernels.h"
 #include "scratch.h"
+#include "vmath_avx2.h"
 
 #include <immintrin.h>
 #include <stdlib.h>
@@ -86,11 +87,11 @@ static void pack_b(int trans, const float *b, long ldb, long p0, long kc, long j
 }
 
 // C tile [mr x nr] (mr <= MR, nr <= NR) = beta * C + sum_p a[p][0..MR) (x) b[p][0..NR) (+ bias[0..nr) per row, when
-// bias is not NULL). The tile's lines are prefetched first (read for beta != 0, or owned for the store): the tile
+// bias is not NULL); when g is not NULL also g tile (same ldc) = gelu(C tile) (g may be C itself: gelu in place). The tile's lines are prefetched first (read for beta != 0, or owned for the store): the tile
 // is usually not in cache, and the k loop hides the latency.
 __attribute__((target("avx2,fma")))
 static void kernel_6x16(long kc, const float *a, const float *b, float *c, long ldc, float beta, long mr, long nr,
-                        const float *bias) {
+                        const float *bias, float *g) {
     for (long r = 0; r < mr; r++) {
         _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0);
@@ -123,15 +124,19 @@ static void kernel_6x16(long kc, const float *a, const float *b, float *c, long 
         __m256 vb = _mm256_set1_ps(beta);
         for (long r = 0; r < MR; r++) {
             float *row = c + r * ldc;
-            if (beta == 0) {
-                _mm256_storeu_ps(row, acc[r][0]);
-                _mm256_storeu_ps(row + 8, acc[r][1]);
-            } else if (beta == 1) {
-                _mm256_storeu_ps(row, _mm256_add_ps(_mm256_loadu_ps(row), acc[r][0]));
-                _mm256_storeu_ps(row + 8, _mm256_add_ps(_mm256_loadu_ps(row + 8), acc[r][1]));
-            } else {
-                _mm256_storeu_ps(row, _mm256_fmadd_ps(vb, _mm256_loadu_ps(row), acc[r][0]));
-                _mm256_storeu_ps(row + 8, _mm256_fmadd_ps(vb, _mm256_loadu_ps(row + 8), acc[r][1]));
+            __m256 v0 = acc[r][0], v1 = acc[r][1];
+            if (beta == 1) {
+                v0 = _mm256_add_ps(_mm256_loadu_ps(row), v0);
+                v1 = _mm256_add_ps(_mm256_loadu_ps(row + 8), v1);
+            } else if (beta != 0) {
+                v0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row), v0);
+                v1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row + 8), v1);
+            }
+            _mm256_storeu_ps(row, v0);
+            _mm256_storeu_ps(row + 8, v1);
+            if (g) {
+                _mm256_storeu_ps(g + r * ldc, gelu8(v0));
+                _mm256_storeu_ps(g + r * ldc + 8, gelu8(v1));
             }
         }
         return;
@@ -143,18 +148,27 @@ static void kernel_6x16(long kc, const float *a, const float *b, float *c, long 
     }
     for (long r = 0; r < mr; r++) {
         float *row = c + r * ldc;
-        for (long j = 0; j < nr; j++) row[j] = beta == 0 ? t[r * NR + j] : beta * row[j] + t[r * NR + j];
+        for (long j = 0; j < nr; j++) {
+            float v = beta == 0 ? t[r * NR + j] : beta * row[j] + t[r * NR + j];
+            row[j] = v;
+            t[r * NR + j] = v;
+        }
+        if (g) {
+            _mm256_store_ps(t + r * NR, gelu8(_mm256_load_ps(t + r * NR)));
+            _mm256_store_ps(t + r * NR + 8, gelu8(_mm256_load_ps(t + r * NR + 8)));
+            for (long j = 0; j < nr; j++) g[r * ldc + j] = t[r * NR + j];
+        }
     }
 }
 
 void ldae_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha,
                 const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc) {
-    ldae_sgemm_ex(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL);
+    ldae_sgemm_ex(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL, NULL);
 }
 
 void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha,
                    const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
-                   const float *bias, float *colsum_a) {
+                   const float *bias, float *colsum_a, float *gelu_out) {
     // colsum_a: every element of op(A) is packed once in the first column block (jc == 0) and summed there; when
     // nothing is packed, sum here.
     if (colsum_a && (n <= 0 || k <= 0 || alpha == 0)) {
@@ -163,10 +177,12 @@ void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha
         colsum_a = NULL;
     }
     if (m <= 0 || n <= 0) return;
-    if (k <= 0 || alpha == 0) {  // C = beta * C (+ bias)
-        for (long i = 0; i < m; i++)
+    if (k <= 0 || alpha == 0) {  // C = beta * C (+ bias); gelu_out through a 16-wide tile's worth at a time
+        for (long i = 0; i < m; i++) {
             for (long j = 0; j < n; j++)
                 c[i * ldc + j] = (beta == 0 ? 0 : beta * c[i * ldc + j]) + (bias ? bias[j] : 0);
+            if (gelu_out) ldae_gelu_forward(gelu_out + i * ldc, c + i * ldc, n);
+        }
         return;
     }
     // B is packed whole for each NC column block (all of the reduction), so the C tiles of one MC row block
@@ -189,13 +205,15 @@ void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha
                 float bt = pc == 0 ? beta : 1;  // later reduction blocks accumulate
                 const float *bs = pc == 0 && bias ? bias + jc : NULL;  // the bias is added once
                 const float *pbk = pb + pc * ncp;
+                float *gl = gelu_out && pc + kc >= k ? gelu_out : NULL;  // GELU of the final values only
                 pack_a(trans_a, a, lda, ic, mc, pc, kc, alpha, pa, jc == 0 ? colsum_a : NULL);
                 for (long jr = 0; jr < nc; jr += NR) {
                     long nr = nc - jr < NR ? nc - jr : NR;
                     for (long ir = 0; ir < mc; ir += MR) {
                         long mr = mc - ir < MR ? mc - ir : MR;
-                        kernel_6x16(kc, pa + ir * kc, pbk + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc, bt, mr, nr,
-                                    bs ? bs + jr : NULL);
+                        long off = (ic + ir) * ldc + jc + jr;
+                        kernel_6x16(kc, pa + ir * kc, pbk + jr * kc, c + off, ldc, bt, mr, nr, bs ? bs + jr : NULL,
+                                    gl ? gl + off : NULL);
                     }
                 }
             }

@@ -49,6 +49,13 @@ LDAE_AVX2_INLINE __m256 ldae_erf8(__m256 x) {
     return _mm256_div_ps(p, q);
 }
 
+/// gelu(x) = 0.5 x (1 + erf(x / sqrt 2)), exact-erf form (torch nn.GELU() default).
+LDAE_AVX2_INLINE __m256 gelu8(__m256 x) {
+    __m256 cdf = _mm256_fmadd_ps(ldae_erf8(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f))),
+                                 _mm256_set1_ps(0.5f), _mm256_set1_ps(0.5f));
+    return _mm256_mul_ps(x, cdf);
+}
+
 /// Mask of the first `count` lanes (0 <= count <= 8), for maskload / maskstore of a row's tail.
 LDAE_AVX2_INLINE __m256i ldae_tail_mask(long count) {
     static const int lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};

@@ -79,6 +79,37 @@ final class FastGEMMTests: XCTestCase {
         }
     }
 
+    func testGELUEpilogueMatchesGEMMThenLibmGELU() {
+        var rng = RNG(seed: 14)
+        // partial tiles, blocked k (GELU of the final values only), k = 0, GELU in place (geluOut == c)
+        for (m, n, k, beta) in [(13, 37, 20, Float(0)), (7, 21, 1100, 1), (5, 9, 0, 0.5), (12, 32, 48, 0)] {
+            for inPlace in [false, true] {
+                let a = FD.randn(m * k + 1, &rng), b = FD.randn(n * k + 1, &rng), bias = FD.randn(n, &rng)
+                let c0 = FD.randn(m * n, &rng)
+                var ref = c0
+                FastKernels.sgemmReference(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k,
+                                           beta: beta, c: &ref, ldc: n, bias: bias)
+                Self.onBothPaths { path in
+                    var c = c0
+                    var g = [Float](repeating: .nan, count: m * n)
+                    c.withUnsafeMutableBufferPointer { cp in
+                        g.withUnsafeMutableBufferPointer { gp in
+                            FastKernels.sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k,
+                                              beta: beta, c: cp.baseAddress!, ldc: n, bias: bias,
+                                              geluOut: inPlace ? cp.baseAddress! : gp.baseAddress!)
+                        }
+                    }
+                    let gelu = inPlace ? c : g
+                    for i in 0..<(m * n) {
+                        if !inPlace { XCTAssertEqual(c[i], ref[i], accuracy: 1e-4, "\(path) C m=\(m) n=\(n) k=\(k)") }
+                        XCTAssertEqual(gelu[i], GELU.forwardNaive(ref[i]), accuracy: 1e-4 * max(1, abs(ref[i])),
+                                       "\(path) gelu m=\(m) n=\(n) k=\(k) beta=\(beta) inPlace=\(inPlace) i=\(i)")
+                    }
+                }
+            }
+        }
+    }
+
     func testLinearAndAttentionAgreeOnBothPaths() {
         guard FastKernels.available else { return }
         var rng = RNG(seed: 12)

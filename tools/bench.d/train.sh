@@ -43,7 +43,7 @@ if "$py" -c "import torch, timm" 2>/dev/null; then havetorch=1; else
 fi
 key() { echo "$1" | sed -n "s/^\(.* \)\{0,1\}$2=\([0-9.]*\).*/\2/p"; }   # value of key $2 in line $1 (anchored)
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ls_ms=(); ls_fi=(); ts_ms=(); ts_fi=(); out=""
+ls_ms=(); ls_fi=(); ts_ms=(); ts_fi=(); rs=(); rf=(); out=""
 for r in $(seq 1 "$rounds"); do
   [ "$rounds" -gt 1 ] && echo "== round $r of $rounds" >&2
   out=$("$exe" bench "${largs[@]}" | tee -a /dev/stderr | tail -1)   # -a: a plain tee truncates a redirected stderr file
@@ -51,7 +51,9 @@ for r in $(seq 1 "$rounds"); do
   if [ "$havetorch" = 1 ]; then
     tout=$("$py" tools/bench.d/torch_ref.py "${targs[@]}" --threads "$threads" | tail -1)
     ts_ms+=("$(key "$tout" torch_step_ms)"); ts_fi+=("$(key "$tout" torch_features_images_per_s)")
-    echo "round $r: ldae ${ls_ms[-1]} ms/step, ${ls_fi[-1]} feature images/s; PyTorch eager ${ts_ms[-1]} ms/step, ${ts_fi[-1]} feature images/s" >&2
+    rs+=("$(awk -v a="${ts_ms[-1]}" -v b="${ls_ms[-1]}" 'BEGIN { printf "%.2f", a / b }')")
+    rf+=("$(awk -v a="${ls_fi[-1]}" -v b="${ts_fi[-1]}" 'BEGIN { printf "%.2f", a / b }')")
+    echo "round $r: ldae ${ls_ms[-1]} ms/step, ${ls_fi[-1]} feature images/s; PyTorch eager ${ts_ms[-1]} ms/step, ${ts_fi[-1]} feature images/s -> ${rs[-1]}x step, ${rf[-1]}x features" >&2
   fi
 done
 ms=$(printf '%s\n' "${ls_ms[@]}" | median); fi=$(printf '%s\n' "${ls_fi[@]}" | median)
@@ -67,6 +69,9 @@ if [ "$havetorch" = 1 ]; then
   sr=$(awk -v a="$tms" -v b="$ms" 'BEGIN { printf "%.2f", a / b }')
   fr=$(awk -v a="$fi" -v b="$tf" 'BEGIN { printf "%.2f", a / b }')
   echo "same run, median of $rounds round(s): ldae $ms ms/step, $fi feature images/s; PyTorch eager $tms ms/step, $tf feature images/s -> ldae is ${sr}x on the step, ${fr}x on features (target 1.3x)" >&2
-  out="$out torch_step_ms=$tms torch_features_images_per_s=$tf speedup_step=$sr speedup_features=$fr"
+  # the paired figure: each round's ratio (ldae and PyTorch minutes apart), then their median and range
+  prs=$(printf '%s\n' "${rs[@]}" | median); prf=$(printf '%s\n' "${rf[@]}" | median)
+  echo "per-round ratios: step ${rs[*]} (median ${prs}x), features ${rf[*]} (median ${prf}x)" >&2
+  out="$out torch_step_ms=$tms torch_features_images_per_s=$tf speedup_step=$sr speedup_features=$fr round_speedup_step_median=$prs round_speedup_features_median=$prf"
 fi
 echo "$out"

@@ -21,10 +21,12 @@ void ldae_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha,
 ///   bias[n]:      C[m,n] = alpha * op(A) op(B) + beta * C + bias (added in the kernel's write-back, so a linear
 ///                 layer's output is written once and never read);
 ///   colsum_a[k]:  colsum_a[p] += sum over i of op(A)[i, p] (without alpha), taken while A is packed (a linear
-///                 layer's bias gradient comes with its input gradient, without another pass over dout).
+///                 layer's bias gradient comes with its input gradient, without another pass over dout);
+///   gelu_out:     [m, n] with row stride ldc: gelu_out = gelu(C) of the final C, from the kernel's registers
+///                 (fc1 + GELU in one pass over the output). May equal c (GELU in place).
 void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha,
                    const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
-                   const float *bias, float *colsum_a);
+                   const float *bias, float *colsum_a, float *gelu_out);
 
 /// The contract of ldae_sgemm_ex without colsum_a, as three plain loops with double accumulation (the test reference).
 void ldae_sgemm_ref(int trans_a, int trans_b, long m, long n, long k, float alpha,

@@ -30,8 +30,8 @@ extension LDAEModel {
         if let mod = a.mod {
             AdaLN.modulate(out: ln, x: ln, shift: mod + 3 * c, scale: mod + 4 * c, stride: 6 * c, b: batch, t: T, c: c)
         }
-        Linear.forward(out: a.fc1, inp: ln, weight: p + bp.fc1.w, bias: p + bp.fc1.b, n: n, c: c, oc: bp.hidden)  // [N, Hd]
-        GELU.forward(out: geluOut, inp: a.fc1, n: n * bp.hidden)
+        Linear.forward(out: a.fc1, inp: ln, weight: p + bp.fc1.w, bias: p + bp.fc1.b, n: n, c: c, oc: bp.hidden,
+                       geluOut: geluOut)                                                       // [N, Hd] both
         if let mod = a.mod {
             Linear.forward(out: a.branch2!, inp: geluOut, weight: p + bp.fc2.w, bias: p + bp.fc2.b, n: n, c: bp.hidden, oc: c)
             AdaLN.gatedResidual(out: a.xOut, x: a.xMid, gate: mod + 5 * c, y: a.branch2!, stride: 6 * c, b: batch, t: T, c: c)

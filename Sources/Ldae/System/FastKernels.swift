@@ -16,6 +16,7 @@ public enum FastKernels {
     /// Single-threaded SGEMM, the contract of BLAS.sgemm plus two optional fused extras:
     ///   C[m, n] = alpha op(A) op(B) + beta C + bias[n]   (row-major; beta 0 never reads C)
     ///   colsumA[k] += sum over rows i of op(A)[i, p]     (without alpha: a linear layer's bias gradient)
+    ///   geluOut[m, n] (row stride ldc) = gelu(C)          (may be c itself)
     /// ldae's packed 6x16 AVX2 kernel when enabled (bias added in its write-back, column sums taken while packing A),
     /// OpenBLAS otherwise (bias copied into C first, column sums by a loop). `ldae-train bench --kernels` compares
     /// the two in one run.
@@ -24,10 +25,16 @@ public enum FastKernels {
                              alpha: Float, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-                             bias: UnsafePointer<Float>? = nil, colsumA: UnsafeMutablePointer<Float>? = nil) {
+                             bias: UnsafePointer<Float>? = nil, colsumA: UnsafeMutablePointer<Float>? = nil,
+                             geluOut: UnsafeMutablePointer<Float>? = nil) {
         if enabled {
-            ldae_sgemm_ex(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, colsumA)
+            ldae_sgemm_ex(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, colsumA, geluOut)
             return
+        }
+        defer {
+            if let geluOut {
+                for r in 0..<m { for j in 0..<n { geluOut[r * ldc + j] = GELU.value(c[r * ldc + j]) } }
+            }
         }
         if let colsumA {
             for i in 0..<m {
