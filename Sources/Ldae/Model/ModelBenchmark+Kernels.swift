@@ -50,6 +50,22 @@ extension ModelBenchmark {
                     Linear.backward(dinp: z, dweight: g, dbias: m, dout: y, inp: x, weight: w, n: n, c: c, oc: oc, overwriteDinp: true)
                 }, flops: 2 * fl)
             }
+            if FastKernels.available {
+                // fc1 then GELU as two passes, against GELU written from the GEMM's registers (both fast paths)
+                FastKernels.enabled = true
+                var two: [Double] = [], one: [Double] = []
+                for r in 0..<(reps + 1) {
+                    var t0 = Date()
+                    Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: W, oc: 4 * W)
+                    GELU.forward(out: z, inp: y, n: n * 4 * W)
+                    if r > 0 { two.append(Date().timeIntervalSince(t0) * 1000) }
+                    t0 = Date()
+                    Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: W, oc: 4 * W, geluOut: z)
+                    if r > 0 { one.append(Date().timeIntervalSince(t0) * 1000) }
+                }
+                log(String(format: "fc1 %d->%d + gelu: two passes %6.1f ms, fused epilogue %6.1f ms, ratio %.2fx", W, 4 * W,
+                           median(two), median(one), median(two) / median(one)))
+            }
             let afl = 4.0 * Double(batch * T * T * W)
             report("attention forward", time { Attention.forward(out: y, att: att, qkv: x, b: batch, t: T, c: W, heads: H) }, flops: afl)
             report("attention backward", time {
