@@ -87,8 +87,9 @@ static void pack_b(int trans, const float *b, long ldb, long p0, long kc, long j
 }
 
 // C tile [mr x nr] (mr <= MR, nr <= NR) = beta * C + sum_p a[p][0..MR) (x) b[p][0..NR) (+ bias[0..nr) per row, when
-// bias is not NULL); when g is not NULL also g tile (same ldc) = gelu(C tile) (g may be C itself: gelu in place). The tile's lines are prefetched first (read for beta != 0, or owned for the store): the tile
-// is usually not in cache, and the k loop hides the latency.
+// bias is not NULL); when g is not NULL also g tile (same ldc) = gelu(C tile) (g may be C itself: gelu in place).
+// The tile's lines are prefetched first (read for beta != 0, or owned for the store): the tile is usually not in
+// cache, and the k loop hides the latency.
 __attribute__((target("avx2,fma")))
 static void kernel_6x16(long kc, const float *a, const float *b, float *c, long ldc, float beta, long mr, long nr,
                         const float *bias, float *g) {
@@ -177,7 +178,7 @@ void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha
         colsum_a = NULL;
     }
     if (m <= 0 || n <= 0) return;
-    if (k <= 0 || alpha == 0) {  // C = beta * C (+ bias); gelu_out through a 16-wide tile's worth at a time
+    if (k <= 0 || alpha == 0) {  // C = beta * C (+ bias), then gelu_out row by row
         for (long i = 0; i < m; i++) {
             for (long j = 0; j < n; j++)
                 c[i * ldc + j] = (beta == 0 ? 0 : beta * c[i * ldc + j]) + (bias ? bias[j] : 0);

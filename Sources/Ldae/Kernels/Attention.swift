@@ -27,11 +27,11 @@ public enum Attention {
                 let kk = q + c, v = q + 2 * c
                 let a = att.map { $0 + p * tt } ?? (scratch! + k * tt)
                 // a[T, T] = scale * Q K^T
-                FastKernels.sgemm(transA: false, transB: true, m: nt, n: nt, k: hd, alpha: scale,
+                BLAS.sgemm(transA: false, transB: true, m: nt, n: nt, k: hd, alpha: scale,
                            a: q, lda: c3, b: kk, ldb: c3, beta: 0, c: a, ldc: nt)
                 for i in 0..<nt { softmaxRow(a + i * nt, nt) }
                 // out_bh[T, hd] = a V
-                FastKernels.sgemm(transA: false, transB: false, m: nt, n: hd, k: nt, alpha: 1,
+                BLAS.sgemm(transA: false, transB: false, m: nt, n: hd, k: nt, alpha: 1,
                            a: a, lda: nt, b: v, ldb: c3, beta: 0, c: out + b * nt * c + h * hd, ldc: c)
             }
         }
@@ -72,9 +72,9 @@ public enum Attention {
                 let a = att + p * tt
                 let dO = dout + b * nt * c + h * hd
                 // dA[T, T] = dO V^T ; dV += A^T dO
-                FastKernels.sgemm(transA: false, transB: true, m: nt, n: nt, k: hd, alpha: 1,
+                BLAS.sgemm(transA: false, transB: true, m: nt, n: nt, k: hd, alpha: 1,
                            a: dO, lda: c, b: v, ldb: c3, beta: 0, c: da, ldc: nt)
-                FastKernels.sgemm(transA: true, transB: false, m: nt, n: hd, k: nt, alpha: 1,
+                BLAS.sgemm(transA: true, transB: false, m: nt, n: hd, k: nt, alpha: 1,
                            a: a, lda: nt, b: dO, ldb: c, beta: beta, c: dv, ldc: c3)
                 // softmax backward: dS = A * (dA - rowsum(dA * A)), times the score scale
                 for i in 0..<nt {
@@ -86,9 +86,9 @@ public enum Attention {
                     while j < nt { dr[j] = ar[j] * (dr[j] - s) * scale; j += 1 }
                 }
                 // dQ += dS K ; dK += dS^T Q
-                FastKernels.sgemm(transA: false, transB: false, m: nt, n: hd, k: nt, alpha: 1,
+                BLAS.sgemm(transA: false, transB: false, m: nt, n: hd, k: nt, alpha: 1,
                            a: da, lda: nt, b: kk, ldb: c3, beta: beta, c: dq, ldc: c3)
-                FastKernels.sgemm(transA: true, transB: false, m: nt, n: hd, k: nt, alpha: 1,
+                BLAS.sgemm(transA: true, transB: false, m: nt, n: hd, k: nt, alpha: 1,
                            a: da, lda: nt, b: q, ldb: c3, beta: beta, c: dk, ldc: c3)
             }
         }

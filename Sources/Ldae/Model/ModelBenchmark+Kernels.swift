@@ -16,17 +16,20 @@ extension ModelBenchmark {
         let saved = FastKernels.enabled
         defer { FastKernels.enabled = saved }
         let paths = FastKernels.available ? [true, false] : [false]
-        /// Median ms of body on each path (fast first), alternating paths within every rep after one warm-up.
-        func time(_ body: () -> Void) -> [Double] {
-            var ts = [[Double]](repeating: [], count: paths.count)
+        /// Median ms of body(0), ..., body(count - 1), alternating them within every rep after one warm-up rep.
+        func alternate(_ count: Int, _ body: (Int) -> Void) -> [Double] {
+            var ts = [[Double]](repeating: [], count: count)
             for r in 0..<(reps + 1) {
-                for (i, on) in paths.enumerated() {
-                    FastKernels.enabled = on
-                    let t0 = Date(); body()
+                for i in 0..<count {
+                    let t0 = Date(); body(i)
                     if r > 0 { ts[i].append(Date().timeIntervalSince(t0) * 1000) }
                 }
             }
             return ts.map(median)
+        }
+        /// Median ms of body on each path (fast first).
+        func time(_ body: () -> Void) -> [Double] {
+            alternate(paths.count) { i in FastKernels.enabled = paths[i]; body() }
         }
         func report(_ name: String, _ ms: [Double], flops: Double = 0) {
             func one(_ t: Double) -> String {
@@ -53,18 +56,16 @@ extension ModelBenchmark {
             if FastKernels.available {
                 // fc1 then GELU as two passes, against GELU written from the GEMM's registers (both fast paths)
                 FastKernels.enabled = true
-                var two: [Double] = [], one: [Double] = []
-                for r in 0..<(reps + 1) {
-                    var t0 = Date()
-                    Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: W, oc: 4 * W)
-                    GELU.forward(out: z, inp: y, n: n * 4 * W)
-                    if r > 0 { two.append(Date().timeIntervalSince(t0) * 1000) }
-                    t0 = Date()
-                    Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: W, oc: 4 * W, geluOut: z)
-                    if r > 0 { one.append(Date().timeIntervalSince(t0) * 1000) }
+                let ms = alternate(2) { i in
+                    if i == 0 {
+                        Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: W, oc: 4 * W)
+                        GELU.forward(out: z, inp: y, n: n * 4 * W)
+                    } else {
+                        Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: W, oc: 4 * W, geluOut: z)
+                    }
                 }
                 log(String(format: "fc1 %d->%d + gelu: two passes %6.1f ms, fused epilogue %6.1f ms, ratio %.2fx", W, 4 * W,
-                           median(two), median(one), median(two) / median(one)))
+                           ms[0], ms[1], ms[0] / ms[1]))
             }
             let afl = 4.0 * Double(batch * T * T * W)
             report("attention forward", time { Attention.forward(out: y, att: att, qkv: x, b: batch, t: T, c: W, heads: H) }, flops: afl)
@@ -73,22 +74,21 @@ extension ModelBenchmark {
             }, flops: 2 * afl)
             report("gelu [\(n) x \(4 * W)] forward", time { GELU.forward(out: y, inp: x, n: n * 4 * W) })
             report("gelu [\(n) x \(4 * W)] backward", time { GELU.backwardInPlace(y, inp: x, n: n * 4 * W) })
-            report("layernorm [\(n) x \(W)] forward", time { LayerNorm.forward(out: y, mean: m, rstd: s, inp: x, weight: w, bias: g, n: n, c: W) })
-            report("layernorm [\(n) x \(W)] backward", time {
-                LayerNorm.backward(dinp: z, dweight: g, dbias: w, dout: y, inp: x, weight: w, mean: m, rstd: s, n: n, c: W)
-            })
+            // LayerNorm has one path (Swift SIMD)
+            let ln = alternate(2) { i in
+                if i == 0 { LayerNorm.forward(out: y, mean: m, rstd: s, inp: x, weight: w, bias: g, n: n, c: W) } else {
+                    LayerNorm.backward(dinp: z, dweight: g, dbias: w, dout: y, inp: x, weight: w, mean: m, rstd: s, n: n, c: W)
+                }
+            }
+            log(String(format: "layernorm [%d x %d] (one path): forward %6.1f ms, backward %6.1f ms", n, W, ln[0], ln[1]))
         }
         // OpenBLAS's own threading on the largest forward shape, for reference
         let old = BLAS.threads
         BLAS.setThreads(Parallel.workers)
-        var ts: [Double] = []
-        for r in 0..<(reps + 1) {
-            let t0 = Date()
+        let t = alternate(1) { _ in
             BLAS.sgemm(transA: false, transB: true, m: n, n: 4 * W, k: W, alpha: 1, a: x, lda: W, b: w, ldb: W, beta: 0, c: y, ldc: 4 * W)
-            if r > 0 { ts.append(Date().timeIntervalSince(t0) * 1000) }
-        }
+        }[0]
         BLAS.setThreads(old)
-        let t = median(ts)
         log(String(format: "openblas's own %d-thread sgemm [%d x %d] x [%d x %d]^T: %6.1f ms (%5.1f GFLOP/s)", Parallel.workers,
                    n, W, 4 * W, W, t, 2.0 * Double(n * W * 4 * W) / t / 1e6))
         for p in [x, y, z, w, g, m, s, att] { LDAEModel.deallocateAligned(p) }

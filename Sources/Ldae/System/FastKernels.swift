@@ -9,8 +9,7 @@ public enum FastKernels {
 
     /// Whether the model's kernels take the C paths (set once from the environment; tests toggle it).
     nonisolated(unsafe) public static var enabled: Bool = {
-        if ProcessInfo.processInfo.environment["LDAE_FAST_KERNELS"] == "0" { return false }
-        return ldae_kernels_avx2() != 0
+        available && ProcessInfo.processInfo.environment["LDAE_FAST_KERNELS"] != "0"
     }()
 
     /// Single-threaded SGEMM, the contract of BLAS.sgemm plus two optional fused extras:

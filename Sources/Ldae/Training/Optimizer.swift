@@ -89,6 +89,8 @@ public enum GradOps {
         return parts.reduce(0, +).squareRoot()
     }
 
+    /// Clips the total norm to `maxNorm` (torch.nn.utils.clip_grad_norm_); returns the norm before clipping.
+    /// maxNorm <= 0 disables clipping.
     @discardableResult
     public static func clip(_ g: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double) -> Double {
         let n = norm(g, count: count)
