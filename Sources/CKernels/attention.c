@@ -10,6 +10,7 @@
 // Single-threaded; the Swift caller (Attention.swift) splits the pairs over the cores. Requires ldae_kernels_avx2().
 #include "ldae_kernels.h"
 #include "scratch.h"
+#include "transpose_avx2.h"
 #include "vmath_avx2.h"
 
 #include <math.h>
@@ -33,24 +34,10 @@ static void pack_rows(float *dst, long ldd, const float *src, long lds, long row
 
 // 8x8 block transpose: d[c * ldd + r] = alpha * s[r * lds + c] for r, c < 8.
 LDAE_AVX2_INLINE void transpose8x8(float *d, long ldd, const float *s, long lds, __m256 alpha) {
-    __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lds), r2 = _mm256_loadu_ps(s + 2 * lds),
-           r3 = _mm256_loadu_ps(s + 3 * lds), r4 = _mm256_loadu_ps(s + 4 * lds), r5 = _mm256_loadu_ps(s + 5 * lds),
-           r6 = _mm256_loadu_ps(s + 6 * lds), r7 = _mm256_loadu_ps(s + 7 * lds);
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
-           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
-           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
-           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
-           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
-           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_storeu_ps(d + 0 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u0, u4, 0x20)));
-    _mm256_storeu_ps(d + 1 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u1, u5, 0x20)));
-    _mm256_storeu_ps(d + 2 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u2, u6, 0x20)));
-    _mm256_storeu_ps(d + 3 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u3, u7, 0x20)));
-    _mm256_storeu_ps(d + 4 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u0, u4, 0x31)));
-    _mm256_storeu_ps(d + 5 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u1, u5, 0x31)));
-    _mm256_storeu_ps(d + 6 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u2, u6, 0x31)));
-    _mm256_storeu_ps(d + 7 * ldd, _mm256_mul_ps(alpha, _mm256_permute2f128_ps(u3, u7, 0x31)));
+    __m256 r[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(s + i * lds);
+    ldae_transpose8(r);
+    for (int i = 0; i < 8; i++) _mm256_storeu_ps(d + i * ldd, _mm256_mul_ps(alpha, r[i]));
 }
 
 // dst[cols, ldd] = alpha * transpose(src[rows, lds]) (cols columns of src), zero in [rows, ldd).

@@ -6,6 +6,7 @@
 // Buffers: the packed panels live in per-thread scratch, grown on demand and kept (no malloc per call).
 #include "ldae_kernels.h"
 #include "scratch.h"
+#include "transpose_avx2.h"
 #include "vmath_avx2.h"
 
 #include <immintrin.h>
@@ -27,9 +28,41 @@ int ldae_kernels_avx2(void) {
 
 // Packing scratch (scratch.h): A block [MC/MR panels][KC][MR], B [NC/NR panels][K][NR].
 
+// Packs one full panel of MR = 6 rows of a row-major A (row r at s + r * lda, reduction [0, kc)) into d[kc][6]:
+// 8 reduction steps at a time, the 6 rows (and two zero rows) transposed in registers; column sums of the rows added
+// into colsum[0, kc) (NULL: none) before alpha is applied.
+__attribute__((target("avx2,fma")))
+static void pack_a6_rows(const float *s, long lda, long kc, float alpha, float *d, float *colsum) {
+    const __m256 va = _mm256_set1_ps(alpha);
+    long p = 0;
+    for (; p + 8 <= kc; p += 8) {
+        __m256 r[8];
+        for (int i = 0; i < MR; i++) r[i] = _mm256_loadu_ps(s + i * lda + p);
+        if (colsum) {
+            __m256 t = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(r[0], r[1]), _mm256_add_ps(r[2], r[3])),
+                                     _mm256_add_ps(r[4], r[5]));
+            _mm256_storeu_ps(colsum + p, _mm256_add_ps(_mm256_loadu_ps(colsum + p), t));
+        }
+        if (alpha != 1)
+            for (int i = 0; i < MR; i++) r[i] = _mm256_mul_ps(va, r[i]);
+        r[6] = r[7] = _mm256_setzero_ps();
+        ldae_transpose8(r);
+        for (int j = 0; j < 8; j++) {  // lanes 0..5 of r[j] = reduction step p + j: 4 + 2 floats
+            float *o = d + (p + j) * MR;
+            _mm_storeu_ps(o, _mm256_castps256_ps128(r[j]));
+            _mm_store_sd((double *)(o + 4), _mm_castps_pd(_mm256_extractf128_ps(r[j], 1)));
+        }
+    }
+    for (; p < kc; p++) {
+        float cs = 0;
+        for (int i = 0; i < MR; i++) { d[p * MR + i] = alpha * s[i * lda + p]; cs += s[i * lda + p]; }
+        if (colsum) colsum[p] += cs;
+    }
+}
+
 // Packs rows [i0, i0+mc) x reduction [p0, p0+kc) of alpha * op(A) into panels of MR rows:
 // dst[panel][k][r] (zero rows past mc). colsum (NULL: none): colsum[p0 + p] += op(A)[i, p] over the packed rows
-// (without alpha), while the values are in registers anyway.
+// (without alpha), while the values are in registers anyway. Full panels of a row-major A by pack_a6_rows.
 static void pack_a(int trans, const float *a, long lda, long i0, long mc, long p0, long kc, float alpha,
                    float *dst, float *colsum) {
     for (long ip = 0; ip < mc; ip += MR) {
@@ -44,6 +77,8 @@ static void pack_a(int trans, const float *a, long lda, long i0, long mc, long p
                 for (; r < MR; r++) d[p * MR + r] = 0;
                 if (colsum) colsum[p0 + p] += cs;
             }
+        } else if (rows == MR) {
+            pack_a6_rows(a + (i0 + ip) * lda + p0, lda, kc, alpha, d, colsum ? colsum + p0 : NULL);
         } else {      // element (i, p) at a[i * lda + p]: read each row contiguously
             for (long r = 0; r < MR; r++) {
                 if (r < rows) {
@@ -59,8 +94,25 @@ static void pack_a(int trans, const float *a, long lda, long i0, long mc, long p
     }
 }
 
+// Packs one full panel of NR = 16 columns of a transposed B (column c stored as the row s + c * ldb, reduction
+// [0, kc)) into d[kc][16]: two 8x8 register transposes per 8 reduction steps.
+__attribute__((target("avx2,fma")))
+static void pack_b16_rows(const float *s, long ldb, long kc, float *d) {
+    long p = 0;
+    for (; p + 8 <= kc; p += 8) {
+        for (int h = 0; h < 2; h++) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(s + (h * 8 + i) * ldb + p);
+            ldae_transpose8(r);
+            for (int j = 0; j < 8; j++) _mm256_store_ps(d + (p + j) * NR + h * 8, r[j]);
+        }
+    }
+    for (; p < kc; p++)
+        for (int c = 0; c < NR; c++) d[p * NR + c] = s[c * ldb + p];
+}
+
 // Packs reduction [p0, p0+kc) x columns [j0, j0+nc) of op(B) into panels of NR columns:
-// dst[panel][k][c] (zero columns past nc).
+// dst[panel][k][c] (zero columns past nc). Full panels of a transposed B by pack_b16_rows.
 static void pack_b(int trans, const float *b, long ldb, long p0, long kc, long j0, long nc, float *dst) {
     for (long jp = 0; jp < nc; jp += NR) {
         long cols = nc - jp < NR ? nc - jp : NR;
@@ -73,6 +125,8 @@ static void pack_b(int trans, const float *b, long ldb, long p0, long kc, long j
                 for (; c < cols; c++) d[p * NR + c] = s[c];
                 for (; c < NR; c++) d[p * NR + c] = 0;
             }
+        } else if (cols == NR) {
+            pack_b16_rows(b + (j0 + jp) * ldb + p0, ldb, kc, d);
         } else {       // element (p, j) at b[j * ldb + p]: read each stored row contiguously
             for (long c = 0; c < NR; c++) {
                 if (c < cols) {
