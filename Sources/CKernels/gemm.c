@@ -60,15 +60,30 @@ static void pack_a6_rows(const float *s, long lda, long kc, float alpha, float *
     }
 }
 
+// Packs one full panel of MR = 6 rows of a transposed A (reduction step p: 6 contiguous floats at s + p * lda) into
+// d[kc][6], 4 + 2 floats a step.
+__attribute__((target("avx2,fma")))
+static void pack_a6_cols(const float *s, long lda, long kc, float alpha, float *d) {
+    const __m128 va = _mm_set1_ps(alpha);
+    for (long p = 0; p < kc; p++) {
+        const float *x = s + p * lda;
+        _mm_storeu_ps(d + p * MR, _mm_mul_ps(va, _mm_loadu_ps(x)));
+        _mm_store_sd((double *)(d + p * MR + 4), _mm_castps_pd(_mm_mul_ps(va, _mm_castpd_ps(_mm_load_sd((const double *)(x + 4))))));
+    }
+}
+
 // Packs rows [i0, i0+mc) x reduction [p0, p0+kc) of alpha * op(A) into panels of MR rows:
 // dst[panel][k][r] (zero rows past mc). colsum (NULL: none): colsum[p0 + p] += op(A)[i, p] over the packed rows
-// (without alpha), while the values are in registers anyway. Full panels of a row-major A by pack_a6_rows.
+// (without alpha), while the values are in registers anyway. Full panels by pack_a6_rows (row-major A) and
+// pack_a6_cols (transposed A, no column sums).
 static void pack_a(int trans, const float *a, long lda, long i0, long mc, long p0, long kc, float alpha,
                    float *dst, float *colsum) {
     for (long ip = 0; ip < mc; ip += MR) {
         long rows = mc - ip < MR ? mc - ip : MR;
         float *d = dst + ip * kc;
-        if (trans) {  // element (i, p) at a[p * lda + i]: MR contiguous floats per p
+        if (trans && rows == MR && !colsum) {
+            pack_a6_cols(a + p0 * lda + i0 + ip, lda, kc, alpha, d);
+        } else if (trans) {  // element (i, p) at a[p * lda + i]: MR contiguous floats per p
             for (long p = 0; p < kc; p++) {
                 const float *s = a + (p0 + p) * lda + i0 + ip;
                 long r = 0;

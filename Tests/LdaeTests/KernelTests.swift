@@ -62,6 +62,31 @@ final class KernelTests: XCTestCase {
     }
 
     /// Sizes large enough that the kernels split work across cores (and run concurrent single-threaded sgemms).
+    func testSeriallyRunsLoopsInlineOnThisThreadOnly() {
+        let n = 64
+        // inside `serially`: one chunk covering everything, on the calling thread, also when nested
+        Parallel.serially {
+            XCTAssertTrue(Parallel.isSerial)
+            XCTAssertEqual(Parallel.chunkCount(n), 1)
+            var seen: [(Int, Int, Int)] = []
+            Parallel.chunksIndexed(n) { w, r0, r1 in seen.append((w, r0, r1)) }
+            XCTAssertEqual(seen.map { [$0.0, $0.1, $0.2] }, [[0, 0, n]])
+            Parallel.serially { XCTAssertTrue(Parallel.isSerial) }
+            XCTAssertTrue(Parallel.isSerial, "the nested call restores the flag it found")
+        }
+        XCTAssertFalse(Parallel.isSerial)
+        XCTAssertEqual(Parallel.chunkCount(n), min(Parallel.workers, n))
+        // the flag is per thread: other threads keep their own (unset) value
+        Parallel.serially {
+            let done = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var otherSerial = true
+            let t = Thread { otherSerial = Parallel.isSerial; done.signal() }
+            t.start()
+            done.wait()
+            XCTAssertFalse(otherSerial)
+        }
+    }
+
     func testKernelsAtParallelSizesMatchNaive() {
         var rng = RNG(seed: 9)
         let n = 700, c = 24, oc = 40

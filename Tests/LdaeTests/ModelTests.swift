@@ -81,18 +81,25 @@ final class ModelTests: XCTestCase {
             let x = FD.randn(b * per, &rng)
             let t: [Float] = [0, 0, 0]
             let train = Array(UnsafeBufferPointer(start: m.forward(x, t: t, batch: b), count: b * per))
-            var rec = [Float](repeating: 0, count: b * per)
-            m.reconstruct(x, t: nil, batch: b, out: &rec)
-            XCTAssertLessThan(FD.maxAbsDiff(train, rec), 1e-5, tc)
-            // features = token mean of the training path's normed encoder output
             var feats = [Float](repeating: 0, count: b * config.encoderWidth)
-            m.features(x, t: nil, batch: b, out: &feats)
-            let enc = m.acts!.encNorm
-            for bi in 0..<b {
-                for c in 0..<config.encoderWidth {
-                    var s: Float = 0
-                    for ti in 0..<config.tokens { s += enc[(bi * config.tokens + ti) * config.encoderWidth + c] }
-                    XCTAssertEqual(feats[bi * config.encoderWidth + c], s / Float(config.tokens), accuracy: 1e-5)
+            // inference chunks: the default (one chunk per core here), one image per chunk (each core's share in
+            // several chunks: the offsets of x, t and out), and the whole batch layer by layer
+            for chunk in [m.inferenceChunkTokens, config.tokens, 0] {
+                m.inferenceChunkTokens = chunk
+                var rec = [Float](repeating: 0, count: b * per)
+                m.reconstruct(x, t: nil, batch: b, out: &rec)
+                XCTAssertLessThan(FD.maxAbsDiff(train, rec), 1e-5, "\(tc) chunk \(chunk)")
+                // features = token mean of the training path's normed encoder output
+                feats = [Float](repeating: .nan, count: b * config.encoderWidth)
+                m.features(x, t: nil, batch: b, out: &feats)
+                let enc = m.acts!.encNorm
+                for bi in 0..<b {
+                    for c in 0..<config.encoderWidth {
+                        var s: Float = 0
+                        for ti in 0..<config.tokens { s += enc[(bi * config.tokens + ti) * config.encoderWidth + c] }
+                        XCTAssertEqual(feats[bi * config.encoderWidth + c], s / Float(config.tokens), accuracy: 1e-5,
+                                       "\(tc) chunk \(chunk)")
+                    }
                 }
             }
             // a smaller batch afterwards gives the same rows
@@ -102,9 +109,13 @@ final class ModelTests: XCTestCase {
             XCTAssertLessThan(FD.maxAbsDiff(out2, Array(train[per..<(2 * per)])), 1e-5)
             if tc == "adaln" {
                 // t matters with adaLN
-                var f2 = [Float](repeating: 0, count: b * config.encoderWidth)
-                m.features(x, t: [0.5, 0.5, 0.5], batch: b, out: &f2)
+                var f2 = [Float](repeating: 0, count: b * config.encoderWidth), f3 = f2
+                m.features(x, t: [0.5, 0.2, 0.9], batch: b, out: &f2)
                 XCTAssertGreaterThan(FD.maxAbsDiff(feats, f2), 1e-4)
+                // each chunk reads its own images' t
+                m.inferenceChunkTokens = config.tokens
+                m.features(x, t: [0.5, 0.2, 0.9], batch: b, out: &f3)
+                XCTAssertLessThan(FD.maxAbsDiff(f2, f3), 1e-5)
             }
         }
     }

@@ -9,10 +9,22 @@ public enum Parallel {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
 
-    /// How many chunks `chunks`/`chunksIndexed` use for n items at this grain.
+    /// How many chunks `chunks`/`chunksIndexed` use for n items at this grain (1 inside `serially`).
     @inline(__always)
     public static func chunkCount(_ n: Int, grain: Int = 1) -> Int {
-        n <= 0 ? 0 : min(workers, max(1, n / max(1, grain)))
+        n <= 0 ? 0 : isSerial ? 1 : min(workers, max(1, n / max(1, grain)))
+    }
+
+    /// True on a thread inside `serially`: every loop here then runs inline as one chunk.
+    public static var isSerial: Bool { pthread_getspecific(serialKey) != nil }
+
+    /// Runs body with every `chunks`/`chunksIndexed` loop on this thread inline (one chunk, no dispatch): for work
+    /// that is already split over the cores at a coarser level (inference, one share of the batch per core).
+    public static func serially<R>(_ body: () throws -> R) rethrows -> R {
+        let old = pthread_getspecific(serialKey)
+        pthread_setspecific(serialKey, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(serialKey, old) }
+        return try body()
     }
 
     /// Calls body(start, end) for up to `workers` contiguous chunks covering 0..<n (each at least `grain`
@@ -48,6 +60,13 @@ public enum Parallel {
         return try body()
     }
 }
+
+/// The thread-local flag of `Parallel.serially` (a pthread key: GCD's worker threads are plain threads).
+private let serialKey: pthread_key_t = {
+    var key = pthread_key_t()
+    precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+    return key
+}()
 
 /// The kernels hand disjoint slices of raw buffers to the workers; Swift cannot check that, so the closure is
 /// passed through this box.

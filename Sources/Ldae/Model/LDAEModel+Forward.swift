@@ -96,6 +96,12 @@ extension LDAEModel {
     }
 
     // MARK: inference (no saved activations: one residual buffer, shared scratch)
+    //
+    // Each core takes a contiguous share of the batch and runs the whole network on it, a chunk of
+    // `inferenceChunkTokens` tokens at a time, with every kernel serial inside (`Parallel.serially`): a chunk's
+    // activations stay in that core's caches from one layer to the next, where layer-by-layer over the whole batch
+    // streamed every activation through memory (the GEMM's packing of its input was 5% of the features time).
+    // Each row's arithmetic is the same either way, so the results do not depend on the split.
 
     struct InferBufs {
         var x: UnsafeMutablePointer<Float>        // [N, Cmax] residual stream
@@ -105,21 +111,41 @@ extension LDAEModel {
         var cond: Cond
     }
 
-    func ensureInference(batch: Int) -> InferBufs {
+    func ensureInference(_ arena: Arena, batch: Int) -> InferBufs {
         let n = batch * T
         let hd = hmax, c = cmax
         let total = n * c * 2 + n * W + n * 3 * c + n * c + n * hd + 4 * n + batch * 6 * c + 2 * n * c
             + batch * (LDAEModel.freqDim + 5 * W) + 16 * 24
-        infer.reset(total: total)
-        infer.batch = batch
-        let x = infer.take(n * c), enc = infer.take(n * W), ln = infer.take(n * c)
-        let block = BlockActs(xIn: x, xMid: x, xOut: x, mean1: infer.take(n), rstd1: infer.take(n), mean2: infer.take(n),
-                              rstd2: infer.take(n), qkv: infer.take(n * 3 * c), att: nil, attOut: infer.take(n * c),
-                              fc1: infer.take(n * hd), mod: adaln ? infer.take(batch * 6 * c) : nil,
-                              branch: adaln ? infer.take(n * c) : nil, branch2: adaln ? infer.take(n * c) : nil)
-        let cond = takeCond(infer, batch: batch)
-        precondition(infer.used <= infer.capacity)
+        arena.reset(total: total)
+        arena.batch = batch
+        let x = arena.take(n * c), enc = arena.take(n * W), ln = arena.take(n * c)
+        let block = BlockActs(xIn: x, xMid: x, xOut: x, mean1: arena.take(n), rstd1: arena.take(n), mean2: arena.take(n),
+                              rstd2: arena.take(n), qkv: arena.take(n * 3 * c), att: nil, attOut: arena.take(n * c),
+                              fc1: arena.take(n * hd), mod: adaln ? arena.take(batch * 6 * c) : nil,
+                              branch: adaln ? arena.take(n * c) : nil, branch2: adaln ? arena.take(n * c) : nil)
+        let cond = takeCond(arena, batch: batch)
+        precondition(arena.used <= arena.capacity)
         return InferBufs(x: x, enc: enc, block: block, ln: ln, cond: cond)
+    }
+
+    /// Calls body(buffers, b0, b1) for chunks [b0, b1) of the batch: the cores' shares in parallel, each share's
+    /// chunks in order on its core, with the kernels serial inside.
+    /// inferenceChunkTokens <= 0: one chunk of the whole batch, layer by layer with the kernels parallel inside.
+    func inferenceShares(batch: Int, _ body: (InferBufs, Int, Int) -> Void) {
+        let perChunk = max(1, inferenceChunkTokens / T)
+        Parallel.withSingleThreadedBLAS {
+            if inferenceChunkTokens <= 0 { body(ensureInference(inferArenas[0], batch: batch), 0, batch); return }
+            Parallel.chunksIndexed(batch) { w, s0, s1 in
+                Parallel.serially {
+                    var b0 = s0
+                    while b0 < s1 {
+                        let b1 = min(s1, b0 + perChunk)
+                        body(ensureInference(inferArenas[w], batch: b1 - b0), b0, b1)
+                        b0 = b1
+                    }
+                }
+            }
+        }
     }
 
     func inferEncoder(_ ib: InferBufs, x: UnsafePointer<Float>, t: UnsafePointer<Float>?, batch: Int) {
@@ -140,27 +166,25 @@ extension LDAEModel {
     /// Mean-pooled encoder features after the final `norm` (timm global_pool='avg', fc_norm=False).
     /// x [B, T, D] -> out [B, W]. t nil means t = 0 (only used with adaLN).
     public func features(_ x: UnsafePointer<Float>, t: UnsafePointer<Float>?, batch: Int, out: UnsafeMutablePointer<Float>) {
-        Parallel.withSingleThreadedBLAS {
-            let ib = ensureInference(batch: batch)
-            inferEncoder(ib, x: x, t: t, batch: batch)
-            MeanPool.forward(out: out, x: ib.enc, b: batch, t: T, c: W)
+        inferenceShares(batch: batch) { ib, b0, b1 in
+            inferEncoder(ib, x: x + b0 * T * D, t: t.map { $0 + b0 }, batch: b1 - b0)
+            MeanPool.forward(out: out + b0 * W, x: ib.enc, b: b1 - b0, t: T, c: W)
         }
     }
 
     /// Encoder + decoder without saving activations: x [B, T, D] -> out [B, T, D].
     public func reconstruct(_ x: UnsafePointer<Float>, t: UnsafePointer<Float>?, batch: Int, out: UnsafeMutablePointer<Float>) {
-        Parallel.withSingleThreadedBLAS {
-            let ib = ensureInference(batch: batch)
-            inferEncoder(ib, x: x, t: t, batch: batch)
-            let n = batch * T, p = params
+        inferenceShares(batch: batch) { ib, b0, b1 in
+            let nb = b1 - b0, n = nb * T, p = params
+            inferEncoder(ib, x: x + b0 * T * D, t: t.map { $0 + b0 }, batch: nb)
             Linear.forward(out: ib.x, inp: ib.enc, weight: p + decoderEmbed.w, bias: p + decoderEmbed.b, n: n, c: W, oc: V)
-            PosEmbedAdd.forward(x: ib.x, pos: p + decoderPosEmbed, b: batch, t: T, c: V)
+            PosEmbedAdd.forward(x: ib.x, pos: p + decoderPosEmbed, b: nb, t: T, c: V)
             for bp in decoderBlocks {
-                blockForward(bp, ib.block, ln: ib.ln, geluOut: ib.block.fc1, cs: ib.cond.cs, batch: batch)
+                blockForward(bp, ib.block, ln: ib.ln, geluOut: ib.block.fc1, cs: ib.cond.cs, batch: nb)
             }
             LayerNorm.forward(out: ib.ln, mean: ib.block.mean1, rstd: ib.block.rstd1, inp: ib.x,
                               weight: p + decoderNorm.w, bias: p + decoderNorm.b, n: n, c: V)
-            Linear.forward(out: out, inp: ib.ln, weight: p + decoderPred.w, bias: p + decoderPred.b, n: n, c: V, oc: D)
+            Linear.forward(out: out + b0 * T * D, inp: ib.ln, weight: p + decoderPred.w, bias: p + decoderPred.b, n: n, c: V, oc: D)
         }
     }
 }

@@ -82,6 +82,19 @@ extension ModelBenchmark {
             }
             log(String(format: "layernorm [%d x %d] (one path): forward %6.1f ms, backward %6.1f ms", n, W, ln[0], ln[1]))
         }
+        // Encoder features: per-core chunks of 1024 tokens against the whole batch layer by layer (same results)
+        if let model = try? LDAEModel(config: ModelPreset.tiny.config, seed: 0) {
+            FastKernels.enabled = saved   // the default path (`time` above leaves the portable one on)
+            let fb = 2 * batch
+            let xin = buf(fb * T * model.config.tokenDim), feats = buf(fb * W)
+            let ms = alternate(2) { i in
+                model.inferenceChunkTokens = i == 0 ? 1024 : 0
+                model.features(xin, t: nil, batch: fb, out: feats)
+            }
+            log(String(format: "features, batch %d: per-core chunks of 1024 tokens %6.1f ms, whole batch layer by layer %6.1f ms, ratio %.2fx",
+                       fb, ms[0], ms[1], ms[1] / ms[0]))
+            LDAEModel.deallocateAligned(xin); LDAEModel.deallocateAligned(feats)
+        }
         // OpenBLAS's own threading on the largest forward shape, for reference
         let old = BLAS.threads
         BLAS.setThreads(Parallel.workers)
