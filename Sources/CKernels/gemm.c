@@ -155,13 +155,14 @@ static void pack_b(int trans, const float *b, long ldb, long p0, long kc, long j
     }
 }
 
-// C tile [mr x nr] (mr <= MR, nr <= NR) = beta * C + sum_p a[p][0..MR) (x) b[p][0..NR) (+ bias[0..nr) per row, when
-// bias is not NULL); when g is not NULL also g tile (same ldc) = gelu(C tile) (g may be C itself: gelu in place).
+// C tile [mr x nr] (mr <= MR, nr <= NR) = beta * C + sum_p A[0..MR, p] (x) b[p][0..NR) (+ bias[0..nr) per row, when
+// bias is not NULL). A: lda == 0, a packed panel a[p][0..MR); else rows in place, row r at a + r * lda (the rows past
+// mr are not read); when g is not NULL also g tile (same ldc) = gelu(C tile) (g may be C itself: gelu in place).
 // The tile's lines are prefetched first (read for beta != 0, or owned for the store): the tile is usually not in
 // cache, and the k loop hides the latency.
 __attribute__((target("avx2,fma")))
-static void kernel_6x16(long kc, const float *a, const float *b, float *c, long ldc, float beta, long mr, long nr,
-                        const float *bias, float *g) {
+static void kernel_6x16(long kc, const float *a, long lda, const float *b, float *c, long ldc, float beta, long mr,
+                        long nr, const float *bias, float *g) {
     for (long r = 0; r < mr; r++) {
         _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0);
@@ -172,17 +173,27 @@ static void kernel_6x16(long kc, const float *a, const float *b, float *c, long 
     __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-    for (long p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-        __m256 x;
-        x = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
-        x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
-        x = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
-        x = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
-        x = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
-        x = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
-        a += MR; b += NR;
+#define LDAE_STEP(A0, A1, A2, A3, A4, A5)                                                                        \
+    {                                                                                                              \
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);                                                 \
+        __m256 x;                                                                                                  \
+        x = _mm256_broadcast_ss(A0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);        \
+        x = _mm256_broadcast_ss(A1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);        \
+        x = _mm256_broadcast_ss(A2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);        \
+        x = _mm256_broadcast_ss(A3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);        \
+        x = _mm256_broadcast_ss(A4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);        \
+        x = _mm256_broadcast_ss(A5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);        \
+        b += NR;                                                                                                   \
     }
+    if (lda == 0) {  // packed panel: a[p][0..MR)
+        for (long p = 0; p < kc; p++, a += MR) LDAE_STEP(a + 0, a + 1, a + 2, a + 3, a + 4, a + 5)
+    } else {         // rows of A in place, row r at a + r * lda; rows past mr read the last valid row (not stored)
+        const float *a0 = a, *a1 = a + (mr > 1 ? 1 : 0) * lda, *a2 = a + (mr > 2 ? 2 : mr - 1) * lda,
+                    *a3 = a + (mr > 3 ? 3 : mr - 1) * lda, *a4 = a + (mr > 4 ? 4 : mr - 1) * lda,
+                    *a5 = a + (mr > 5 ? 5 : mr - 1) * lda;
+        for (long p = 0; p < kc; p++) LDAE_STEP(a0 + p, a1 + p, a2 + p, a3 + p, a4 + p, a5 + p)
+    }
+#undef LDAE_STEP
     __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     if (bias != NULL) {
         float bb[NR] __attribute__((aligned(32))) = {0};
@@ -259,6 +270,9 @@ void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha
     // stay in cache while the reduction blocks accumulate into them.
     long nc_max = n < NC ? n : NC;
     const long KC = k <= KC_WHOLE ? k : KC_SPLIT;
+    // A row-major, unscaled and not summed is read in place by the micro-kernel (its broadcasts take 6 rows at
+    // stride lda): packing it cost about 5% of the encoder's forward, for no gain in the k loop.
+    const int direct = !trans_a && alpha == 1 && colsum_a == NULL;
     float *pa = ldae_thread_scratch(LDAE_SCRATCH_GEMM_A, (size_t)MC * (size_t)KC);
     float *pb = ldae_thread_scratch(LDAE_SCRATCH_GEMM_B, (size_t)((nc_max + NR - 1) / NR * NR) * (size_t)k);
     for (long jc = 0; jc < n; jc += NC) {
@@ -276,14 +290,15 @@ void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha
                 const float *bs = pc == 0 && bias ? bias + jc : NULL;  // the bias is added once
                 const float *pbk = pb + pc * ncp;
                 float *gl = gelu_out && pc + kc >= k ? gelu_out : NULL;  // GELU of the final values only
-                pack_a(trans_a, a, lda, ic, mc, pc, kc, alpha, pa, jc == 0 ? colsum_a : NULL);
+                if (!direct) pack_a(trans_a, a, lda, ic, mc, pc, kc, alpha, pa, jc == 0 ? colsum_a : NULL);
                 for (long jr = 0; jr < nc; jr += NR) {
                     long nr = nc - jr < NR ? nc - jr : NR;
                     for (long ir = 0; ir < mc; ir += MR) {
                         long mr = mc - ir < MR ? mc - ir : MR;
                         long off = (ic + ir) * ldc + jc + jr;
-                        kernel_6x16(kc, pa + ir * kc, pbk + jr * kc, c + off, ldc, bt, mr, nr, bs ? bs + jr : NULL,
-                                    gl ? gl + off : NULL);
+                        const float *at = direct ? a + (ic + ir) * lda + pc : pa + ir * kc;
+                        kernel_6x16(kc, at, direct ? lda : 0, pbk + jr * kc, c + off, ldc, bt, mr, nr,
+                                    bs ? bs + jr : NULL, gl ? gl + off : NULL);
                     }
                 }
             }
