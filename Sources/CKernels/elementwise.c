@@ -24,6 +24,21 @@ LDAE_AVX2 void ldae_gelu_forward(float *out, const float *inp, long n) {
     }
 }
 
+// out[n] = gelu(x[n]) and x[n] = gelu'(x[n]) in place, one erf for both (the backward's recompute of the
+// activation, and the derivative kept for the input gradient's GEMM to multiply by).
+LDAE_AVX2_INLINE void gelu_forward_grad8(float *out, float *x, __m256i m) {
+    __m256 v = _mm256_maskload_ps(x, m);
+    _mm256_maskstore_ps(out, m, gelu8(v));       // the two share the erf after inlining
+    _mm256_maskstore_ps(x, m, gelu_grad8(v));
+}
+
+LDAE_AVX2 void ldae_gelu_forward_grad(float *out, float *x, long n) {
+    const __m256i all = _mm256_set1_epi32(-1);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) gelu_forward_grad8(out + i, x + i, all);
+    if (i < n) gelu_forward_grad8(out + i, x + i, ldae_tail_mask(n - i));
+}
+
 // d[n] *= gelu'(inp[n]).
 LDAE_AVX2 void ldae_gelu_backward_inplace(float *d, const float *inp, long n) {
     long i = 0;

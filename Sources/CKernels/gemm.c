@@ -156,13 +156,13 @@ static void pack_b(int trans, const float *b, long ldb, long p0, long kc, long j
 }
 
 // C tile [mr x nr] (mr <= MR, nr <= NR) = beta * C + sum_p A[0..MR, p] (x) b[p][0..NR) (+ bias[0..nr) per row, when
-// bias is not NULL). A: lda == 0, a packed panel a[p][0..MR); else rows in place, row r at a + r * lda (the rows past
+// bias is not NULL), times mul tile (same ldc) elementwise when mul is not NULL. A: lda == 0, a packed panel a[p][0..MR); else rows in place, row r at a + r * lda (the rows past
 // mr are not read); when g is not NULL also g tile (same ldc) = gelu(C tile) (g may be C itself: gelu in place).
 // The tile's lines are prefetched first (read for beta != 0, or owned for the store): the tile is usually not in
 // cache, and the k loop hides the latency.
 __attribute__((target("avx2,fma")))
 static void kernel_6x16(long kc, const float *a, long lda, const float *b, float *c, long ldc, float beta, long mr,
-                        long nr, const float *bias, float *g) {
+                        long nr, const float *bias, const float *mul, float *g) {
     for (long r = 0; r < mr; r++) {
         _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + r * ldc + NR - 1), _MM_HINT_T0);
@@ -213,6 +213,10 @@ static void kernel_6x16(long kc, const float *a, long lda, const float *b, float
                 v0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row), v0);
                 v1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(row + 8), v1);
             }
+            if (mul) {
+                v0 = _mm256_mul_ps(v0, _mm256_loadu_ps(mul + r * ldc));
+                v1 = _mm256_mul_ps(v1, _mm256_loadu_ps(mul + r * ldc + 8));
+            }
             _mm256_storeu_ps(row, v0);
             _mm256_storeu_ps(row + 8, v1);
             if (g) {
@@ -231,6 +235,7 @@ static void kernel_6x16(long kc, const float *a, long lda, const float *b, float
         float *row = c + r * ldc;
         for (long j = 0; j < nr; j++) {
             float v = beta == 0 ? t[r * NR + j] : beta * row[j] + t[r * NR + j];
+            if (mul) v *= mul[r * ldc + j];
             row[j] = v;
             t[r * NR + j] = v;
         }
@@ -244,12 +249,12 @@ static void kernel_6x16(long kc, const float *a, long lda, const float *b, float
 
 void ldae_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha,
                 const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc) {
-    ldae_sgemm_ex(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL, NULL);
+    ldae_sgemm_ex(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL, NULL, NULL);
 }
 
 void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha,
                    const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
-                   const float *bias, float *colsum_a, float *gelu_out) {
+                   const float *bias, float *colsum_a, float *gelu_out, const float *mul_c) {
     // colsum_a: every element of op(A) is packed once in the first column block (jc == 0) and summed there; when
     // nothing is packed, sum here.
     if (colsum_a && (n <= 0 || k <= 0 || alpha == 0)) {
@@ -258,10 +263,11 @@ void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha
         colsum_a = NULL;
     }
     if (m <= 0 || n <= 0) return;
-    if (k <= 0 || alpha == 0) {  // C = beta * C (+ bias), then gelu_out row by row
+    if (k <= 0 || alpha == 0) {  // C = (beta * C (+ bias)) (* mul_c), then gelu_out row by row
         for (long i = 0; i < m; i++) {
             for (long j = 0; j < n; j++)
-                c[i * ldc + j] = (beta == 0 ? 0 : beta * c[i * ldc + j]) + (bias ? bias[j] : 0);
+                c[i * ldc + j] = ((beta == 0 ? 0 : beta * c[i * ldc + j]) + (bias ? bias[j] : 0)) *
+                                 (mul_c ? mul_c[i * ldc + j] : 1);
             if (gelu_out) ldae_gelu_forward(gelu_out + i * ldc, c + i * ldc, n);
         }
         return;
@@ -290,6 +296,7 @@ void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha
                 const float *bs = pc == 0 && bias ? bias + jc : NULL;  // the bias is added once
                 const float *pbk = pb + pc * ncp;
                 float *gl = gelu_out && pc + kc >= k ? gelu_out : NULL;  // GELU of the final values only
+                const float *ml = mul_c && pc + kc >= k ? mul_c : NULL;     // and the product with mul_c
                 if (!direct) pack_a(trans_a, a, lda, ic, mc, pc, kc, alpha, pa, jc == 0 ? colsum_a : NULL);
                 for (long jr = 0; jr < nc; jr += NR) {
                     long nr = nc - jr < NR ? nc - jr : NR;
@@ -298,7 +305,7 @@ void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha
                         long off = (ic + ir) * ldc + jc + jr;
                         const float *at = direct ? a + (ic + ir) * lda + pc : pa + ir * kc;
                         kernel_6x16(kc, at, direct ? lda : 0, pbk + jr * kc, c + off, ldc, bt, mr, nr,
-                                    bs ? bs + jr : NULL, gl ? gl + off : NULL);
+                                    bs ? bs + jr : NULL, ml ? ml + off : NULL, gl ? gl + off : NULL);
                     }
                 }
             }

@@ -110,6 +110,39 @@ final class FastGEMMTests: XCTestCase {
         }
     }
 
+    func testProductEpilogueMultipliesTheFinalValuesOnce() {
+        var rng = RNG(seed: 15)
+        // partial tiles, the direct-A path (alpha 1) and the packed one (alpha 0.5), blocked k (the product taken once,
+        // after the last reduction block), k = 0, with the bias and beta, and together with the GELU epilogue (after it)
+        for (m, n, k, alpha, beta) in [(13, 37, 20, Float(1), Float(0)), (7, 21, 1100, 1, 1), (5, 9, 0, 1, 0.5),
+                                       (12, 32, 48, 0.5, 0), (25, 16, 300, 1, 0)] {
+            let a = FD.randn(m * k + 1, &rng), b = FD.randn(k * n + 1, &rng), bias = FD.randn(n, &rng)
+            let mul = FD.randn(m * n, &rng), c0 = FD.randn(m * n, &rng)
+            var ref = c0
+            FastKernels.sgemmReference(transA: false, transB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: k, b: b,
+                                       ldb: n, beta: beta, c: &ref, ldc: n, bias: bias)
+            for i in 0..<(m * n) { ref[i] *= mul[i] }
+            Self.onBothPaths { path in
+                for withGELU in [false, true] {
+                    var c = c0
+                    var g = [Float](repeating: .nan, count: m * n)
+                    g.withUnsafeMutableBufferPointer { gp in
+                        FastKernels.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: k, b: b,
+                                          ldb: n, beta: beta, c: &c, ldc: n, bias: bias,
+                                          geluOut: withGELU ? gp.baseAddress! : nil, mulC: mul)
+                    }
+                    for i in 0..<(m * n) {
+                        XCTAssertEqual(c[i], ref[i], accuracy: 1e-4 * max(1, abs(ref[i])),
+                                       "\(path) m=\(m) n=\(n) k=\(k) alpha=\(alpha) beta=\(beta) i=\(i)")
+                        if withGELU {
+                            XCTAssertEqual(g[i], GELU.forwardNaive(ref[i]), accuracy: 1e-4 * max(1, abs(ref[i])), "\(path) gelu")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testLinearAndAttentionAgreeOnBothPaths() {
         guard FastKernels.available else { return }
         var rng = RNG(seed: 12)

@@ -96,6 +96,31 @@ final class FastNNKernelTests: XCTestCase {
         XCTAssertLessThan(FD.maxAbsDiff(grads[0], grads[1]), 2e-6 * 4)
     }
 
+    func testGELUForwardAndDerivativeInOnePassMatchTheSeparateKernels() {
+        var rng = RNG(seed: 17)
+        let saved = FastKernels.enabled
+        defer { FastKernels.enabled = saved }
+        // below one 8-lane step, a tail, and a size split over the cores
+        for n in [5, 8 * 3 + 5, 2 * 4096 + 7] {
+            let x = FD.randn(n, &rng).map { $0 * 3 }
+            for on in FastKernels.available ? [true, false] : [false] {
+                FastKernels.enabled = on
+                var out = [Float](repeating: .nan, count: n), xd = x
+                GELU.forwardAndDerivative(out: &out, x: &xd, n: n)
+                var ref = [Float](repeating: .nan, count: n), ones = [Float](repeating: 1, count: n)
+                GELU.forward(out: &ref, inp: x, n: n)
+                GELU.backwardInPlace(&ones, inp: x, n: n)   // 1 * gelu'(x)
+                XCTAssertEqual(out, ref, "gelu n=\(n) fast=\(on)")
+                XCTAssertEqual(xd, ones, "gelu' n=\(n) fast=\(on)")
+                for i in 0..<min(n, 16) {   // and against a Double reference: Phi(x) + x phi(x)
+                    let v = Double(x[i])
+                    let d = 0.5 * (1 + Foundation.erf(v / 2.0.squareRoot())) + v * Foundation.exp(-0.5 * v * v) / (2 * Double.pi).squareRoot()
+                    XCTAssertEqual(Double(xd[i]), d, accuracy: 1e-5)
+                }
+            }
+        }
+    }
+
     // MARK: attention
 
     /// Shapes that hit the C kernel's edges: T not a multiple of 8 or 16 (and below / equal to the 6-row tile), head

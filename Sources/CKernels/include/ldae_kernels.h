@@ -24,11 +24,14 @@ void ldae_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha,
 ///                 layer's bias gradient comes with its input gradient, without another pass over dout);
 ///   gelu_out:     [m, n] with row stride ldc: gelu_out = gelu(C) of the final C, from the kernel's registers
 ///                 (fc1 + GELU in one pass over the output). May equal c (GELU in place).
+///   mul_c:        [m, n] with row stride ldc: C = (alpha * op(A) op(B) + beta * C + bias) * mul_c elementwise, in the
+///                 write-back (the MLP's input gradient times GELU's derivative without another pass); before
+///                 gelu_out. Must not overlap c.
 void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha,
                    const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
-                   const float *bias, float *colsum_a, float *gelu_out);
+                   const float *bias, float *colsum_a, float *gelu_out, const float *mul_c);
 
-/// The contract of ldae_sgemm_ex without colsum_a, as three plain loops with double accumulation (the test reference).
+/// The contract of ldae_sgemm_ex with bias only (no colsum_a, gelu_out, mul_c), as three plain loops with double accumulation (the test reference).
 void ldae_sgemm_ref(int trans_a, int trans_b, long m, long n, long k, float alpha,
                     const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
                     const float *bias);
@@ -38,6 +41,10 @@ void ldae_sgemm_ref(int trans_a, int trans_b, long m, long n, long k, float alph
 
 /// out[n] = gelu(inp[n]) = 0.5 inp (1 + erf(inp / sqrt 2)); out may alias inp.
 void ldae_gelu_forward(float *out, const float *inp, long n);
+
+/// out[n] = gelu(x[n]), then x[n] = gelu'(x[n]) in place: one erf for both (bit-identical to ldae_gelu_forward and
+/// the derivative of ldae_gelu_backward_inplace).
+void ldae_gelu_forward_grad(float *out, float *x, long n);
 
 /// d[n] *= gelu'(inp[n])   (the backward into a fresh gradient buffer, in place).
 void ldae_gelu_backward_inplace(float *d, const float *inp, long n);

@@ -34,6 +34,16 @@ public enum GELU {
         }
     }
 
+    /// out[n] = gelu(x[n]) and, in place, x[n] = gelu'(x[n]): the model's backward recomputes the activation (for
+    /// fc2's weight gradient) and needs the derivative (for fc1's output gradient); one erf serves both.
+    public static func forwardAndDerivative(out: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>, n: Int) {
+        let fast = FastKernels.enabled
+        Parallel.chunks(n, grain: 4096) { a, b in
+            if fast { FastKernels.geluForwardGrad(out: out + a, x: x + a, n: b - a); return }
+            for i in a..<b { let v = x[i]; out[i] = value(v); x[i] = derivative(v) }
+        }
+    }
+
     /// In place: d[n] = d[n] * gelu'(inp[n]) (the model's fused form of `backward` into a fresh buffer).
     public static func backwardInPlace(_ d: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
         let fast = FastKernels.enabled

@@ -22,10 +22,14 @@ public enum Linear {
     ///   dinp[N, C] += dout[N, OC] @ weight[OC, C]   (overwriteDinp: = instead of +=; dinp nil: skipped)
     ///   dweight[OC, C] += dout^T @ inp[N, C]
     ///   dbias[OC] += sum over rows of dout
+    /// dinpTimes [N, C] (optional, with overwriteDinp): dinp = (dout @ weight) * dinpTimes elementwise, in the GEMM's
+    /// write-back (an MLP's fc2 input gradient times GELU's derivative: the gradient at fc1's output in one pass).
     public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                                n: Int, c: Int, oc: Int, overwriteDinp: Bool = false) {
+                                n: Int, c: Int, oc: Int, overwriteDinp: Bool = false,
+                                dinpTimes: UnsafePointer<Float>? = nil) {
+        precondition(dinpTimes == nil || overwriteDinp, "dinpTimes needs overwriteDinp")
         var biasDone = false
         if let dinp {
             // with the AVX2 kernel the bias gradient comes with this product (column sums of dout taken while it is
@@ -38,7 +42,8 @@ public enum Linear {
             Parallel.chunksIndexed(n, grain: 32) { w, r0, r1 in
                 FastKernels.sgemm(transA: false, transB: false, m: r1 - r0, n: c, k: oc, alpha: 1,
                                   a: dout + r0 * oc, lda: oc, b: weight, ldb: c,
-                                  beta: overwriteDinp ? 0 : 1, c: dinp + r0 * c, ldc: c, colsumA: part.map { $0 + w * oc })
+                                  beta: overwriteDinp ? 0 : 1, c: dinp + r0 * c, ldc: c, colsumA: part.map { $0 + w * oc },
+                                  mulC: dinpTimes.map { $0 + r0 * c })
             }
             if let part, let dbias {
                 for w in 0..<k { for j in 0..<oc { dbias[j] += part[w * oc + j] } }

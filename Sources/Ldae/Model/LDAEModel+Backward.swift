@@ -15,7 +15,8 @@ extension LDAEModel {
             AdaLN.modulate(out: s.small2, x: s.ln, shift: mod + 3 * c, scale: mod + 4 * c, stride: 6 * c, b: batch, t: T, c: c)
             lnIn = s.small2
         }
-        GELU.forward(out: s.gelu, inp: a.fc1, n: n * hid)                                    // [N, Hd]
+        // s.gelu = gelu(fc1) [N, Hd] for fc2's weight gradient; a.fc1 becomes gelu'(fc1) (consumed: see `backward`)
+        GELU.forwardAndDerivative(out: s.gelu, x: a.fc1, n: n * hid)
         var dBranch = dres
         if let mod = a.mod {
             AdaLN.gatedResidualBackward(dy: s.small, dgate: dmod + 5 * c, dout: dres, y: a.branch2!, gate: mod + 5 * c,
@@ -23,8 +24,8 @@ extension LDAEModel {
             dBranch = s.small
         }
         Linear.backward(dinp: s.big, dweight: g + bp.fc2.w, dbias: g + bp.fc2.b, dout: dBranch, inp: s.gelu,
-                        weight: p + bp.fc2.w, n: n, c: hid, oc: c, overwriteDinp: true)     // d gelu [N, Hd]
-        GELU.backwardInPlace(s.big, inp: a.fc1, n: n * hid)                                  // d fc1 [N, Hd]
+                        weight: p + bp.fc2.w, n: n, c: hid, oc: c, overwriteDinp: true,
+                        dinpTimes: a.fc1)                                                    // d fc1 [N, Hd]
         Linear.backward(dinp: s.small, dweight: g + bp.fc1.w, dbias: g + bp.fc1.b, dout: s.big, inp: lnIn,
                         weight: p + bp.fc1.w, n: n, c: c, oc: hid, overwriteDinp: true)     // d ln2 [N, C]
         if let mod = a.mod {
@@ -65,9 +66,12 @@ extension LDAEModel {
         }
     }
 
-    /// Backward of the last `forward` from dL/dOutput [B, T, D]; ADDS into grads.
+    /// Backward of the last `forward` from dL/dOutput [B, T, D]; ADDS into grads. Consumes the forward: some saved
+    /// activations are overwritten in place (each MLP's pre-activation becomes GELU's derivative), so a second
+    /// backward needs a new forward.
     public func backward(_ dOutput: UnsafePointer<Float>) {
-        precondition(hasForward, "backward called before forward")
+        precondition(hasForward, "backward needs a forward since the last backward")
+        defer { hasForward = false }
         let a = acts!, batch = lastBatch, n = batch * T, p = params, g = grads, s = a.s
         Parallel.withSingleThreadedBLAS {
             if adaln { a.cond.dcs.update(repeating: 0, count: batch * W) }

@@ -12,8 +12,9 @@ public enum FastKernels {
         available && ProcessInfo.processInfo.environment["LDAE_FAST_KERNELS"] != "0"
     }()
 
-    /// Single-threaded SGEMM, the contract of BLAS.sgemm plus two optional fused extras:
+    /// Single-threaded SGEMM, the contract of BLAS.sgemm plus optional fused extras:
     ///   C[m, n] = alpha op(A) op(B) + beta C + bias[n]   (row-major; beta 0 never reads C)
+    ///   C *= mulC elementwise (mulC [m, n], row stride ldc, not overlapping C), after the bias
     ///   colsumA[k] += sum over rows i of op(A)[i, p]     (without alpha: a linear layer's bias gradient)
     ///   geluOut[m, n] (row stride ldc) = gelu(C)          (may be c itself)
     /// ldae's packed 6x16 AVX2 kernel when enabled (bias added in its write-back, column sums taken while packing A),
@@ -25,12 +26,16 @@ public enum FastKernels {
                              b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
                              bias: UnsafePointer<Float>? = nil, colsumA: UnsafeMutablePointer<Float>? = nil,
-                             geluOut: UnsafeMutablePointer<Float>? = nil) {
+                             geluOut: UnsafeMutablePointer<Float>? = nil, mulC: UnsafePointer<Float>? = nil) {
         if enabled {
-            ldae_sgemm_ex(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, colsumA, geluOut)
+            ldae_sgemm_ex(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, colsumA,
+                          geluOut, mulC)
             return
         }
         defer {
+            if let mulC {
+                for r in 0..<m { for j in 0..<n { c[r * ldc + j] *= mulC[r * ldc + j] } }
+            }
             if let geluOut {
                 for r in 0..<m { for j in 0..<n { geluOut[r * ldc + j] = GELU.value(c[r * ldc + j]) } }
             }
@@ -69,6 +74,12 @@ public enum FastKernels {
     @inline(__always)
     static func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
         ldae_gelu_forward(out, inp, n)
+    }
+
+    /// out[n] = gelu(x[n]), then x[n] = gelu'(x[n]).
+    @inline(__always)
+    static func geluForwardGrad(out: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>, n: Int) {
+        ldae_gelu_forward_grad(out, x, n)
     }
 
     /// d[n] *= gelu'(inp[n]).
