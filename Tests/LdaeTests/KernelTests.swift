@@ -62,6 +62,20 @@ final class KernelTests: XCTestCase {
     }
 
     /// Sizes large enough that the kernels split work across cores (and run concurrent single-threaded sgemms).
+    func testDynamicHandsOutEveryItemOnce() {
+        for count in [0, 1, 3, 50] {
+            let lock = NSLock()
+            nonisolated(unsafe) var seen: [Int] = [], workers = Set<Int>()
+            Parallel.dynamic(count) { w, i in lock.lock(); seen.append(i); workers.insert(w); lock.unlock() }
+            XCTAssertEqual(seen.sorted(), Array(0..<count))
+            XCTAssert(workers.allSatisfy { $0 >= 0 && $0 < Parallel.workers }, "\(workers)")
+            // inside `serially`: in order, on this thread, as worker 0
+            seen = []
+            Parallel.serially { Parallel.dynamic(count) { w, i in XCTAssertEqual(w, 0); seen.append(i) } }
+            XCTAssertEqual(seen, Array(0..<count))
+        }
+    }
+
     func testSeriallyRunsLoopsInlineOnThisThreadOnly() {
         let n = 64
         // inside `serially`: one chunk covering everything, on the calling thread, also when nested

@@ -15,6 +15,22 @@ public enum Parallel {
         n <= 0 ? 0 : isSerial ? 1 : min(workers, max(1, n / max(1, grain)))
     }
 
+    /// Calls body(worker, i) for every i in 0..<count, handing the items out one at a time to up to `workers`
+    /// concurrent workers (worker < workers), so that a core slowed by other load on the machine takes fewer of them.
+    /// For coarse items (inference chunks); inside `serially`, in order on this thread.
+    public static func dynamic(_ count: Int, _ body: (Int, Int) -> Void) {
+        if count <= 0 { return }
+        let k = isSerial ? 1 : min(workers, count)
+        if k == 1 { for i in 0..<count { body(0, i) }; return }
+        let next = ItemCounter()
+        withoutActuallyEscaping(body) { f in
+            let box = UncheckedSendable(f)
+            DispatchQueue.concurrentPerform(iterations: k) { w in
+                while let i = next.take(below: count) { box.value(w, i) }
+            }
+        }
+    }
+
     /// True on a thread inside `serially`: every loop here then runs inline as one chunk.
     public static var isSerial: Bool { pthread_getspecific(serialKey) != nil }
 
@@ -67,6 +83,18 @@ private let serialKey: pthread_key_t = {
     precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
     return key
 }()
+
+/// The next item of `Parallel.dynamic`, under a lock (taken once per coarse item).
+private final class ItemCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func take(below count: Int) -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        if value >= count { return nil }
+        value += 1
+        return value - 1
+    }
+}
 
 /// The kernels hand disjoint slices of raw buffers to the workers; Swift cannot check that, so the closure is
 /// passed through this box.

@@ -97,11 +97,11 @@ extension LDAEModel {
 
     // MARK: inference (no saved activations: one residual buffer, shared scratch)
     //
-    // Each core takes a contiguous share of the batch and runs the whole network on it, a chunk of
-    // `inferenceChunkTokens` tokens at a time, with every kernel serial inside (`Parallel.serially`): a chunk's
-    // activations stay in that core's caches from one layer to the next, where layer-by-layer over the whole batch
-    // streamed every activation through memory (the GEMM's packing of its input was 5% of the features time).
-    // Each row's arithmetic is the same either way, so the results do not depend on the split.
+    // The batch is cut into chunks of `inferenceChunkTokens` tokens; each core takes one chunk at a time and runs the
+    // whole network on it, with every kernel serial inside (`Parallel.serially`). A chunk's activations stay in that
+    // core's caches from one layer to the next (layer by layer over the whole batch streamed each one through memory),
+    // there is no barrier per layer, and a core slowed by other load takes fewer chunks. Each row's arithmetic is the
+    // same either way, so the results do not depend on the split.
 
     struct InferBufs {
         var x: UnsafeMutablePointer<Float>        // [N, Cmax] residual stream
@@ -128,22 +128,17 @@ extension LDAEModel {
         return InferBufs(x: x, enc: enc, block: block, ln: ln, cond: cond)
     }
 
-    /// Calls body(buffers, b0, b1) for chunks [b0, b1) of the batch: the cores' shares in parallel, each share's
-    /// chunks in order on its core, with the kernels serial inside.
+    /// Calls body(buffers, b0, b1) for chunks [b0, b1) of the batch, handed out to the cores one at a time
+    /// (`Parallel.dynamic`: a core slowed by other load takes fewer), with the kernels serial inside.
     /// inferenceChunkTokens <= 0: one chunk of the whole batch, layer by layer with the kernels parallel inside.
     func inferenceShares(batch: Int, _ body: (InferBufs, Int, Int) -> Void) {
-        let perChunk = max(1, inferenceChunkTokens / T)
         Parallel.withSingleThreadedBLAS {
             if inferenceChunkTokens <= 0 { body(ensureInference(inferArenas[0], batch: batch), 0, batch); return }
-            Parallel.chunksIndexed(batch) { w, s0, s1 in
-                Parallel.serially {
-                    var b0 = s0
-                    while b0 < s1 {
-                        let b1 = min(s1, b0 + perChunk)
-                        body(ensureInference(inferArenas[w], batch: b1 - b0), b0, b1)
-                        b0 = b1
-                    }
-                }
+            // at least one chunk per core when the batch allows
+            let perChunk = max(1, min(inferenceChunkTokens / T, (batch + Parallel.workers - 1) / Parallel.workers))
+            Parallel.dynamic((batch + perChunk - 1) / perChunk) { w, i in
+                let b0 = i * perChunk, b1 = min(batch, b0 + perChunk)
+                Parallel.serially { body(ensureInference(inferArenas[w], batch: b1 - b0), b0, b1) }
             }
         }
     }

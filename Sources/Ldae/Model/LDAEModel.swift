@@ -249,7 +249,7 @@ public final class LDAEModel {
     }
 
     let train = Arena()
-    /// Inference buffers, one arena per core (each core runs its own share of the batch: `inferenceShares`).
+    /// Inference buffers, one arena per core (each core runs whole chunks of the batch: `inferenceShares`).
     let inferArenas: [Arena] = (0..<Parallel.workers).map { _ in Arena() }
     /// Tokens per inference chunk: each core runs the whole network on chunks of about this many tokens (at least
     /// one image), so a chunk's activations stay in that core's caches from layer to layer. At 1024 tokens the largest

@@ -82,7 +82,7 @@ extension ModelBenchmark {
             }
             log(String(format: "layernorm [%d x %d] (one path): forward %6.1f ms, backward %6.1f ms", n, W, ln[0], ln[1]))
         }
-        // Encoder features: per-core chunks of 1024 tokens against the whole batch layer by layer (same results)
+        // Encoder features: chunks of 1024 tokens, one per core at a time, against the whole batch layer by layer (same results)
         if let model = try? LDAEModel(config: ModelPreset.tiny.config, seed: 0) {
             FastKernels.enabled = saved   // the default path (`time` above leaves the portable one on)
             let fb = 2 * batch
@@ -91,7 +91,7 @@ extension ModelBenchmark {
                 model.inferenceChunkTokens = i == 0 ? 1024 : 0
                 model.features(xin, t: nil, batch: fb, out: feats)
             }
-            log(String(format: "features, batch %d: per-core chunks of 1024 tokens %6.1f ms, whole batch layer by layer %6.1f ms, ratio %.2fx",
+            log(String(format: "features, batch %d: chunks of 1024 tokens, one per core at a time %6.1f ms, whole batch layer by layer %6.1f ms, ratio %.2fx",
                        fb, ms[0], ms[1], ms[1] / ms[0]))
             LDAEModel.deallocateAligned(xin); LDAEModel.deallocateAligned(feats)
         }
