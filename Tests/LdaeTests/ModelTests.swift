@@ -69,6 +69,34 @@ final class ModelTests: XCTestCase {
         try wholeModelGradientCheck(Self.tinyTestConfig(posEmbed: "learned", timeCond: "adaln"), randomizeAdaLN: true)
     }
 
+    func testChunkedTrainingForwardGivesTheSameOutputAndGradients() throws {
+        for tc in ["none", "adaln"] {
+            let config = Self.tinyTestConfig(posEmbed: "learned", timeCond: tc)
+            let m = try LDAEModel(config: config, seed: 4)
+            var rng = RNG(seed: 6)
+            for info in m.tensors where info.name.contains("adaLN_modulation") {
+                for i in 0..<info.count { m.params[info.offset + i] = Float(rng.normal()) * 0.3 }
+            }
+            let b = 5, per = config.tokens * config.tokenDim
+            let x = FD.randn(b * per, &rng), dout = FD.randn(b * per, &rng)
+            let t: [Float] = [0.1, 0.9, 0.3, 0.5, 0.7]
+            var outs: [[Float]] = [], grads: [[Float]] = []
+            // the whole batch layer by layer; one image per chunk (uneven shares: 5 chunks over the cores); 2 images
+            for chunk in [0, config.tokens, 2 * config.tokens] {
+                m.forwardChunkTokens = chunk
+                m.zeroGrad()
+                outs.append(Array(UnsafeBufferPointer(start: m.forward(x, t: t, batch: b), count: b * per)))
+                m.backward(dout)
+                grads.append(Array(UnsafeBufferPointer(start: m.grads, count: m.parameterCount)))
+            }
+            for k in 1..<outs.count {
+                XCTAssertEqual(outs[k], outs[0], "\(tc): chunked forward \(k)")
+                XCTAssertLessThan(FD.maxAbsDiff(grads[k], grads[0]), 1e-5, "\(tc): gradients after chunked forward \(k)")
+            }
+            XCTAssertGreaterThan(grads[0].map(abs).max() ?? 0, 0)
+        }
+    }
+
     func testInferencePathsMatchTrainingForwardAndBatchChanges() throws {
         for tc in ["none", "adaln"] {
             let config = Self.tinyTestConfig(timeCond: tc)
@@ -84,8 +112,8 @@ final class ModelTests: XCTestCase {
             var feats = [Float](repeating: 0, count: b * config.encoderWidth)
             // inference chunks: the default (one chunk per core here), one image per chunk (each core's share in
             // several chunks: the offsets of x, t and out), and the whole batch layer by layer
-            for chunk in [m.inferenceChunkTokens, config.tokens, 0] {
-                m.inferenceChunkTokens = chunk
+            for chunk in [m.forwardChunkTokens, config.tokens, 0] {
+                m.forwardChunkTokens = chunk
                 var rec = [Float](repeating: 0, count: b * per)
                 m.reconstruct(x, t: nil, batch: b, out: &rec)
                 XCTAssertLessThan(FD.maxAbsDiff(train, rec), 1e-5, "\(tc) chunk \(chunk)")
@@ -113,7 +141,7 @@ final class ModelTests: XCTestCase {
                 m.features(x, t: [0.5, 0.2, 0.9], batch: b, out: &f2)
                 XCTAssertGreaterThan(FD.maxAbsDiff(feats, f2), 1e-4)
                 // each chunk reads its own images' t
-                m.inferenceChunkTokens = config.tokens
+                m.forwardChunkTokens = config.tokens
                 m.features(x, t: [0.5, 0.2, 0.9], batch: b, out: &f3)
                 XCTAssertLessThan(FD.maxAbsDiff(f2, f3), 1e-5)
             }

@@ -86,9 +86,11 @@ extension LDAEModel {
         let a = ensureTraining(batch: batch)
         a.x.update(from: x, count: batch * T * D)
         a.t.update(from: t, count: batch)
-        Parallel.withSingleThreadedBLAS {
-            forwardEncoder(a, batch: batch)
-            forwardDecoder(a, batch: batch)
+        // in chunks of images like inference (`forwardChunks`), each chunk writing its rows of the saved activations
+        forwardChunks(batch: batch) { _, b0, b1 in
+            let part = b0 == 0 && b1 == batch ? a : images(from: b0, of: a)
+            forwardEncoder(part, batch: b1 - b0)
+            forwardDecoder(part, batch: b1 - b0)
         }
         lastBatch = batch
         hasForward = true
@@ -97,7 +99,7 @@ extension LDAEModel {
 
     // MARK: inference (no saved activations: one residual buffer, shared scratch)
     //
-    // The batch is cut into chunks of `inferenceChunkTokens` tokens; each core takes one chunk at a time and runs the
+    // The batch is cut into chunks of `forwardChunkTokens` tokens; each core takes one chunk at a time and runs the
     // whole network on it, with every kernel serial inside (`Parallel.serially`). A chunk's activations stay in that
     // core's caches from one layer to the next (layer by layer over the whole batch streamed each one through memory),
     // there is no barrier per layer, and a core slowed by other load takes fewer chunks. Each row's arithmetic is the
@@ -128,19 +130,24 @@ extension LDAEModel {
         return InferBufs(x: x, enc: enc, block: block, ln: ln, cond: cond)
     }
 
-    /// Calls body(buffers, b0, b1) for chunks [b0, b1) of the batch, handed out to the cores one at a time
+    /// Calls body(worker, b0, b1) for chunks [b0, b1) of the batch, handed out to the cores one at a time
     /// (`Parallel.dynamic`: a core slowed by other load takes fewer), with the kernels serial inside.
-    /// inferenceChunkTokens <= 0: one chunk of the whole batch, layer by layer with the kernels parallel inside.
-    func inferenceShares(batch: Int, _ body: (InferBufs, Int, Int) -> Void) {
+    /// forwardChunkTokens <= 0: one chunk of the whole batch, layer by layer with the kernels parallel inside.
+    func forwardChunks(batch: Int, _ body: (Int, Int, Int) -> Void) {
         Parallel.withSingleThreadedBLAS {
-            if inferenceChunkTokens <= 0 { body(ensureInference(inferArenas[0], batch: batch), 0, batch); return }
+            if forwardChunkTokens <= 0 { body(0, 0, batch); return }
             // at least one chunk per core when the batch allows
-            let perChunk = max(1, min(inferenceChunkTokens / T, (batch + Parallel.workers - 1) / Parallel.workers))
+            let perChunk = max(1, min(forwardChunkTokens / T, (batch + Parallel.workers - 1) / Parallel.workers))
             Parallel.dynamic((batch + perChunk - 1) / perChunk) { w, i in
                 let b0 = i * perChunk, b1 = min(batch, b0 + perChunk)
-                Parallel.serially { body(ensureInference(inferArenas[w], batch: b1 - b0), b0, b1) }
+                Parallel.serially { body(w, b0, b1) }
             }
         }
+    }
+
+    /// `forwardChunks` with each core's inference buffers.
+    func inferenceShares(batch: Int, _ body: (InferBufs, Int, Int) -> Void) {
+        forwardChunks(batch: batch) { w, b0, b1 in body(ensureInference(inferArenas[w], batch: b1 - b0), b0, b1) }
     }
 
     func inferEncoder(_ ib: InferBufs, x: UnsafePointer<Float>, t: UnsafePointer<Float>?, batch: Int) {

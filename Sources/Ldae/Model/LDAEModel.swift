@@ -210,6 +210,17 @@ public final class LDAEModel {
         var mod: UnsafeMutablePointer<Float>?     // [B, 6C] adaLN shift/scale/gate (msa, mlp)
         var branch: UnsafeMutablePointer<Float>?  // adaLN: [N, C] proj output (attn branch) before the gate
         var branch2: UnsafeMutablePointer<Float>? // adaLN: [N, C] fc2 output (mlp branch) before the gate
+
+        /// The same buffers from image b0 on (every pointer advanced by b0 images of this block's widths): the view a
+        /// forward chunk of images [b0, b0 + nb) works in.
+        func images(from b0: Int, _ bp: BlockP, tokens T: Int) -> BlockActs {
+            let r = b0 * T, c = bp.width
+            return BlockActs(xIn: xIn + r * c, xMid: xMid + r * c, xOut: xOut + r * c,
+                             mean1: mean1 + r, rstd1: rstd1 + r, mean2: mean2 + r, rstd2: rstd2 + r,
+                             qkv: qkv + r * 3 * c, att: att.map { $0 + b0 * bp.heads * T * T }, attOut: attOut + r * c,
+                             fc1: fc1 + r * bp.hidden, mod: mod.map { $0 + b0 * 6 * c },
+                             branch: branch.map { $0 + r * c }, branch2: branch2.map { $0 + r * c })
+        }
     }
 
     struct Scratch {
@@ -251,12 +262,13 @@ public final class LDAEModel {
     let train = Arena()
     /// Inference buffers, one arena per core (each core runs whole chunks of the batch: `inferenceShares`).
     let inferArenas: [Arena] = (0..<Parallel.workers).map { _ in Arena() }
-    /// Tokens per inference chunk: each core runs the whole network on chunks of about this many tokens (at least
-    /// one image), so a chunk's activations stay in that core's caches from layer to layer. At 1024 tokens the largest
-    /// buffer (the tiny config's MLP hidden layer, 1024 x 768 floats) is 3 MB. In `ldae-train bench --kernels`, 512
-    /// and 1024 tokens were 0-9% faster than the whole batch layer by layer, 128 tokens 10% slower. 0 or less: the
-    /// whole batch layer by layer, each kernel split over the cores.
-    public var inferenceChunkTokens = 1024
+    /// Tokens per forward chunk (inference, and the training forward): the batch is cut into chunks of about this
+    /// many tokens (at least one image), handed to the cores one at a time; each core runs the whole network on its
+    /// chunk with the kernels serial inside, so the chunk's activations stay in its caches from layer to layer. At
+    /// 1024 tokens the largest buffer (the tiny config's MLP hidden layer, 1024 x 768 floats) is 3 MB. In
+    /// `ldae-train bench --kernels`, 512 and 1024 tokens were 0-9% faster than the whole batch layer by layer, 128
+    /// tokens 10% slower. 0 or less: the whole batch layer by layer, each kernel split over the cores.
+    public var forwardChunkTokens = 1024
     var acts: TrainActs? = nil
     var lastBatch = 0
     var hasForward = false
@@ -291,6 +303,23 @@ public final class LDAEModel {
                          fc1: a.take(n * bp.hidden),
                          mod: adaln ? a.take(batch * 6 * c) : nil,
                          branch: adaln ? a.take(n * c) : nil, branch2: adaln ? a.take(n * c) : nil)
+    }
+
+    /// The training buffers from image b0 on (see `BlockActs.images`); the scratch rows at the widest layer's stride.
+    func images(from b0: Int, of a: TrainActs) -> TrainActs {
+        let r = b0 * T, f = LDAEModel.freqDim, s = a.s
+        return TrainActs(
+            x: a.x + r * D, t: a.t + b0,
+            enc: zip(a.enc, blocks).map { $0.images(from: b0, $1, tokens: T) },
+            encOut: a.encOut + r * W, encNorm: a.encNorm + r * W, encMean: a.encMean + r, encRstd: a.encRstd + r,
+            dec: zip(a.dec, decoderBlocks).map { $0.images(from: b0, $1, tokens: T) },
+            decOut: a.decOut + r * V, decNorm: a.decNorm + r * V, decMean: a.decMean + r, decRstd: a.decRstd + r,
+            out: a.out + r * D,
+            cond: Cond(freq: a.cond.freq + b0 * f, h1: a.cond.h1 + b0 * W, s1: a.cond.s1 + b0 * W, c: a.cond.c + b0 * W,
+                       cs: a.cond.cs + b0 * W, dcs: a.cond.dcs + b0 * W),
+            s: Scratch(ln: s.ln + r * cmax, gelu: s.gelu + r * hmax, small: s.small + r * cmax, small2: s.small2 + r * cmax,
+                       big: s.big + r * max(hmax, 3 * cmax), dresDec: s.dresDec + r * V, dresEnc: s.dresEnc + r * W,
+                       dmod: s.dmod + b0 * 6 * cmax))
     }
 
     func ensureTraining(batch: Int) -> TrainActs {

@@ -88,11 +88,20 @@ extension ModelBenchmark {
             let fb = 2 * batch
             let xin = buf(fb * T * model.config.tokenDim), feats = buf(fb * W)
             let ms = alternate(2) { i in
-                model.inferenceChunkTokens = i == 0 ? 1024 : 0
+                model.forwardChunkTokens = i == 0 ? 1024 : 0
                 model.features(xin, t: nil, batch: fb, out: feats)
             }
             log(String(format: "features, batch %d: chunks of 1024 tokens, one per core at a time %6.1f ms, whole batch layer by layer %6.1f ms, ratio %.2fx",
                        fb, ms[0], ms[1], ms[1] / ms[0]))
+            // the training forward (saving activations) the same two ways
+            let tin = buf(batch * T * model.config.tokenDim), tt = buf(batch)
+            let fw = alternate(2) { i in
+                model.forwardChunkTokens = i == 0 ? 1024 : 0
+                _ = model.forward(tin, t: tt, batch: batch)
+            }
+            log(String(format: "training forward, batch %d: chunks of 1024 tokens %6.1f ms, whole batch layer by layer %6.1f ms, ratio %.2fx",
+                       batch, fw[0], fw[1], fw[1] / fw[0]))
+            LDAEModel.deallocateAligned(tin); LDAEModel.deallocateAligned(tt)
             LDAEModel.deallocateAligned(xin); LDAEModel.deallocateAligned(feats)
         }
         // OpenBLAS's own threading on the largest forward shape, for reference
