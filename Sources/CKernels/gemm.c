@@ -249,12 +249,39 @@ static void kernel_6x16(long kc, const float *a, long lda, const float *b, float
 
 void ldae_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha,
                 const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc) {
-    ldae_sgemm_ex(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL, NULL, NULL);
+    ldae_sgemm_ex(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
+}
+
+// The packed layout of op(B) [k, n]: column blocks of NC, each [round16(nc) / NR panels][k][NR] (reduction blocks of
+// KC one after another inside a panel group: block pc at offset pc * round16(nc)). A full block holds NC * k floats,
+// so block jc starts at jc * k.
+static long packed_cols(long n) { return (n + NR - 1) / NR * NR; }
+
+long ldae_sgemm_packed_b_size(long k, long n) {
+    long full = n / NC * NC;
+    return full * k + packed_cols(n - full) * k;
+}
+
+static void pack_b_block(int trans_b, const float *b, long ldb, long k, long jc, long nc, float *dst) {
+    const long KC = k <= KC_WHOLE ? k : KC_SPLIT;
+    long ncp = packed_cols(nc);
+    for (long pc = 0; pc < k; pc += KC) {
+        long kc = k - pc < KC ? k - pc : KC;
+        pack_b(trans_b, b, ldb, pc, kc, jc, nc, dst + pc * ncp);
+    }
+}
+
+void ldae_sgemm_pack_b(int trans_b, long k, long n, const float *b, long ldb, float *dst) {
+    for (long jc = 0; jc < n; jc += NC) pack_b_block(trans_b, b, ldb, k, jc, n - jc < NC ? n - jc : NC, dst + jc * k);
 }
 
 void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha,
                    const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
-                   const float *bias, float *colsum_a, float *gelu_out, const float *mul_c) {
+                   const ldae_gemm_extras *extras) {
+    static const ldae_gemm_extras none = {0};
+    const ldae_gemm_extras *x = extras ? extras : &none;
+    const float *bias = x->bias, *mul_c = x->mul_c, *packed_b = x->packed_b;
+    float *colsum_a = x->colsum_a, *gelu_out = x->gelu_out;
     // colsum_a: every element of op(A) is packed once in the first column block (jc == 0) and summed there; when
     // nothing is packed, sum here.
     if (colsum_a && (n <= 0 || k <= 0 || alpha == 0)) {
@@ -280,14 +307,12 @@ void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha
     // stride lda): packing it cost about 5% of the encoder's forward, for no gain in the k loop.
     const int direct = !trans_a && alpha == 1 && colsum_a == NULL;
     float *pa = ldae_thread_scratch(LDAE_SCRATCH_GEMM_A, (size_t)MC * (size_t)KC);
-    float *pb = ldae_thread_scratch(LDAE_SCRATCH_GEMM_B, (size_t)((nc_max + NR - 1) / NR * NR) * (size_t)k);
+    float *scratch_b = packed_b ? NULL : ldae_thread_scratch(LDAE_SCRATCH_GEMM_B, (size_t)packed_cols(nc_max) * (size_t)k);
     for (long jc = 0; jc < n; jc += NC) {
         long nc = n - jc < NC ? n - jc : NC;
-        long ncp = (nc + NR - 1) / NR * NR;
-        for (long pc = 0; pc < k; pc += KC) {
-            long kc = k - pc < KC ? k - pc : KC;
-            pack_b(trans_b, b, ldb, pc, kc, jc, nc, pb + pc * ncp);
-        }
+        long ncp = packed_cols(nc);
+        const float *pb = packed_b ? packed_b + jc * k : scratch_b;
+        if (!packed_b) pack_b_block(trans_b, b, ldb, k, jc, nc, scratch_b);
         for (long ic = 0; ic < m; ic += MC) {
             long mc = m - ic < MC ? m - ic : MC;
             for (long pc = 0; pc < k; pc += KC) {

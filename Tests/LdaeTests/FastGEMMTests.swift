@@ -143,6 +143,32 @@ final class FastGEMMTests: XCTestCase {
         }
     }
 
+    func testPrepackedBGivesTheSameProduct() {
+        guard FastKernels.available else { return }
+        let saved = FastKernels.enabled
+        defer { FastKernels.enabled = saved }
+        FastKernels.enabled = true
+        var rng = RNG(seed: 16)
+        // edge panels, several column blocks (n > 2048), blocked reduction (k > 1024), both layouts of B
+        for (m, n, k) in [(7, 37, 20), (13, 2100, 9), (6, 16, 1030), (1, 5, 1)] {
+            for tb in [false, true] {
+                let ldb = (tb ? k : n) + 3
+                let a = FD.randn(m * k, &rng), b = FD.randn((tb ? n : k) * ldb, &rng), bias = FD.randn(n, &rng)
+                let packed = UnsafeMutablePointer<Float>.allocate(capacity: FastKernels.packedBSize(k: k, n: n) + 16)
+                defer { packed.deallocate() }
+                let aligned = UnsafeMutablePointer<Float>(bitPattern: (Int(bitPattern: packed) + 63) & ~63)!
+                FastKernels.packB(transB: tb, k: k, n: n, b: b, ldb: ldb, into: aligned)
+                var c1 = [Float](repeating: .nan, count: m * n), c2 = c1
+                FastKernels.sgemm(transA: false, transB: tb, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: ldb,
+                                  beta: 0, c: &c1, ldc: n, bias: bias)
+                // b itself is not read with packedB: a wrong pointer there must not matter
+                FastKernels.sgemm(transA: false, transB: tb, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: a, ldb: ldb,
+                                  beta: 0, c: &c2, ldc: n, bias: bias, packedB: aligned)
+                XCTAssertEqual(c1, c2, "m=\(m) n=\(n) k=\(k) tb=\(tb)")
+            }
+        }
+    }
+
     func testLinearAndAttentionAgreeOnBothPaths() {
         guard FastKernels.available else { return }
         var rng = RNG(seed: 12)

@@ -17,19 +17,37 @@ int ldae_kernels_avx2(void);
 void ldae_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha,
                 const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc);
 
-/// ldae_sgemm with two fused extras (each NULL: none):
-///   bias[n]:      C[m,n] = alpha * op(A) op(B) + beta * C + bias (added in the kernel's write-back, so a linear
-///                 layer's output is written once and never read);
-///   colsum_a[k]:  colsum_a[p] += sum over i of op(A)[i, p] (without alpha), taken while A is packed (a linear
-///                 layer's bias gradient comes with its input gradient, without another pass over dout);
-///   gelu_out:     [m, n] with row stride ldc: gelu_out = gelu(C) of the final C, from the kernel's registers
-///                 (fc1 + GELU in one pass over the output). May equal c (GELU in place).
-///   mul_c:        [m, n] with row stride ldc: C = (alpha * op(A) op(B) + beta * C + bias) * mul_c elementwise, in the
-///                 write-back (the MLP's input gradient times GELU's derivative without another pass); before
-///                 gelu_out. Must not overlap c.
+/// The optional extras of ldae_sgemm_ex (each NULL: none; a NULL extras pointer: none at all).
+typedef struct {
+    /// bias[n]: C[m,n] = alpha * op(A) op(B) + beta * C + bias, added in the kernel's write-back (a linear layer's
+    /// output is written once and never read).
+    const float *bias;
+    /// colsum_a[k]: colsum_a[p] += sum over i of op(A)[i, p] (without alpha), taken while A is packed (a linear
+    /// layer's bias gradient comes with its input gradient, without another pass over dout).
+    float *colsum_a;
+    /// gelu_out [m, n], row stride ldc: gelu_out = gelu(C) of the final C, from the kernel's registers (fc1 + GELU in
+    /// one pass over the output). May equal c (GELU in place).
+    float *gelu_out;
+    /// mul_c [m, n], row stride ldc: C = (alpha * op(A) op(B) + beta * C + bias) * mul_c elementwise, in the
+    /// write-back (the MLP's input gradient times GELU's derivative without another pass); before gelu_out. Must not
+    /// overlap c.
+    const float *mul_c;
+    /// op(B) already packed by ldae_sgemm_pack_b (same k and n): b, ldb and trans_b are then ignored (a layer's
+    /// weight packed once per forward, not once per chunk of rows).
+    const float *packed_b;
+} ldae_gemm_extras;
+
+/// ldae_sgemm with the extras above (NULL: none).
 void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha,
                    const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
-                   const float *bias, float *colsum_a, float *gelu_out, const float *mul_c);
+                   const ldae_gemm_extras *extras);
+
+/// Floats of ldae_sgemm_pack_b's output for op(B) [k, n].
+long ldae_sgemm_packed_b_size(long k, long n);
+
+/// Packs op(B) [k, n] (B stored [k, ldb] or, when trans_b, [n, ldb]) into dst (ldae_sgemm_packed_b_size floats,
+/// 32-byte aligned), the layout ldae_sgemm_ex packs into on every call, for its extras.packed_b.
+void ldae_sgemm_pack_b(int trans_b, long k, long n, const float *b, long ldb, float *dst);
 
 /// The contract of ldae_sgemm_ex with bias only (no colsum_a, gelu_out, mul_c), as three plain loops with double accumulation (the test reference).
 void ldae_sgemm_ref(int trans_a, int trans_b, long m, long n, long k, float alpha,

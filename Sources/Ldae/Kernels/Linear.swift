@@ -6,15 +6,17 @@
 public enum Linear {
     /// out[N, OC] = inp[N, C] @ weight[OC, C]^T + bias[OC]   (accumulate: out += ...)
     /// geluOut [N, OC] (optional; may be out itself) = gelu(out), from the GEMM's registers with the AVX2 kernel:
-    /// an MLP's fc1 and its activation in one pass.
+    /// an MLP's fc1 and its activation in one pass. packedWeight: the weight from FastKernels.packB (transB, k = C,
+    /// n = OC), used by the AVX2 kernel instead of packing `weight` again.
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                n: Int, c: Int, oc: Int, accumulate: Bool = false,
-                               geluOut: UnsafeMutablePointer<Float>? = nil) {
+                               geluOut: UnsafeMutablePointer<Float>? = nil, packedWeight: UnsafePointer<Float>? = nil) {
         Parallel.chunks(n, grain: 32) { r0, r1 in
             FastKernels.sgemm(transA: false, transB: true, m: r1 - r0, n: oc, k: c, alpha: 1,
                               a: inp + r0 * c, lda: c, b: weight, ldb: c, beta: accumulate ? 1 : 0,
-                              c: out + r0 * oc, ldc: oc, bias: bias, geluOut: geluOut.map { $0 + r0 * oc })
+                              c: out + r0 * oc, ldc: oc, bias: bias, geluOut: geluOut.map { $0 + r0 * oc },
+                              packedB: packedWeight)
         }
     }
 

@@ -16,14 +16,17 @@ extension LDAEModel {
         if let mod = a.mod {
             AdaLN.modulate(out: ln, x: ln, shift: mod, scale: mod + c, stride: 6 * c, b: batch, t: T, c: c)
         }
-        Linear.forward(out: a.qkv, inp: ln, weight: p + bp.qkv.w, bias: p + bp.qkv.b, n: n, c: c, oc: 3 * c)    // [N, 3C]
+        Linear.forward(out: a.qkv, inp: ln, weight: p + bp.qkv.w, bias: p + bp.qkv.b, n: n, c: c, oc: 3 * c,
+                       packedWeight: packed(bp.qkv))    // [N, 3C]
         Attention.forward(out: a.attOut, att: a.att, qkv: a.qkv, b: batch, t: T, c: c, heads: bp.heads)          // [N, C]
         if let mod = a.mod {
-            Linear.forward(out: a.branch!, inp: a.attOut, weight: p + bp.proj.w, bias: p + bp.proj.b, n: n, c: c, oc: c)
+            Linear.forward(out: a.branch!, inp: a.attOut, weight: p + bp.proj.w, bias: p + bp.proj.b, n: n, c: c, oc: c,
+                           packedWeight: packed(bp.proj))
             AdaLN.gatedResidual(out: a.xMid, x: a.xIn, gate: mod + 2 * c, y: a.branch!, stride: 6 * c, b: batch, t: T, c: c)
         } else {
             if a.xMid != a.xIn { a.xMid.update(from: a.xIn, count: n * c) }
-            Linear.forward(out: a.xMid, inp: a.attOut, weight: p + bp.proj.w, bias: p + bp.proj.b, n: n, c: c, oc: c, accumulate: true)
+            Linear.forward(out: a.xMid, inp: a.attOut, weight: p + bp.proj.w, bias: p + bp.proj.b, n: n, c: c, oc: c, accumulate: true,
+                           packedWeight: packed(bp.proj))
         }
         // MLP branch
         LayerNorm.forward(out: ln, mean: a.mean2, rstd: a.rstd2, inp: a.xMid, weight: p + bp.norm2.w, bias: p + bp.norm2.b, n: n, c: c)
@@ -31,13 +34,15 @@ extension LDAEModel {
             AdaLN.modulate(out: ln, x: ln, shift: mod + 3 * c, scale: mod + 4 * c, stride: 6 * c, b: batch, t: T, c: c)
         }
         Linear.forward(out: a.fc1, inp: ln, weight: p + bp.fc1.w, bias: p + bp.fc1.b, n: n, c: c, oc: bp.hidden,
-                       geluOut: geluOut)                                                       // [N, Hd] both
+                       geluOut: geluOut, packedWeight: packed(bp.fc1))                         // [N, Hd] both
         if let mod = a.mod {
-            Linear.forward(out: a.branch2!, inp: geluOut, weight: p + bp.fc2.w, bias: p + bp.fc2.b, n: n, c: bp.hidden, oc: c)
+            Linear.forward(out: a.branch2!, inp: geluOut, weight: p + bp.fc2.w, bias: p + bp.fc2.b, n: n, c: bp.hidden, oc: c,
+                           packedWeight: packed(bp.fc2))
             AdaLN.gatedResidual(out: a.xOut, x: a.xMid, gate: mod + 5 * c, y: a.branch2!, stride: 6 * c, b: batch, t: T, c: c)
         } else {
             if a.xOut != a.xMid { a.xOut.update(from: a.xMid, count: n * c) }
-            Linear.forward(out: a.xOut, inp: geluOut, weight: p + bp.fc2.w, bias: p + bp.fc2.b, n: n, c: bp.hidden, oc: c, accumulate: true)
+            Linear.forward(out: a.xOut, inp: geluOut, weight: p + bp.fc2.w, bias: p + bp.fc2.b, n: n, c: bp.hidden, oc: c, accumulate: true,
+                           packedWeight: packed(bp.fc2))
         }
     }
 
@@ -55,7 +60,8 @@ extension LDAEModel {
     func forwardEncoder(_ a: TrainActs, batch: Int) {
         let n = batch * T, p = params
         let embed = a.enc.first?.xIn ?? a.encOut
-        Linear.forward(out: embed, inp: a.x, weight: p + patchEmbed.w, bias: p + patchEmbed.b, n: n, c: D, oc: W)  // [N, W]
+        Linear.forward(out: embed, inp: a.x, weight: p + patchEmbed.w, bias: p + patchEmbed.b, n: n, c: D, oc: W,
+                       packedWeight: packed(patchEmbed))  // [N, W]
         PosEmbedAdd.forward(x: embed, pos: p + posEmbed, b: batch, t: T, c: W)
         if adaln { conditionForward(a.cond, t: a.t, batch: batch) }
         for (l, bp) in blocks.enumerated() {
@@ -69,14 +75,16 @@ extension LDAEModel {
     func forwardDecoder(_ a: TrainActs, batch: Int) {
         let n = batch * T, p = params
         let dembed = a.dec.first?.xIn ?? a.decOut
-        Linear.forward(out: dembed, inp: a.encNorm, weight: p + decoderEmbed.w, bias: p + decoderEmbed.b, n: n, c: W, oc: V)
+        Linear.forward(out: dembed, inp: a.encNorm, weight: p + decoderEmbed.w, bias: p + decoderEmbed.b, n: n, c: W, oc: V,
+                       packedWeight: packed(decoderEmbed))
         PosEmbedAdd.forward(x: dembed, pos: p + decoderPosEmbed, b: batch, t: T, c: V)
         for (l, bp) in decoderBlocks.enumerated() {
             blockForward(bp, a.dec[l], ln: a.s.ln, geluOut: a.s.gelu, cs: a.cond.cs, batch: batch)
         }
         LayerNorm.forward(out: a.decNorm, mean: a.decMean, rstd: a.decRstd, inp: a.decOut,
                           weight: p + decoderNorm.w, bias: p + decoderNorm.b, n: n, c: V)
-        Linear.forward(out: a.out, inp: a.decNorm, weight: p + decoderPred.w, bias: p + decoderPred.b, n: n, c: V, oc: D)
+        Linear.forward(out: a.out, inp: a.decNorm, weight: p + decoderPred.w, bias: p + decoderPred.b, n: n, c: V, oc: D,
+                       packedWeight: packed(decoderPred))
     }
 
     /// Training forward. x: [B, T, D] encoder input; t: [B] in [0, 1) (used only with adaLN).
@@ -133,8 +141,10 @@ extension LDAEModel {
     /// Calls body(worker, b0, b1) for chunks [b0, b1) of the batch, handed out to the cores one at a time
     /// (`Parallel.dynamic`: a core slowed by other load takes fewer), with the kernels serial inside.
     /// forwardChunkTokens <= 0: one chunk of the whole batch, layer by layer with the kernels parallel inside.
+    /// Packs the forward's weights first (`packWeights`).
     func forwardChunks(batch: Int, _ body: (Int, Int, Int) -> Void) {
         Parallel.withSingleThreadedBLAS {
+            packWeights()
             if forwardChunkTokens <= 0 { body(0, 0, batch); return }
             // at least one chunk per core when the batch allows
             let perChunk = max(1, min(forwardChunkTokens / T, (batch + Parallel.workers - 1) / Parallel.workers))
@@ -152,7 +162,8 @@ extension LDAEModel {
 
     func inferEncoder(_ ib: InferBufs, x: UnsafePointer<Float>, t: UnsafePointer<Float>?, batch: Int) {
         let n = batch * T, p = params
-        Linear.forward(out: ib.x, inp: x, weight: p + patchEmbed.w, bias: p + patchEmbed.b, n: n, c: D, oc: W)
+        Linear.forward(out: ib.x, inp: x, weight: p + patchEmbed.w, bias: p + patchEmbed.b, n: n, c: D, oc: W,
+                       packedWeight: packed(patchEmbed))
         PosEmbedAdd.forward(x: ib.x, pos: p + posEmbed, b: batch, t: T, c: W)
         if adaln {
             let zeros = [Float](repeating: 0, count: batch)
@@ -179,14 +190,16 @@ extension LDAEModel {
         inferenceShares(batch: batch) { ib, b0, b1 in
             let nb = b1 - b0, n = nb * T, p = params
             inferEncoder(ib, x: x + b0 * T * D, t: t.map { $0 + b0 }, batch: nb)
-            Linear.forward(out: ib.x, inp: ib.enc, weight: p + decoderEmbed.w, bias: p + decoderEmbed.b, n: n, c: W, oc: V)
+            Linear.forward(out: ib.x, inp: ib.enc, weight: p + decoderEmbed.w, bias: p + decoderEmbed.b, n: n, c: W, oc: V,
+                           packedWeight: packed(decoderEmbed))
             PosEmbedAdd.forward(x: ib.x, pos: p + decoderPosEmbed, b: nb, t: T, c: V)
             for bp in decoderBlocks {
                 blockForward(bp, ib.block, ln: ib.ln, geluOut: ib.block.fc1, cs: ib.cond.cs, batch: nb)
             }
             LayerNorm.forward(out: ib.ln, mean: ib.block.mean1, rstd: ib.block.rstd1, inp: ib.x,
                               weight: p + decoderNorm.w, bias: p + decoderNorm.b, n: n, c: V)
-            Linear.forward(out: out + b0 * T * D, inp: ib.ln, weight: p + decoderPred.w, bias: p + decoderPred.b, n: n, c: V, oc: D)
+            Linear.forward(out: out + b0 * T * D, inp: ib.ln, weight: p + decoderPred.w, bias: p + decoderPred.b, n: n, c: V, oc: D,
+                           packedWeight: packed(decoderPred))
         }
     }
 }

@@ -132,6 +132,7 @@ public final class LDAEModel {
     deinit {
         LDAEModel.deallocateAligned(params); LDAEModel.deallocateAligned(grads)
         train.free(); inferArenas.forEach { $0.free() }
+        LDAEModel.deallocateAligned(packedWeights)
     }
 
     /// MAE init: xavier_uniform linears (patch_embed on its flattened [W, D] weight), zero biases, LayerNorm 1/0,
@@ -269,6 +270,11 @@ public final class LDAEModel {
     /// `ldae-train bench --kernels`, 512 and 1024 tokens were 0-9% faster than the whole batch layer by layer, 128
     /// tokens 10% slower. 0 or less: the whole batch layer by layer, each kernel split over the cores.
     public var forwardChunkTokens = 1024
+    /// `packWeights`: the packed token-linear weights, each one's offset there (by its parameter offset), and whether
+    /// the current forward packed them.
+    var packedWeights: UnsafeMutablePointer<Float>? = nil
+    var packedOffsets: [Int: Int] = [:]
+    var packedReady = false
     var acts: TrainActs? = nil
     var lastBatch = 0
     var hasForward = false

@@ -17,6 +17,7 @@ public enum FastKernels {
     ///   C *= mulC elementwise (mulC [m, n], row stride ldc, not overlapping C), after the bias
     ///   colsumA[k] += sum over rows i of op(A)[i, p]     (without alpha: a linear layer's bias gradient)
     ///   geluOut[m, n] (row stride ldc) = gelu(C)          (may be c itself)
+    ///   packedB: op(B) from `packB` (same k, n), used instead of packing b (the fast path only; b must stay valid)
     /// ldae's packed 6x16 AVX2 kernel when enabled (bias added in its write-back, column sums taken while packing A),
     /// OpenBLAS otherwise (bias copied into C first, column sums by a loop). `ldae-train bench --kernels` compares
     /// the two in one run.
@@ -26,10 +27,11 @@ public enum FastKernels {
                              b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
                              bias: UnsafePointer<Float>? = nil, colsumA: UnsafeMutablePointer<Float>? = nil,
-                             geluOut: UnsafeMutablePointer<Float>? = nil, mulC: UnsafePointer<Float>? = nil) {
+                             geluOut: UnsafeMutablePointer<Float>? = nil, mulC: UnsafePointer<Float>? = nil,
+                             packedB: UnsafePointer<Float>? = nil) {
         if enabled {
-            ldae_sgemm_ex(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, colsumA,
-                          geluOut, mulC)
+            var x = ldae_gemm_extras(bias: bias, colsum_a: colsumA, gelu_out: geluOut, mul_c: mulC, packed_b: packedB)
+            ldae_sgemm_ex(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, &x)
             return
         }
         defer {
@@ -57,6 +59,15 @@ public enum FastKernels {
         }
         BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                    b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// Floats `packB` writes for op(B) [k, n].
+    public static func packedBSize(k: Int, n: Int) -> Int { ldae_sgemm_packed_b_size(k, n) }
+
+    /// op(B) [k, n] packed once into dst (`packedBSize` floats, 32-byte aligned) for `sgemm(packedB:)`. Fast path
+    /// only: callers check `enabled`.
+    public static func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
+        ldae_sgemm_pack_b(transB ? 1 : 0, k, n, b, ldb, dst)
     }
 
     /// The plain-loop reference of `sgemm` (double accumulation), kept beside it for the tests.
