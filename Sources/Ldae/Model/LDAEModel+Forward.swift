@@ -106,12 +106,6 @@ extension LDAEModel {
     }
 
     // MARK: inference (no saved activations: one residual buffer, shared scratch)
-    //
-    // The batch is cut into chunks of `forwardChunkTokens` tokens; each core takes one chunk at a time and runs the
-    // whole network on it, with every kernel serial inside (`Parallel.serially`). A chunk's activations stay in that
-    // core's caches from one layer to the next (layer by layer over the whole batch streamed each one through memory),
-    // there is no barrier per layer, and a core slowed by other load takes fewer chunks. Each row's arithmetic is the
-    // same either way, so the results do not depend on the split.
 
     struct InferBufs {
         var x: UnsafeMutablePointer<Float>        // [N, Cmax] residual stream
@@ -137,6 +131,14 @@ extension LDAEModel {
         precondition(arena.used <= arena.capacity)
         return InferBufs(x: x, enc: enc, block: block, ln: ln, cond: cond)
     }
+
+    // MARK: forward chunks (training and inference)
+    //
+    // The batch is cut into chunks of `forwardChunkTokens` tokens; each core takes one chunk at a time and runs the
+    // whole network on it, with every kernel serial inside (`Parallel.serially`). A chunk's activations stay in that
+    // core's caches from one layer to the next (layer by layer over the whole batch streamed each one through memory),
+    // there is no barrier per layer, and a core slowed by other load takes fewer chunks. Each row's arithmetic is the
+    // same either way, so the results do not depend on the split.
 
     /// Calls body(worker, b0, b1) for chunks [b0, b1) of the batch, handed out to the cores one at a time
     /// (`Parallel.dynamic`: a core slowed by other load takes fewer), with the kernels serial inside.
