@@ -83,7 +83,7 @@ final class ModelTests: XCTestCase {
             var outs: [[Float]] = [], grads: [[Float]] = []
             // the whole batch layer by layer; one image per chunk (uneven shares: 5 chunks over the cores); 2 images
             for chunk in [0, config.tokens, 2 * config.tokens] {
-                m.forwardChunkTokens = chunk
+                m.chunkTokens = chunk
                 m.zeroGrad()
                 outs.append(Array(UnsafeBufferPointer(start: m.forward(x, t: t, batch: b), count: b * per)))
                 m.backward(dout)
@@ -112,8 +112,8 @@ final class ModelTests: XCTestCase {
             var feats = [Float](repeating: 0, count: b * config.encoderWidth)
             // inference chunks: the default (one chunk per core here), one image per chunk (each core's share in
             // several chunks: the offsets of x, t and out), and the whole batch layer by layer
-            for chunk in [m.forwardChunkTokens, config.tokens, 0] {
-                m.forwardChunkTokens = chunk
+            for chunk in [m.chunkTokens, config.tokens, 0] {
+                m.chunkTokens = chunk
                 var rec = [Float](repeating: 0, count: b * per)
                 m.reconstruct(x, t: nil, batch: b, out: &rec)
                 XCTAssertLessThan(FD.maxAbsDiff(train, rec), 1e-5, "\(tc) chunk \(chunk)")
@@ -141,7 +141,7 @@ final class ModelTests: XCTestCase {
                 m.features(x, t: [0.5, 0.2, 0.9], batch: b, out: &f2)
                 XCTAssertGreaterThan(FD.maxAbsDiff(feats, f2), 1e-4)
                 // each chunk reads its own images' t
-                m.forwardChunkTokens = config.tokens
+                m.chunkTokens = config.tokens
                 m.features(x, t: [0.5, 0.2, 0.9], batch: b, out: &f3)
                 XCTAssertLessThan(FD.maxAbsDiff(f2, f3), 1e-5)
             }

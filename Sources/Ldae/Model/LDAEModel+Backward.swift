@@ -3,8 +3,9 @@
 extension LDAEModel {
     /// Backward of one block. dres [N, C] holds dL/dxOut on entry and dL/dxIn on return.
     func blockBackward(_ bp: BlockP, _ a: BlockActs, dres: UnsafeMutablePointer<Float>, s: Scratch,
-                       cs: UnsafePointer<Float>, dcs: UnsafeMutablePointer<Float>, batch: Int) {
-        let n = batch * T, c = bp.width, hid = bp.hidden, p = params, g = grads
+                       cs: UnsafePointer<Float>, dcs: UnsafeMutablePointer<Float>, batch: Int,
+                       g: UnsafeMutablePointer<Float>) {
+        let n = batch * T, c = bp.width, hid = bp.hidden, p = params
         let dmod = s.dmod
         if a.mod != nil { dmod.update(repeating: 0, count: batch * 6 * c) }
 
@@ -69,45 +70,74 @@ extension LDAEModel {
     /// Backward of the last `forward` from dL/dOutput [B, T, D]; ADDS into grads. Consumes the forward: some saved
     /// activations are overwritten in place (each MLP's pre-activation becomes GELU's derivative), so a second
     /// backward needs a new forward.
+    ///
+    /// Like the forward, in chunks of `chunkTokens` tokens with the kernels serial inside, but with a fixed share of
+    /// the batch per core (not handed out): each core adds its shares' parameter gradients into its own buffer (core
+    /// 0 into grads), and the buffers are summed in core order at the end, so the result depends only on the batch
+    /// and the number of cores, not on timing.
     public func backward(_ dOutput: UnsafePointer<Float>) {
         precondition(hasForward, "backward needs a forward since the last backward")
         defer { hasForward = false }
-        let a = acts!, batch = lastBatch, n = batch * T, p = params, g = grads, s = a.s
+        let a = acts!, batch = lastBatch
         Parallel.withSingleThreadedBLAS {
-            if adaln { a.cond.dcs.update(repeating: 0, count: batch * W) }
-            // ---- decoder
-            Linear.backward(dinp: s.small, dweight: g + decoderPred.w, dbias: g + decoderPred.b, dout: dOutput,
-                            inp: a.decNorm, weight: p + decoderPred.w, n: n, c: V, oc: D, overwriteDinp: true)
-            s.dresDec.update(repeating: 0, count: n * V)
-            LayerNorm.backward(dinp: s.dresDec, dweight: g + decoderNorm.w, dbias: g + decoderNorm.b, dout: s.small,
-                               inp: a.decOut, weight: p + decoderNorm.w, mean: a.decMean, rstd: a.decRstd, n: n, c: V)
-            for (l, bp) in decoderBlocks.enumerated().reversed() {
-                blockBackward(bp, a.dec[l], dres: s.dresDec, s: s, cs: a.cond.cs, dcs: a.cond.dcs, batch: batch)
+            let k = chunkTokens > 0 ? Parallel.chunkCount(batch) : 1
+            if k <= 1 { backwardRows(a, dOutput, batch: batch, g: grads); return }
+            let count = parameterCount, perChunk = max(1, chunkTokens / T)
+            if workerGrads == nil { workerGrads = LDAEModel.allocateAligned((Parallel.workers - 1) * count) }
+            let parts = workerGrads!
+            Parallel.chunksIndexed(batch) { w, s0, s1 in
+                let g = w == 0 ? grads : parts + (w - 1) * count
+                if w > 0 { g.update(repeating: 0, count: count) }
+                Parallel.serially {
+                    var b0 = s0
+                    while b0 < s1 {
+                        let b1 = min(s1, b0 + perChunk)
+                        backwardRows(images(from: b0, of: a), dOutput + b0 * T * D, batch: b1 - b0, g: g)
+                        b0 = b1
+                    }
+                }
             }
-            if config.posEmbed == "learned" {
-                PosEmbedAdd.backward(dpos: g + decoderPosEmbed, dx: s.dresDec, b: batch, t: T, c: V)
-            }
-            Linear.backward(dinp: s.small, dweight: g + decoderEmbed.w, dbias: g + decoderEmbed.b, dout: s.dresDec,
-                            inp: a.encNorm, weight: p + decoderEmbed.w, n: n, c: W, oc: V, overwriteDinp: true)
-            // ---- encoder
-            s.dresEnc.update(repeating: 0, count: n * W)
-            LayerNorm.backward(dinp: s.dresEnc, dweight: g + norm.w, dbias: g + norm.b, dout: s.small, inp: a.encOut,
-                               weight: p + norm.w, mean: a.encMean, rstd: a.encRstd, n: n, c: W)
-            for (l, bp) in blocks.enumerated().reversed() {
-                blockBackward(bp, a.enc[l], dres: s.dresEnc, s: s, cs: a.cond.cs, dcs: a.cond.dcs, batch: batch)
-            }
-            if config.posEmbed == "learned" {
-                PosEmbedAdd.backward(dpos: g + posEmbed, dx: s.dresEnc, b: batch, t: T, c: W)
-            }
-            Linear.backward(dinp: nil, dweight: g + patchEmbed.w, dbias: g + patchEmbed.b, dout: s.dresEnc,
-                            inp: a.x, weight: p + patchEmbed.w, n: n, c: D, oc: W)
-            if adaln { conditionBackward(a.cond, s: s, batch: batch) }
+            for w in 1..<k { Residual.forward(out: grads, a: grads, b: parts + (w - 1) * count, n: count) }
         }
     }
 
+    /// Backward of images [0, batch) of the activations a (a chunk's view, or the whole batch) from dOutput
+    /// [batch, T, D], adding the parameter gradients into g.
+    func backwardRows(_ a: TrainActs, _ dOutput: UnsafePointer<Float>, batch: Int, g: UnsafeMutablePointer<Float>) {
+        let n = batch * T, p = params, s = a.s
+        if adaln { a.cond.dcs.update(repeating: 0, count: batch * W) }
+        // ---- decoder
+        Linear.backward(dinp: s.small, dweight: g + decoderPred.w, dbias: g + decoderPred.b, dout: dOutput,
+                        inp: a.decNorm, weight: p + decoderPred.w, n: n, c: V, oc: D, overwriteDinp: true)
+        s.dresDec.update(repeating: 0, count: n * V)
+        LayerNorm.backward(dinp: s.dresDec, dweight: g + decoderNorm.w, dbias: g + decoderNorm.b, dout: s.small,
+                           inp: a.decOut, weight: p + decoderNorm.w, mean: a.decMean, rstd: a.decRstd, n: n, c: V)
+        for (l, bp) in decoderBlocks.enumerated().reversed() {
+            blockBackward(bp, a.dec[l], dres: s.dresDec, s: s, cs: a.cond.cs, dcs: a.cond.dcs, batch: batch, g: g)
+        }
+        if config.posEmbed == "learned" {
+            PosEmbedAdd.backward(dpos: g + decoderPosEmbed, dx: s.dresDec, b: batch, t: T, c: V)
+        }
+        Linear.backward(dinp: s.small, dweight: g + decoderEmbed.w, dbias: g + decoderEmbed.b, dout: s.dresDec,
+                        inp: a.encNorm, weight: p + decoderEmbed.w, n: n, c: W, oc: V, overwriteDinp: true)
+        // ---- encoder
+        s.dresEnc.update(repeating: 0, count: n * W)
+        LayerNorm.backward(dinp: s.dresEnc, dweight: g + norm.w, dbias: g + norm.b, dout: s.small, inp: a.encOut,
+                           weight: p + norm.w, mean: a.encMean, rstd: a.encRstd, n: n, c: W)
+        for (l, bp) in blocks.enumerated().reversed() {
+            blockBackward(bp, a.enc[l], dres: s.dresEnc, s: s, cs: a.cond.cs, dcs: a.cond.dcs, batch: batch, g: g)
+        }
+        if config.posEmbed == "learned" {
+            PosEmbedAdd.backward(dpos: g + posEmbed, dx: s.dresEnc, b: batch, t: T, c: W)
+        }
+        Linear.backward(dinp: nil, dweight: g + patchEmbed.w, dbias: g + patchEmbed.b, dout: s.dresEnc,
+                        inp: a.x, weight: p + patchEmbed.w, n: n, c: D, oc: W)
+        if adaln { conditionBackward(a.cond, s: s, batch: batch, g: g) }
+    }
+
     /// Backward of the t embedder from dcs = dL/d SiLU(c).
-    func conditionBackward(_ cd: Cond, s: Scratch, batch: Int) {
-        let p = params, g = grads
+    func conditionBackward(_ cd: Cond, s: Scratch, batch: Int, g: UnsafeMutablePointer<Float>) {
+        let p = params
         AdaLN.siluBackwardInPlace(cd.dcs, x: cd.c, n: batch * W)                                     // d c
         let ds1 = s.dmod
         Linear.backward(dinp: ds1, dweight: g + tEmb2!.w, dbias: g + tEmb2!.b, dout: cd.dcs, inp: cd.s1,

@@ -134,7 +134,7 @@ extension LDAEModel {
 
     // MARK: forward chunks (training and inference)
     //
-    // The batch is cut into chunks of `forwardChunkTokens` tokens; each core takes one chunk at a time and runs the
+    // The batch is cut into chunks of `chunkTokens` tokens; each core takes one chunk at a time and runs the
     // whole network on it, with every kernel serial inside (`Parallel.serially`). A chunk's activations stay in that
     // core's caches from one layer to the next (layer by layer over the whole batch streamed each one through memory),
     // there is no barrier per layer, and a core slowed by other load takes fewer chunks. Each row's arithmetic is the
@@ -142,14 +142,14 @@ extension LDAEModel {
 
     /// Calls body(worker, b0, b1) for chunks [b0, b1) of the batch, handed out to the cores one at a time
     /// (`Parallel.dynamic`: a core slowed by other load takes fewer), with the kernels serial inside.
-    /// forwardChunkTokens <= 0: one chunk of the whole batch, layer by layer with the kernels parallel inside.
+    /// chunkTokens <= 0: one chunk of the whole batch, layer by layer with the kernels parallel inside.
     /// Packs the forward's weights first (`packWeights`).
     func forwardChunks(batch: Int, _ body: (Int, Int, Int) -> Void) {
         Parallel.withSingleThreadedBLAS {
             packWeights()
-            if forwardChunkTokens <= 0 { body(0, 0, batch); return }
+            if chunkTokens <= 0 { body(0, 0, batch); return }
             // at least one chunk per core when the batch allows
-            let perChunk = max(1, min(forwardChunkTokens / T, (batch + Parallel.workers - 1) / Parallel.workers))
+            let perChunk = max(1, min(chunkTokens / T, (batch + Parallel.workers - 1) / Parallel.workers))
             Parallel.dynamic((batch + perChunk - 1) / perChunk) { w, i in
                 let b0 = i * perChunk, b1 = min(batch, b0 + perChunk)
                 Parallel.serially { body(w, b0, b1) }

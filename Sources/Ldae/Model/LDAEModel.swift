@@ -132,7 +132,7 @@ public final class LDAEModel {
     deinit {
         LDAEModel.deallocateAligned(params); LDAEModel.deallocateAligned(grads)
         train.free(); inferArenas.forEach { $0.free() }
-        LDAEModel.deallocateAligned(packedWeights)
+        LDAEModel.deallocateAligned(packedWeights); LDAEModel.deallocateAligned(workerGrads)
     }
 
     /// MAE init: xavier_uniform linears (patch_embed on its flattened [W, D] weight), zero biases, LayerNorm 1/0,
@@ -263,15 +263,19 @@ public final class LDAEModel {
     let train = Arena()
     /// Inference buffers, one arena per core (each core runs whole chunks of the batch: `inferenceShares`).
     let inferArenas: [Arena] = (0..<Parallel.workers).map { _ in Arena() }
-    /// Tokens per forward chunk (inference, and the training forward): the batch is cut into chunks of about this
-    /// many tokens (at least one image), handed to the cores one at a time; each core runs the whole network on its
-    /// chunk with the kernels serial inside, so the chunk's activations stay in its caches from layer to layer. At
-    /// 1024 tokens the largest buffer (the tiny config's MLP hidden layer, 1024 x 768 floats) is 3 MB. In
-    /// `ldae-train bench --kernels`, 512 and 1024 tokens were 0-9% faster than the whole batch layer by layer, 128
-    /// tokens 10% slower. 0 or less: the whole batch layer by layer, each kernel split over the cores.
-    public var forwardChunkTokens = 1024
+    /// Tokens per chunk of the forward (training and inference) and of the backward: the batch is cut into chunks of
+    /// about this many tokens (at least one image); each core runs the whole network on a chunk at a time with the
+    /// kernels serial inside, so the chunk's activations stay in its caches from layer to layer and there is no
+    /// barrier per layer (the forward hands chunks out as cores free up; the backward gives each core a fixed share,
+    /// see `backward`). At 1024 tokens the largest buffer (the tiny config's MLP hidden layer, 1024 x 768 floats) is
+    /// 3 MB. In `ldae-train bench --kernels`, against the whole batch layer by layer: features 0-9% faster (128
+    /// tokens: 10% slower), the training forward 1.03-1.18x, the backward 1.09-1.39x. 0 or less: the whole batch layer
+    /// by layer, each kernel split over the cores.
+    public var chunkTokens = 1024
     /// `packWeights`: the packed token-linear weights, each one's offset there (by its parameter offset), and whether
     /// the current forward packed them.
+    /// `backward`: the parameter gradients of cores 1..<workers ([workers - 1][parameterCount]), summed into grads.
+    var workerGrads: UnsafeMutablePointer<Float>? = nil
     var packedWeights: UnsafeMutablePointer<Float>? = nil
     var packedOffsets: [Int: Int] = [:]
     var packedReady = false

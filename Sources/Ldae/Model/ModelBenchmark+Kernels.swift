@@ -88,20 +88,32 @@ extension ModelBenchmark {
             let fb = 2 * batch
             let xin = buf(fb * T * model.config.tokenDim), feats = buf(fb * W)
             let ms = alternate(2) { i in
-                model.forwardChunkTokens = i == 0 ? 1024 : 0
+                model.chunkTokens = i == 0 ? 1024 : 0
                 model.features(xin, t: nil, batch: fb, out: feats)
             }
             log(String(format: "features, batch %d: chunks of 1024 tokens, one per core at a time %6.1f ms, whole batch layer by layer %6.1f ms, ratio %.2fx",
                        fb, ms[0], ms[1], ms[1] / ms[0]))
-            // the training forward (saving activations) the same two ways
-            let tin = buf(batch * T * model.config.tokenDim), tt = buf(batch)
-            let fw = alternate(2) { i in
-                model.forwardChunkTokens = i == 0 ? 1024 : 0
-                _ = model.forward(tin, t: tt, batch: batch)
+            // the training forward (saving activations) and backward the same two ways
+            let tin = buf(batch * T * model.config.tokenDim), tt = buf(batch), dout = buf(batch * T * model.config.tokenDim)
+            var fbt = [[Double]](repeating: [], count: 4)
+            for r in 0..<(reps + 1) {
+                for i in 0..<2 {
+                    model.chunkTokens = i == 0 ? 1024 : 0
+                    let t0 = Date()
+                    _ = model.forward(tin, t: tt, batch: batch)
+                    let t1 = Date()
+                    model.backward(dout)
+                    if r > 0 {
+                        fbt[i].append(t1.timeIntervalSince(t0) * 1000); fbt[2 + i].append(Date().timeIntervalSince(t1) * 1000)
+                    }
+                }
             }
+            let m = fbt.map(median)
             log(String(format: "training forward, batch %d: chunks of 1024 tokens %6.1f ms, whole batch layer by layer %6.1f ms, ratio %.2fx",
-                       batch, fw[0], fw[1], fw[1] / fw[0]))
-            LDAEModel.deallocateAligned(tin); LDAEModel.deallocateAligned(tt)
+                       batch, m[0], m[1], m[1] / m[0]))
+            log(String(format: "training backward, batch %d: chunks of 1024 tokens %6.1f ms, whole batch layer by layer %6.1f ms, ratio %.2fx",
+                       batch, m[2], m[3], m[3] / m[2]))
+            for p in [tin, tt, dout] { LDAEModel.deallocateAligned(p) }
             LDAEModel.deallocateAligned(xin); LDAEModel.deallocateAligned(feats)
         }
         // OpenBLAS's own threading on the largest forward shape, for reference
