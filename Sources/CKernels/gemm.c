@@ -2,7 +2,8 @@
 //   for jc (NC columns of C): pack all of B[.., jc..] into NR-wide panels, a KC block after another
 //     for ic (MC rows of C) / for pc (KC of the reduction): pack alpha * A[ic.., pc..] into MR-tall panels
 //       for each MR x NR tile: the 6x16 AVX2 micro-kernel (12 ymm accumulators, k-loop of FMAs).
-// Transposes are absorbed by the packing, so one micro-kernel serves NN, NT, TN and TT.
+// Transposes are absorbed by the packing, so one micro-kernel serves NN, NT, TN and TT; a row-major, unscaled A is
+// not packed at all (the micro-kernel reads its rows in place), and B may come prepacked (ldae_sgemm_pack_b).
 // Buffers: the packed panels live in per-thread scratch, grown on demand and kept (no malloc per call).
 #include "ldae_kernels.h"
 #include "scratch.h"
@@ -156,8 +157,9 @@ static void pack_b(int trans, const float *b, long ldb, long p0, long kc, long j
 }
 
 // C tile [mr x nr] (mr <= MR, nr <= NR) = beta * C + sum_p A[0..MR, p] (x) b[p][0..NR) (+ bias[0..nr) per row, when
-// bias is not NULL), times mul tile (same ldc) elementwise when mul is not NULL. A: lda == 0, a packed panel a[p][0..MR); else rows in place, row r at a + r * lda (the rows past
-// mr are not read); when g is not NULL also g tile (same ldc) = gelu(C tile) (g may be C itself: gelu in place).
+// bias is not NULL), times the mul tile (same ldc) elementwise when mul is not NULL; when g is not NULL also g tile
+// (same ldc) = gelu(C tile) (g may be C itself: gelu in place). A: lda == 0, a packed panel a[p][0..MR); else its rows
+// in place, row r at a + r * lda (the rows past mr repeat row mr - 1, whose results are not stored).
 // The tile's lines are prefetched first (read for beta != 0, or owned for the store): the tile is usually not in
 // cache, and the k loop hides the latency.
 __attribute__((target("avx2,fma")))
@@ -306,7 +308,7 @@ void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha
     // A row-major, unscaled and not summed is read in place by the micro-kernel (its broadcasts take 6 rows at
     // stride lda): packing it cost about 5% of the encoder's forward, for no gain in the k loop.
     const int direct = !trans_a && alpha == 1 && colsum_a == NULL;
-    float *pa = ldae_thread_scratch(LDAE_SCRATCH_GEMM_A, (size_t)MC * (size_t)KC);
+    float *pa = direct ? NULL : ldae_thread_scratch(LDAE_SCRATCH_GEMM_A, (size_t)MC * (size_t)KC);
     float *scratch_b = packed_b ? NULL : ldae_thread_scratch(LDAE_SCRATCH_GEMM_B, (size_t)packed_cols(nc_max) * (size_t)k);
     for (long jc = 0; jc < n; jc += NC) {
         long nc = n - jc < NC ? n - jc : NC;

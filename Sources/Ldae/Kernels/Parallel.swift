@@ -17,7 +17,7 @@ public enum Parallel {
 
     /// Calls body(worker, i) for every i in 0..<count, handing the items out one at a time to up to `workers`
     /// concurrent workers (worker < workers), so that a core slowed by other load on the machine takes fewer of them.
-    /// For coarse items (inference chunks); inside `serially`, in order on this thread.
+    /// For coarse items (the model's forward chunks); inside `serially`, in order on this thread.
     public static func dynamic(_ count: Int, _ body: (Int, Int) -> Void) {
         if count <= 0 { return }
         let k = isSerial ? 1 : min(workers, count)
@@ -35,7 +35,7 @@ public enum Parallel {
     public static var isSerial: Bool { pthread_getspecific(serialKey) != nil }
 
     /// Runs body with every `chunks`/`chunksIndexed` loop on this thread inline (one chunk, no dispatch): for work
-    /// that is already split over the cores at a coarser level (inference, one share of the batch per core).
+    /// that is already split over the cores at a coarser level (the model's chunks of images, forward and backward).
     public static func serially<R>(_ body: () throws -> R) rethrows -> R {
         let old = pthread_getspecific(serialKey)
         pthread_setspecific(serialKey, UnsafeRawPointer(bitPattern: 1))

@@ -96,7 +96,7 @@ extension LDAEModel {
         a.t.update(from: t, count: batch)
         // in chunks of images like inference (`forwardChunks`), each chunk writing its rows of the saved activations
         forwardChunks(batch: batch) { _, b0, b1 in
-            let part = b0 == 0 && b1 == batch ? a : images(from: b0, of: a)
+            let part = images(from: b0, of: a)
             forwardEncoder(part, batch: b1 - b0)
             forwardDecoder(part, batch: b1 - b0)
         }

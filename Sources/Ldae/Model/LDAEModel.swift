@@ -272,10 +272,10 @@ public final class LDAEModel {
     /// tokens: 10% slower), the training forward 1.03-1.18x, the backward 1.09-1.39x. 0 or less: the whole batch layer
     /// by layer, each kernel split over the cores.
     public var chunkTokens = 1024
-    /// `packWeights`: the packed token-linear weights, each one's offset there (by its parameter offset), and whether
-    /// the current forward packed them.
     /// `backward`: the parameter gradients of cores 1..<workers ([workers - 1][parameterCount]), summed into grads.
     var workerGrads: UnsafeMutablePointer<Float>? = nil
+    /// `packWeights`: the packed token-linear weights, each one's offset there (by its parameter offset), and whether
+    /// the current forward packed them.
     var packedWeights: UnsafeMutablePointer<Float>? = nil
     var packedOffsets: [Int: Int] = [:]
     var packedReady = false
