@@ -61,6 +61,32 @@ static void pack_a6_rows(const float *s, long lda, long kc, float alpha, float *
     }
 }
 
+// colsum[0, kc) += the column sums of rows [0, rows) of a row-major A (row r at s + r * lda), for an A read in place
+// (not packed): 6 rows at a time, summed in the same order as pack_a6_rows and pack_a's edge loop sum them, so the
+// bias gradient has the same bits whether or not A is packed. Run on each A block just before its micro-kernels read
+// it, so the rows it brings into cache are used again at once.
+__attribute__((target("avx2,fma")))
+static void colsum_rows(const float *s, long lda, long rows, long kc, float *colsum) {
+    long r0 = 0;
+    for (; r0 + MR <= rows; r0 += MR) {
+        const float *x = s + r0 * lda;
+        long p = 0;
+        for (; p + 8 <= kc; p += 8) {
+            __m256 t = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(x + p), _mm256_loadu_ps(x + lda + p)),
+                                                   _mm256_add_ps(_mm256_loadu_ps(x + 2 * lda + p), _mm256_loadu_ps(x + 3 * lda + p))),
+                                     _mm256_add_ps(_mm256_loadu_ps(x + 4 * lda + p), _mm256_loadu_ps(x + 5 * lda + p)));
+            _mm256_storeu_ps(colsum + p, _mm256_add_ps(_mm256_loadu_ps(colsum + p), t));
+        }
+        for (; p < kc; p++) {
+            float cs = 0;
+            for (int i = 0; i < MR; i++) cs += x[i * lda + p];
+            colsum[p] += cs;
+        }
+    }
+    for (long r = r0; r < rows; r++)
+        for (long p = 0; p < kc; p++) colsum[p] += s[r * lda + p];
+}
+
 // Packs one full panel of MR = 6 rows of a transposed A (reduction step p: 6 contiguous floats at s + p * lda) into
 // d[kc][6], 4 + 2 floats a step.
 __attribute__((target("avx2,fma")))
@@ -305,9 +331,10 @@ void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha
     // stay in cache while the reduction blocks accumulate into them.
     long nc_max = n < NC ? n : NC;
     const long KC = k <= KC_WHOLE ? k : KC_SPLIT;
-    // A row-major, unscaled and not summed is read in place by the micro-kernel (its broadcasts take 6 rows at
-    // stride lda): packing it cost about 5% of the encoder's forward, for no gain in the k loop.
-    const int direct = !trans_a && alpha == 1 && colsum_a == NULL;
+    // A row-major and unscaled is read in place by the micro-kernel (its broadcasts take 6 rows at stride lda):
+    // packing it cost about 5% of the encoder's forward, for no gain in the k loop. Its column sums, when asked for
+    // (a linear layer's bias gradient, with the input gradient), are then taken by colsum_rows, block by block.
+    const int direct = !trans_a && alpha == 1;
     float *pa = direct ? NULL : ldae_thread_scratch(LDAE_SCRATCH_GEMM_A, (size_t)MC * (size_t)KC);
     float *scratch_b = packed_b ? NULL : ldae_thread_scratch(LDAE_SCRATCH_GEMM_B, (size_t)packed_cols(nc_max) * (size_t)k);
     for (long jc = 0; jc < n; jc += NC) {
@@ -325,6 +352,7 @@ void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha
                 float *gl = gelu_out && pc + kc >= k ? gelu_out : NULL;  // GELU of the final values only
                 const float *ml = mul_c && pc + kc >= k ? mul_c : NULL;     // and the product with mul_c
                 if (!direct) pack_a(trans_a, a, lda, ic, mc, pc, kc, alpha, pa, jc == 0 ? colsum_a : NULL);
+                else if (jc == 0 && colsum_a) colsum_rows(a + ic * lda + pc, lda, mc, kc, colsum_a + pc);
                 for (long jr = 0; jr < nc; jr += NR) {
                     long nr = nc - jr < NR ? nc - jr : NR;
                     for (long ir = 0; ir < mc; ir += MR) {

@@ -60,7 +60,10 @@ final class FastGEMMTests: XCTestCase {
         var rng = RNG(seed: 13)
         // (m, n, k): remainders of the 6-row panels, n > 2048 (several column blocks: A packed more than once),
         // k > 1024 (blocked reduction), alpha 0 (nothing packed)
-        for (m, n, k, alpha) in [(13, 37, 20, Float(1)), (7, 2100, 9, 0.5), (5, 17, 1100, 1), (9, 4, 6, 0)] {
+        // alpha 1 with a row-major A: read in place, summed by colsum_rows (m > 144: several row blocks; n > 2048: the
+        // sums taken in the first column block only)
+        for (m, n, k, alpha) in [(13, 37, 20, Float(1)), (7, 2100, 9, 0.5), (5, 17, 1100, 1), (9, 4, 6, 0),
+                                 (151, 20, 30, 1), (7, 2100, 9, 1)] {
             for ta in [false, true] {
                 let lda = (ta ? m : k) + 2
                 let a = FD.randn((ta ? k : m) * lda, &rng), b = FD.randn(k * n, &rng)
@@ -76,6 +79,29 @@ final class FastGEMMTests: XCTestCase {
                     }
                 }
             }
+        }
+    }
+
+    /// The bias gradient must not depend on whether A was packed (alpha != 1) or read in place (alpha 1): the
+    /// in-place column sums add in the packing's order, bit for bit.
+    func testColumnSumsInPlaceEqualPackedBitForBit() {
+        guard FastKernels.available else { return }   // the portable path sums in one loop either way
+        let saved = FastKernels.enabled
+        FastKernels.enabled = true
+        defer { FastKernels.enabled = saved }
+        var rng = RNG(seed: 15)
+        for (m, k) in [(151, 37), (12, 1030), (5, 8)] {
+            let a = FD.randn(m * k, &rng), b = FD.randn(k * 3, &rng)
+            var c = [Float](repeating: 0, count: m * 3)
+            var sums: [[Float]] = []
+            for alpha in [Float(1), 0.5] {
+                var s = [Float](repeating: 0.25, count: k)
+                FastKernels.sgemm(transA: false, transB: false, m: m, n: 3, k: k, alpha: alpha, a: a, lda: k, b: b, ldb: 3,
+                                  beta: 0, c: &c, ldc: 3, colsumA: &s)
+                sums.append(s)
+            }
+            let differ = (0..<k).filter { sums[0][$0].bitPattern != sums[1][$0].bitPattern }
+            XCTAssert(differ.isEmpty, "m=\(m) k=\(k): \(differ.count) sums differ, first at p=\(differ.first ?? -1)")
         }
     }
 

@@ -97,6 +97,31 @@ final class ModelTests: XCTestCase {
         }
     }
 
+    /// The forward and backward pack the weights for the AVX2 GEMM once per pass: after the parameters change (an
+    /// optimizer step), both passes must use the new values, exactly as a model built with them does.
+    func testPassesUseTheCurrentWeightsAfterAnUpdate() throws {
+        let config = Self.tinyTestConfig()
+        let m = try LDAEModel(config: config, seed: 4), fresh = try LDAEModel(config: config, seed: 4)
+        var rng = RNG(seed: 8)
+        let b = 3, per = config.tokens * config.tokenDim
+        let x = FD.randn(b * per, &rng), dout = FD.randn(b * per, &rng), t: [Float] = [0.2, 0.5, 0.8]
+        m.zeroGrad()
+        _ = m.forward(x, t: t, batch: b)
+        m.backward(dout)
+        for i in 0..<m.parameterCount { m.params[i] += 0.05 * Float(rng.normal()) }   // the "update"
+        fresh.params.update(from: m.params, count: m.parameterCount)
+        var outs: [[Float]] = [], grads: [[Float]] = []
+        for model in [m, fresh] {
+            model.zeroGrad()
+            outs.append(Array(UnsafeBufferPointer(start: model.forward(x, t: t, batch: b), count: b * per)))
+            model.backward(dout)
+            grads.append(Array(UnsafeBufferPointer(start: model.grads, count: model.parameterCount)))
+        }
+        XCTAssertEqual(outs[0], outs[1], "the forward after an update")
+        let differ = (0..<m.parameterCount).filter { grads[0][$0] != grads[1][$0] }
+        XCTAssert(differ.isEmpty, "the backward after an update: \(differ.count) gradients differ from a fresh model's")
+    }
+
     func testInferencePathsMatchTrainingForwardAndBatchChanges() throws {
         for tc in ["none", "adaln"] {
             let config = Self.tinyTestConfig(timeCond: tc)

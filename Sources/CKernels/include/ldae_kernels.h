@@ -22,8 +22,9 @@ typedef struct {
     /// bias[n]: C[m,n] = alpha * op(A) op(B) + beta * C + bias, added in the kernel's write-back (a linear layer's
     /// output is written once and never read).
     const float *bias;
-    /// colsum_a[k]: colsum_a[p] += sum over i of op(A)[i, p] (without alpha), taken while A is packed (a linear
-    /// layer's bias gradient comes with its input gradient, without another pass over dout).
+    /// colsum_a[k]: colsum_a[p] += sum over i of op(A)[i, p] (without alpha), taken while A is packed or, for an A
+    /// read in place, block by block just before the micro-kernels read it (a linear layer's bias gradient comes
+    /// with its input gradient, without another pass over dout from memory).
     float *colsum_a;
     /// gelu_out [m, n], row stride ldc: gelu_out = gelu(C) of the final C, from the kernel's registers (fc1 + GELU in
     /// one pass over the output). May equal c (GELU in place).

@@ -26,16 +26,18 @@ public enum Linear {
     ///   dbias[OC] += sum over rows of dout
     /// dinpTimes [N, C] (optional, with overwriteDinp): dinp = (dout @ weight) * dinpTimes elementwise, in the GEMM's
     /// write-back (an MLP's fc2 input gradient times GELU's derivative: the gradient at fc1's output in one pass).
+    /// packedWeight: the weight from FastKernels.packB (not transposed, k = OC, n = C), used by the AVX2 kernel for
+    /// the input gradient instead of packing `weight` again.
     public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 n: Int, c: Int, oc: Int, overwriteDinp: Bool = false,
-                                dinpTimes: UnsafePointer<Float>? = nil) {
+                                dinpTimes: UnsafePointer<Float>? = nil, packedWeight: UnsafePointer<Float>? = nil) {
         precondition(dinpTimes == nil || overwriteDinp, "dinpTimes needs overwriteDinp")
         var biasDone = false
         if let dinp {
-            // with the AVX2 kernel the bias gradient comes with this product (column sums of dout taken while it is
-            // packed): per-chunk partial sums, added into dbias in chunk order
+            // with the AVX2 kernel the bias gradient comes with this product (column sums of dout taken as its rows are
+            // packed or read): per-chunk partial sums, added into dbias in chunk order
             let fuse = dbias != nil && FastKernels.enabled
             let k = Parallel.chunkCount(n, grain: 32)
             let part: UnsafeMutablePointer<Float>? = fuse ? .allocate(capacity: k * oc) : nil
@@ -45,7 +47,7 @@ public enum Linear {
                 FastKernels.sgemm(transA: false, transB: false, m: r1 - r0, n: c, k: oc, alpha: 1,
                                   a: dout + r0 * oc, lda: oc, b: weight, ldb: c,
                                   beta: overwriteDinp ? 0 : 1, c: dinp + r0 * c, ldc: c, colsumA: part.map { $0 + w * oc },
-                                  mulC: dinpTimes.map { $0 + r0 * c })
+                                  mulC: dinpTimes.map { $0 + r0 * c }, packedB: packedWeight)
             }
             if let part, let dbias {
                 for w in 0..<k { for j in 0..<oc { dbias[j] += part[w * oc + j] } }

@@ -26,9 +26,10 @@ extension LDAEModel {
         }
         Linear.backward(dinp: s.big, dweight: g + bp.fc2.w, dbias: g + bp.fc2.b, dout: dBranch, inp: s.gelu,
                         weight: p + bp.fc2.w, n: n, c: hid, oc: c, overwriteDinp: true,
-                        dinpTimes: a.fc1)                                                    // d fc1 [N, Hd]
+                        dinpTimes: a.fc1, packedWeight: packedForBackward(bp.fc2))                                                    // d fc1 [N, Hd]
         Linear.backward(dinp: s.small, dweight: g + bp.fc1.w, dbias: g + bp.fc1.b, dout: s.big, inp: lnIn,
-                        weight: p + bp.fc1.w, n: n, c: c, oc: hid, overwriteDinp: true)     // d ln2 [N, C]
+                        weight: p + bp.fc1.w, n: n, c: c, oc: hid, overwriteDinp: true,
+                        packedWeight: packedForBackward(bp.fc1))     // d ln2 [N, C]
         if let mod = a.mod {
             AdaLN.modulateBackward(dx: s.small, dy: s.small, x: s.ln, scale: mod + 4 * c, dshift: dmod + 3 * c,
                                    dscale: dmod + 4 * c, stride: 6 * c, b: batch, t: T, c: c)
@@ -44,7 +45,8 @@ extension LDAEModel {
             dBranch = s.small
         }
         Linear.backward(dinp: s.small2, dweight: g + bp.proj.w, dbias: g + bp.proj.b, dout: dBranch, inp: a.attOut,
-                        weight: p + bp.proj.w, n: n, c: c, oc: c, overwriteDinp: true)     // d attOut [N, C]
+                        weight: p + bp.proj.w, n: n, c: c, oc: c, overwriteDinp: true,
+                        packedWeight: packedForBackward(bp.proj))     // d attOut [N, C]
         Attention.backward(dqkv: s.big, dout: s.small2, qkv: a.qkv, att: a.att!, b: batch, t: T, c: c,
                            heads: bp.heads, overwrite: true)                                  // d qkv [N, 3C]
         LayerNorm.apply(out: s.ln, inp: a.xIn, mean: a.mean1, rstd: a.rstd1, weight: p + bp.norm1.w, bias: p + bp.norm1.b, n: n, c: c)
@@ -54,7 +56,8 @@ extension LDAEModel {
             lnIn = s.small2
         }
         Linear.backward(dinp: s.small, dweight: g + bp.qkv.w, dbias: g + bp.qkv.b, dout: s.big, inp: lnIn,
-                        weight: p + bp.qkv.w, n: n, c: c, oc: 3 * c, overwriteDinp: true)   // d ln1 [N, C]
+                        weight: p + bp.qkv.w, n: n, c: c, oc: 3 * c, overwriteDinp: true,
+                        packedWeight: packedForBackward(bp.qkv))   // d ln1 [N, C]
         if let mod = a.mod {
             AdaLN.modulateBackward(dx: s.small, dy: s.small, x: s.ln, scale: mod + c, dshift: dmod,
                                    dscale: dmod + c, stride: 6 * c, b: batch, t: T, c: c)
@@ -80,6 +83,8 @@ extension LDAEModel {
         defer { hasForward = false }
         let a = acts!, batch = lastBatch
         Parallel.withSingleThreadedBLAS {
+            packBackwardWeights()
+            defer { backwardPacks.invalidate() }
             let k = chunkTokens > 0 ? Parallel.chunkCount(batch) : 1
             if k <= 1 { backwardRows(a, dOutput, batch: batch, g: grads); return }
             let count = parameterCount, perChunk = max(1, chunkTokens / T)
@@ -108,7 +113,8 @@ extension LDAEModel {
         if adaln { a.cond.dcs.update(repeating: 0, count: batch * W) }
         // ---- decoder
         Linear.backward(dinp: s.small, dweight: g + decoderPred.w, dbias: g + decoderPred.b, dout: dOutput,
-                        inp: a.decNorm, weight: p + decoderPred.w, n: n, c: V, oc: D, overwriteDinp: true)
+                        inp: a.decNorm, weight: p + decoderPred.w, n: n, c: V, oc: D, overwriteDinp: true,
+                        packedWeight: packedForBackward(decoderPred))
         s.dresDec.update(repeating: 0, count: n * V)
         LayerNorm.backward(dinp: s.dresDec, dweight: g + decoderNorm.w, dbias: g + decoderNorm.b, dout: s.small,
                            inp: a.decOut, weight: p + decoderNorm.w, mean: a.decMean, rstd: a.decRstd, n: n, c: V)
@@ -119,7 +125,8 @@ extension LDAEModel {
             PosEmbedAdd.backward(dpos: g + decoderPosEmbed, dx: s.dresDec, b: batch, t: T, c: V)
         }
         Linear.backward(dinp: s.small, dweight: g + decoderEmbed.w, dbias: g + decoderEmbed.b, dout: s.dresDec,
-                        inp: a.encNorm, weight: p + decoderEmbed.w, n: n, c: W, oc: V, overwriteDinp: true)
+                        inp: a.encNorm, weight: p + decoderEmbed.w, n: n, c: W, oc: V, overwriteDinp: true,
+                        packedWeight: packedForBackward(decoderEmbed))
         // ---- encoder
         s.dresEnc.update(repeating: 0, count: n * W)
         LayerNorm.backward(dinp: s.dresEnc, dweight: g + norm.w, dbias: g + norm.b, dout: s.small, inp: a.encOut,

@@ -1,6 +1,52 @@
-// The forward's token-wise linear weights, packed once per forward call for the AVX2 GEMM: every chunk of rows
-// (`forwardChunks`) then reads the packed copy instead of packing its own (that packing was about 2% of the
-// features time, at 16 chunks of a batch of 256).
+// The token-wise linear weights, packed for the AVX2 GEMM's B operand once per pass instead of once per chunk of
+// rows: the forward packs op(B) = weight^T at its start (every chunk of `forwardChunks` then reads the packed copy;
+// that packing was about 2% of the features time at 16 chunks of a batch of 256), and the backward packs op(B) =
+// weight for the input-gradient products (dinp = dout @ weight) at its start (that packing, per chunk and layer,
+// was about 1% of the training step).
+
+/// One packed copy of every token linear's weight, in one aligned allocation addressed by offset.
+final class PackedLinearWeights {
+    /// true: op(B) = weight^T [in, out] (the forward); false: op(B) = weight [out, in] (the input gradient).
+    let transposed: Bool
+    private var base: UnsafeMutablePointer<Float>? = nil
+    private var offsets: [Int: Int] = [:]   // by the weight's parameter offset
+    /// Whether the current pass packed them from the current parameters.
+    private(set) var ready = false
+
+    init(transposed: Bool) { self.transposed = transposed }
+    deinit { LDAEModel.deallocateAligned(base) }
+
+    /// Packs every linear in `lins` from `params` on the fast path; on the portable path marks them unpacked.
+    func pack(_ lins: [LDAEModel.LinearP], params p: UnsafePointer<Float>) {
+        ready = false
+        guard FastKernels.enabled else { return }
+        func shape(_ l: LDAEModel.LinearP) -> (k: Int, n: Int) { transposed ? (l.inF, l.outF) : (l.outF, l.inF) }
+        if base == nil {
+            var off = 0
+            for l in lins {
+                offsets[l.w] = off
+                let s = shape(l)
+                off += (FastKernels.packedBSize(k: s.k, n: s.n) + 15) & ~15   // 64-byte aligned starts
+            }
+            base = LDAEModel.allocateAligned(off)
+        }
+        let b = base!, offs = offsets, t = transposed
+        Parallel.dynamic(lins.count) { _, i in
+            let l = lins[i], s = shape(l)
+            FastKernels.packB(transB: t, k: s.k, n: s.n, b: p + l.w, ldb: l.inF, into: b + offs[l.w]!)
+        }
+        ready = true
+    }
+
+    /// Marks the copy stale (the parameters are about to change, or the pass is over).
+    func invalidate() { ready = false }
+
+    /// Linear l's packed weight from this pass's `pack`, or nil (portable path, or not packed).
+    func weight(_ l: LDAEModel.LinearP) -> UnsafePointer<Float>? {
+        guard ready, let b = base, let off = offsets[l.w] else { return nil }
+        return UnsafePointer(b + off)
+    }
+}
 
 extension LDAEModel {
     /// The linears applied to every token in a forward (not adaLN's, which run on [B] rows).
@@ -9,31 +55,16 @@ extension LDAEModel {
             + decoderBlocks.flatMap { [$0.qkv, $0.proj, $0.fc1, $0.fc2] } + [decoderPred]
     }
 
-    /// Packs every token linear's weight [out, in] (op(B) = weight^T, [in, out]) from the current parameters, on the
-    /// fast path; on the portable path marks them unpacked. Called at the start of every forward.
-    func packWeights() {
-        packedReady = false
-        guard FastKernels.enabled else { return }
-        let lins = tokenLinears
-        if packedWeights == nil {
-            var off = 0
-            for l in lins {
-                packedOffsets[l.w] = off
-                off += (FastKernels.packedBSize(k: l.inF, n: l.outF) + 15) & ~15   // 64-byte aligned starts
-            }
-            packedWeights = LDAEModel.allocateAligned(off)
-        }
-        let base = packedWeights!, p = params, offsets = packedOffsets
-        Parallel.dynamic(lins.count) { _, i in
-            let l = lins[i]
-            FastKernels.packB(transB: true, k: l.inF, n: l.outF, b: p + l.w, ldb: l.inF, into: base + offsets[l.w]!)
-        }
-        packedReady = true
-    }
+    /// Packs the forward's weights from the current parameters. Called at the start of every forward.
+    func packWeights() { forwardPacks.pack(tokenLinears, params: params) }
+
+    /// Packs the input-gradient products' weights (every token linear but the patch embedding, whose input needs no
+    /// gradient). Called at the start of every backward.
+    func packBackwardWeights() { backwardPacks.pack(Array(tokenLinears.dropFirst()), params: params) }
 
     /// Linear l's weight as packed by this forward's `packWeights`, or nil (portable path).
-    func packed(_ l: LinearP) -> UnsafePointer<Float>? {
-        guard packedReady, let base = packedWeights, let off = packedOffsets[l.w] else { return nil }
-        return UnsafePointer(base + off)
-    }
+    func packed(_ l: LinearP) -> UnsafePointer<Float>? { forwardPacks.weight(l) }
+
+    /// Linear l's weight as packed by this backward's `packBackwardWeights`, or nil (portable path).
+    func packedForBackward(_ l: LinearP) -> UnsafePointer<Float>? { backwardPacks.weight(l) }
 }

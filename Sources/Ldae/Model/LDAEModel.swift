@@ -132,7 +132,7 @@ public final class LDAEModel {
     deinit {
         LDAEModel.deallocateAligned(params); LDAEModel.deallocateAligned(grads)
         train.free(); inferArenas.forEach { $0.free() }
-        LDAEModel.deallocateAligned(packedWeights); LDAEModel.deallocateAligned(workerGrads)
+        LDAEModel.deallocateAligned(workerGrads)
     }
 
     /// MAE init: xavier_uniform linears (patch_embed on its flattened [W, D] weight), zero biases, LayerNorm 1/0,
@@ -274,11 +274,10 @@ public final class LDAEModel {
     public var chunkTokens = 1024
     /// `backward`: the parameter gradients of cores 1..<workers ([workers - 1][parameterCount]), summed into grads.
     var workerGrads: UnsafeMutablePointer<Float>? = nil
-    /// `packWeights`: the packed token-linear weights, each one's offset there (by its parameter offset), and whether
-    /// the current forward packed them.
-    var packedWeights: UnsafeMutablePointer<Float>? = nil
-    var packedOffsets: [Int: Int] = [:]
-    var packedReady = false
+    /// The token linears' weights packed by `packWeights` (for the forward) and `packBackwardWeights` (for the
+    /// input gradients).
+    let forwardPacks = PackedLinearWeights(transposed: true)
+    let backwardPacks = PackedLinearWeights(transposed: false)
     var acts: TrainActs? = nil
     var lastBatch = 0
     var hasForward = false

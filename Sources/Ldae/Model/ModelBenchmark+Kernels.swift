@@ -67,6 +67,27 @@ extension ModelBenchmark {
                 log(String(format: "fc1 %d->%d + gelu: two passes %6.1f ms, fused epilogue %6.1f ms, ratio %.2fx", W, 4 * W,
                            ms[0], ms[1], ms[0] / ms[1]))
             }
+            if FastKernels.available {
+                // The backward's input-gradient products as the model runs them (chunks of 1024 rows, one per core at
+                // a time): fc1's, dinp [1024, W] = dout [1024, 4W] @ weight [4W, W] with the bias gradient's column
+                // sums, packing the weight in every chunk against the copy packed once per backward.
+                FastKernels.enabled = true
+                let rows = 1024, chunks = max(1, n / rows)
+                let pb = LDAEModel.allocateAligned(FastKernels.packedBSize(k: 4 * W, n: W))
+                FastKernels.packB(transB: false, k: 4 * W, n: W, b: w, ldb: W, into: pb)
+                let sums = buf(Parallel.workers * 4 * W)
+                let ms = alternate(2) { i in
+                    Parallel.dynamic(chunks) { core, c in
+                        FastKernels.sgemm(transA: false, transB: false, m: rows, n: W, k: 4 * W, alpha: 1,
+                                          a: y + c * rows * 4 * W, lda: 4 * W, b: w, ldb: W, beta: 0,
+                                          c: z + c * rows * W, ldc: W, colsumA: sums + core * 4 * W,
+                                          packedB: i == 0 ? nil : UnsafePointer(pb))
+                    }
+                }
+                log(String(format: "fc1 input gradient, %d chunks of %d rows: weight packed per chunk %6.1f ms, packed once %6.1f ms, ratio %.2fx",
+                           chunks, rows, ms[0], ms[1], ms[0] / ms[1]))
+                LDAEModel.deallocateAligned(pb); LDAEModel.deallocateAligned(sums)
+            }
             let afl = 4.0 * Double(batch * T * T * W)
             report("attention forward", time { Attention.forward(out: y, att: att, qkv: x, b: batch, t: T, c: W, heads: H) }, flops: afl)
             report("attention backward", time {

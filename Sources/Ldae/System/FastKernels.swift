@@ -18,7 +18,7 @@ public enum FastKernels {
     ///   colsumA[k] += sum over rows i of op(A)[i, p]     (without alpha: a linear layer's bias gradient)
     ///   geluOut[m, n] (row stride ldc) = gelu(C)          (may be c itself)
     ///   packedB: op(B) from `packB` (same k, n), used instead of packing b (the fast path only; b must stay valid)
-    /// ldae's packed 6x16 AVX2 kernel when enabled (bias added in its write-back, column sums taken while packing A),
+    /// ldae's packed 6x16 AVX2 kernel when enabled (bias added in its write-back, column sums taken while A is packed or just before it is read in place),
     /// OpenBLAS otherwise (bias copied into C first, column sums by a loop). `ldae-train bench --kernels` compares
     /// the two in one run.
     @inline(__always)
