@@ -97,6 +97,36 @@ final class ModelTests: XCTestCase {
         }
     }
 
+    /// The chunked backward with its tail (`ChunkPlan.backward`: fixed shares, then small chunks with gradient
+    /// buffers of their own, handed out as cores free up) gives the layer-by-layer gradients, the same bits on every
+    /// run (the sums never depend on which core took which tail chunk), and the same forward outputs.
+    func testBackwardTailChunksGiveTheSameGradientsEveryRun() throws {
+        let config = Self.tinyTestConfig()
+        let m = try LDAEModel(config: config, seed: 5)
+        var rng = RNG(seed: 9)
+        let b = 16, per = config.tokens * config.tokenDim
+        let x = FD.randn(b * per, &rng), dout = FD.randn(b * per, &rng), t = [Float](repeating: 0.5, count: b)
+        XCTAssertEqual(ChunkPlan.backward(batch: b, perChunk: 4, workers: 2).tail.map(\.count), [2, 2, 1, 1])
+        func grads(chunk: Int, tail: Int) -> [Float] {
+            m.chunkTokens = chunk; m.backwardTailChunks = tail
+            m.zeroGrad()
+            _ = m.forward(x, t: t, batch: b)
+            m.backward(dout)
+            return Array(UnsafeBufferPointer(start: m.grads, count: m.parameterCount))
+        }
+        let whole = grads(chunk: 0, tail: 0)
+        let fixed = grads(chunk: 4 * config.tokens, tail: 0)
+        let tailed = (0..<4).map { _ in grads(chunk: 4 * config.tokens, tail: 4) }
+        let tol = 1e-6 * Double(whole.map(abs).max() ?? 1)   // float sums in another order
+        XCTAssertLessThan(Double(FD.maxAbsDiff(fixed, whole)), tol)
+        XCTAssertLessThan(Double(FD.maxAbsDiff(tailed[0], whole)), tol, "tail chunks against layer by layer")
+        for r in 1..<tailed.count {
+            let differ = (0..<m.parameterCount).filter { tailed[r][$0].bitPattern != tailed[0][$0].bitPattern }
+            XCTAssert(differ.isEmpty, "run \(r): \(differ.count) gradients differ from run 0's")
+        }
+        XCTAssertGreaterThan(whole.map(abs).max() ?? 0, 0)
+    }
+
     /// The forward and backward pack the weights for the AVX2 GEMM once per pass: after the parameters change (an
     /// optimizer step), both passes must use the new values, exactly as a model built with them does.
     func testPassesUseTheCurrentWeightsAfterAnUpdate() throws {

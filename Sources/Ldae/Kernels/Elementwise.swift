@@ -9,6 +9,20 @@ public enum Residual {
             while i < e { out[i] = a[i] + b[i]; i += 1 }
         }
     }
+    /// out[n] += sources[0][n] + sources[1][n] + ..., added one source after another (the same bits as one
+    /// `forward(out: out, a: out, b: source)` per source, in one pass over memory).
+    public static func addInto(_ out: UnsafeMutablePointer<Float>, sources: [UnsafePointer<Float>], n: Int) {
+        if sources.isEmpty { return }
+        Parallel.chunks(n, grain: 8192) { s, e in
+            var i = s
+            while i + 8 <= e {
+                var acc = VMath.load(out + i)
+                for src in sources { acc += VMath.load(src + i) }
+                VMath.store(acc, out + i); i += 8
+            }
+            while i < e { var v = out[i]; for src in sources { v += src[i] }; out[i] = v; i += 1 }
+        }
+    }
     /// Backward, ADDING: da += dout, db += dout.
     public static func backward(da: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, n: Int) {
         forward(out: da, a: da, b: dout, n: n)

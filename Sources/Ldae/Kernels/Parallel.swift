@@ -31,6 +31,28 @@ public enum Parallel {
         }
     }
 
+    /// Runs `share(w)` on each of k concurrent workers (w < k), then, on each worker as soon as its share is done,
+    /// body(w, i) for the items i in 0..<count, handed out one at a time: fixed shares, with a tail that balances the
+    /// cores (the model's backward). Inside `serially`, or for k == 1, all of it in order on this thread.
+    public static func sharesThenDynamic(_ k: Int, tail count: Int, share: (Int) -> Void, _ body: (Int, Int) -> Void) {
+        if k <= 0 { return }
+        if isSerial || k == 1 {
+            for w in 0..<k { share(w) }
+            for i in 0..<max(0, count) { body(0, i) }
+            return
+        }
+        let next = ItemCounter()
+        withoutActuallyEscaping(share) { s in
+            withoutActuallyEscaping(body) { f in
+                let sb = UncheckedSendable(s), fb = UncheckedSendable(f)
+                DispatchQueue.concurrentPerform(iterations: k) { w in
+                    sb.value(w)
+                    while let i = next.take(below: count) { fb.value(w, i) }
+                }
+            }
+        }
+    }
+
     /// True on a thread inside `serially`: every loop here then runs inline as one chunk.
     public static var isSerial: Bool { pthread_getspecific(serialKey) != nil }
 

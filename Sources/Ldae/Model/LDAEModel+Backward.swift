@@ -74,10 +74,12 @@ extension LDAEModel {
     /// activations are overwritten in place (each MLP's pre-activation becomes GELU's derivative), so a second
     /// backward needs a new forward.
     ///
-    /// Like the forward, in chunks of `chunkTokens` tokens with the kernels serial inside, but with a fixed share of
-    /// the batch per core (not handed out): each core adds its shares' parameter gradients into its own buffer (core
-    /// 0 into grads), and the buffers are summed in core order at the end, so the result depends only on the batch
-    /// and the number of cores, not on timing.
+    /// Like the forward, in chunks of `chunkTokens` tokens with the kernels serial inside, cut by `ChunkPlan.backward`:
+    /// each core first runs a fixed share of the batch, adding its parameter gradients into its own buffer (core 0
+    /// into grads); then the cores take the tail's smaller chunks as they free up, each chunk adding into a buffer of
+    /// its own. The buffers are summed in a fixed order at the end, so the result depends only on the batch and the
+    /// number of cores, not on timing, and a core slowed by other load no longer leaves the other idle for a whole
+    /// share's difference.
     public func backward(_ dOutput: UnsafePointer<Float>) {
         precondition(hasForward, "backward needs a forward since the last backward")
         defer { hasForward = false }
@@ -87,22 +89,29 @@ extension LDAEModel {
             defer { backwardPacks.invalidate() }
             let k = chunkTokens > 0 ? Parallel.chunkCount(batch) : 1
             if k <= 1 { backwardRows(a, dOutput, batch: batch, g: grads); return }
-            let count = parameterCount, perChunk = max(1, chunkTokens / T)
-            if workerGrads == nil { workerGrads = LDAEModel.allocateAligned((Parallel.workers - 1) * count) }
+            let count = parameterCount
+            let plan = ChunkPlan.backward(batch: batch, perChunk: max(1, chunkTokens / T), workers: k,
+                                          maxTail: backwardTailChunks)
+            let buffers = k - 1 + plan.tail.count
+            if workerGradsCount < buffers {
+                LDAEModel.deallocateAligned(workerGrads)
+                workerGrads = LDAEModel.allocateAligned(buffers * count)
+                workerGradsCount = buffers
+            }
             let parts = workerGrads!
-            Parallel.chunksIndexed(batch) { w, s0, s1 in
+            func run(_ r: Range<Int>, into g: UnsafeMutablePointer<Float>) {
+                backwardRows(images(from: r.lowerBound, of: a), dOutput + r.lowerBound * T * D, batch: r.count, g: g)
+            }
+            Parallel.sharesThenDynamic(k, tail: plan.tail.count, share: { w in
                 let g = w == 0 ? grads : parts + (w - 1) * count
                 if w > 0 { g.update(repeating: 0, count: count) }
-                Parallel.serially {
-                    var b0 = s0
-                    while b0 < s1 {
-                        let b1 = min(s1, b0 + perChunk)
-                        backwardRows(images(from: b0, of: a), dOutput + b0 * T * D, batch: b1 - b0, g: g)
-                        b0 = b1
-                    }
-                }
+                Parallel.serially { for r in plan.shares[w] { run(r, into: g) } }
+            }) { _, i in
+                let g = parts + (k - 1 + i) * count
+                g.update(repeating: 0, count: count)
+                Parallel.serially { run(plan.tail[i], into: g) }
             }
-            for w in 1..<k { Residual.forward(out: grads, a: grads, b: parts + (w - 1) * count, n: count) }
+            Residual.addInto(grads, sources: (0..<buffers).map { UnsafePointer(parts + $0 * count) }, n: count)
         }
     }
 

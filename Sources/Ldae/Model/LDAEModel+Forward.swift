@@ -140,19 +140,21 @@ extension LDAEModel {
     // there is no barrier per layer, and a core slowed by other load takes fewer chunks. Each row's arithmetic is the
     // same either way, so the results do not depend on the split.
 
-    /// Calls body(worker, b0, b1) for chunks [b0, b1) of the batch, handed out to the cores one at a time
-    /// (`Parallel.dynamic`: a core slowed by other load takes fewer), with the kernels serial inside.
+    /// Calls body(worker, b0, b1) for chunks [b0, b1) of the batch (`ChunkPlan.guided`: the last ones smaller),
+    /// handed out to the cores one at a time (`Parallel.dynamic`: a core slowed by other load takes fewer), with the
+    /// kernels serial inside.
     /// chunkTokens <= 0: one chunk of the whole batch, layer by layer with the kernels parallel inside.
     /// Packs the forward's weights first (`packWeights`).
     func forwardChunks(batch: Int, _ body: (Int, Int, Int) -> Void) {
         Parallel.withSingleThreadedBLAS {
             packWeights()
             if chunkTokens <= 0 { body(0, 0, batch); return }
-            // at least one chunk per core when the batch allows
+            // at least one chunk per core when the batch allows; smaller chunks towards the end (`ChunkPlan`)
             let perChunk = max(1, min(chunkTokens / T, (batch + Parallel.workers - 1) / Parallel.workers))
-            Parallel.dynamic((batch + perChunk - 1) / perChunk) { w, i in
-                let b0 = i * perChunk, b1 = min(batch, b0 + perChunk)
-                Parallel.serially { body(w, b0, b1) }
+            let plan = ChunkPlan.guided(batch: batch, perChunk: perChunk, workers: Parallel.workers,
+                                        minChunk: max(1, minChunkTokens / T))
+            Parallel.dynamic(plan.count) { w, i in
+                Parallel.serially { body(w, plan[i].lowerBound, plan[i].upperBound) }
             }
         }
     }

@@ -272,8 +272,16 @@ public final class LDAEModel {
     /// tokens: 10% slower), the training forward 1.03-1.18x, the backward 1.09-1.39x. 0 or less: the whole batch layer
     /// by layer, each kernel split over the cores.
     public var chunkTokens = 1024
-    /// `backward`: the parameter gradients of cores 1..<workers ([workers - 1][parameterCount]), summed into grads.
+    /// The forward's last chunks shrink down to this many tokens (`ChunkPlan.guided`); chunkTokens or more: equal
+    /// chunks throughout.
+    public var minChunkTokens = 256
+    /// `backward`: the parameter gradients of cores 1..<workers, then of the tail's chunks
+    /// ([workerGradsCount][parameterCount]), summed into grads.
     var workerGrads: UnsafeMutablePointer<Float>? = nil
+    var workerGradsCount = 0
+    /// At most this many tail chunks in the chunked backward (`ChunkPlan.backward`), each with a gradient buffer of
+    /// its own (parameterCount floats: 25 MB for the tiny config). 0: fixed shares only.
+    public var backwardTailChunks = 4
     /// The token linears' weights packed by `packWeights` (for the forward) and `packBackwardWeights` (for the
     /// input gradients).
     let forwardPacks = PackedLinearWeights(transposed: true)
