@@ -266,11 +266,11 @@ public final class LDAEModel {
     /// Tokens per chunk of the forward (training and inference) and of the backward: the batch is cut into chunks of
     /// about this many tokens (at least one image); each core runs the whole network on a chunk at a time with the
     /// kernels serial inside, so the chunk's activations stay in its caches from layer to layer and there is no
-    /// barrier per layer (the forward hands chunks out as cores free up; the backward gives each core a fixed share,
-    /// see `backward`). At 1024 tokens the largest buffer (the tiny config's MLP hidden layer, 1024 x 768 floats) is
-    /// 3 MB. In `ldae-train bench --kernels`, against the whole batch layer by layer: features 0-9% faster (128
-    /// tokens: 10% slower), the training forward 1.03-1.18x, the backward 1.09-1.39x. 0 or less: the whole batch layer
-    /// by layer, each kernel split over the cores.
+    /// barrier per layer (the forward hands chunks out as cores free up, smaller ones at the end; the backward gives
+    /// each core a fixed share, then hands out a tail of small chunks: `ChunkPlan`, `backward`). At 1024 tokens the
+    /// largest buffer (the tiny config's MLP hidden layer, 1024 x 768 floats) is 3 MB. In `ldae-train bench --kernels`,
+    /// against the whole batch layer by layer: features 0-9% faster (128 tokens: 10% slower), the training forward
+    /// 1.03-1.18x, the backward 1.09-1.39x. 0 or less: the whole batch layer by layer, each kernel split over the cores.
     public var chunkTokens = 1024
     /// The forward's last chunks shrink down to this many tokens (`ChunkPlan.guided`); chunkTokens or more: equal
     /// chunks throughout.
