@@ -141,7 +141,7 @@ final class PrepPipelineTests: XCTestCase {
         XCTAssertTrue(FileUtil.exists(base + "/killed/" + Prep.stateFile))
         XCTAssertEqual(Prep.existingShards(base + "/killed"), 2)
         // A half-written shard left by the kill is removed, and a run without --resume refuses the folder.
-        FileManager.default.createFile(atPath: base + "/killed/.shard-00002.h5.tmp-99999", contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: base + "/killed/.shard-00002.h5.tmp-99999", contents: Data([1, 2, 3]))
         k.stopAfterShards = nil
         XCTAssertThrowsError(try Prep.run(k)) { XCTAssertTrue("\($0)".contains("--resume"), "\($0)") }
         var before = stat(); stat(base + "/killed/shard-00000.h5", &before)

@@ -116,20 +116,24 @@ extension ModelBenchmark {
                        fb, ms[0], ms[1], ms[1] / ms[0]))
             // the training forward (saving activations) and backward the same two ways
             let tin = buf(batch * T * model.config.tokenDim), tt = buf(batch), dout = buf(batch * T * model.config.tokenDim)
-            var fbt = [[Double]](repeating: [], count: 4)
-            for r in 0..<(reps + 1) {
-                for i in 0..<2 {
-                    model.chunkTokens = i == 0 ? 1024 : 0
-                    let t0 = Date()
-                    _ = model.forward(tin, t: tt, batch: batch)
-                    let t1 = Date()
-                    model.backward(dout)
-                    if r > 0 {
-                        fbt[i].append(t1.timeIntervalSince(t0) * 1000); fbt[2 + i].append(Date().timeIntervalSince(t1) * 1000)
+            // forward and backward timed separately, the two settings alternating rep by rep: [fwd 0, fwd 1, bwd 0, bwd 1]
+            func passes(_ set: (Int) -> Void) -> [Double] {
+                var t = [[Double]](repeating: [], count: 4)
+                for r in 0..<(reps + 1) {
+                    for i in 0..<2 {
+                        set(i)
+                        let t0 = Date()
+                        _ = model.forward(tin, t: tt, batch: batch)
+                        let t1 = Date()
+                        model.backward(dout)
+                        if r > 0 {
+                            t[i].append(t1.timeIntervalSince(t0) * 1000); t[2 + i].append(Date().timeIntervalSince(t1) * 1000)
+                        }
                     }
                 }
+                return t.map(median)
             }
-            let m = fbt.map(median)
+            let m = passes { i in model.chunkTokens = i == 0 ? 1024 : 0 }
             log(String(format: "training forward, batch %d: chunks of 1024 tokens %6.1f ms, whole batch layer by layer %6.1f ms, ratio %.2fx",
                        batch, m[0], m[1], m[1] / m[0]))
             log(String(format: "training backward, batch %d: chunks of 1024 tokens %6.1f ms, whole batch layer by layer %6.1f ms, ratio %.2fx",
@@ -137,21 +141,10 @@ extension ModelBenchmark {
             // the balance at the end of each pass: the forward's last chunks smaller (down to 256 tokens) against equal
             // chunks; the backward's tail of small chunks handed out as cores free up against fixed shares only
             model.chunkTokens = 1024
-            var bal = [[Double]](repeating: [], count: 4)
-            for r in 0..<(reps + 1) {
-                for i in 0..<2 {
-                    model.minChunkTokens = i == 0 ? 256 : 1024
-                    model.backwardTailChunks = i == 0 ? 4 : 0
-                    let t0 = Date()
-                    _ = model.forward(tin, t: tt, batch: batch)
-                    let t1 = Date()
-                    model.backward(dout)
-                    if r > 0 {
-                        bal[i].append(t1.timeIntervalSince(t0) * 1000); bal[2 + i].append(Date().timeIntervalSince(t1) * 1000)
-                    }
-                }
+            let bm = passes { i in
+                model.minChunkTokens = i == 0 ? 256 : 1024
+                model.backwardTailChunks = i == 0 ? 4 : 0
             }
-            let bm = bal.map(median)
             log(String(format: "training forward, batch %d: last chunks smaller %6.1f ms, equal chunks %6.1f ms, ratio %.2fx",
                        batch, bm[0], bm[1], bm[1] / bm[0]))
             log(String(format: "training backward, batch %d: shares then a tail of 4 small chunks %6.1f ms, fixed shares only %6.1f ms, ratio %.2fx",

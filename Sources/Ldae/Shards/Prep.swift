@@ -73,6 +73,7 @@ public enum Prep {
         return s
     }
 
+    @discardableResult
     public static func run(_ o: Options) throws -> Result {
         let t0 = Date()
         let g = o.image.geometry

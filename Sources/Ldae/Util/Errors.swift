@@ -18,7 +18,7 @@ public func runCommand(_ tool: String, _ body: () throws -> Void) -> Never {
         FileHandle.standardError.write(Data("\(tool): \(e.message)\nTry '\(tool) --help'.\n".utf8))
         exit(2)
     } catch {
-        let text = (error as? CustomStringConvertible)?.description ?? "\(error)"
+        let text = String(describing: error)   // LdaeError's description: the file, then the reason
         let oneLine = text.replacingOccurrences(of: "\n", with: " ")
         FileHandle.standardError.write(Data("\(tool): error: \(oneLine)\n".utf8))
         exit(1)

@@ -127,7 +127,7 @@ public struct ZooStore: Sendable {
         var line = try JSON.encode(record, pretty: false)
         line.append(0x0A)
         let p = dir + "/" + ZooStore.evalsFile
-        if !FileUtil.exists(p) { FileManager.default.createFile(atPath: p, contents: nil) }
+        if !FileUtil.exists(p) { _ = FileManager.default.createFile(atPath: p, contents: nil) }
         guard let h = FileHandle(forWritingAtPath: p) else { throw LdaeError("cannot open for appending", file: p) }
         defer { try? h.close() }
         h.seekToEndOfFile()
