@@ -41,10 +41,6 @@ public enum Codecs {
         return (nil, nil)
     }
 
-    /// The C side's NUL-terminated message in a fixed buffer (never longer than the buffer).
-    private static func cMessage(_ buf: [CChar]) -> String {
-        String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
     private static func kindName(_ k: Int32) -> String {
         switch k {
         case 1: return "jpeg-rgb"; case 2: return "jpeg-gray"; case 3: return "jpeg-cmyk"; case 4: return "jpeg-ycck"
@@ -65,7 +61,7 @@ public enum Codecs {
             let bg = alphaBackground
             rc = ldae_png_decode(base, bytes.count, maxPixels, bg.0, bg.1, bg.2, &img, &err, 256)
         }
-        let msg = cMessage(err)
+        let msg = String(nulTerminated: err)
         switch rc {
         case 0: break
         case 2: throw CodecError.tooLarge(msg)
@@ -85,7 +81,7 @@ public enum Codecs {
         try AtomicFile.write(to: path) { tmp in
             var err = [CChar](repeating: 0, count: 256)
             let rc = ldae_png_write(tmp, pixels, Int32(width), Int32(height), Int32(channels), &err, 256)
-            if rc != 0 { throw LdaeError("cannot write PNG: \(cMessage(err))", file: path) }
+            if rc != 0 { throw LdaeError("cannot write PNG: \(String(nulTerminated: err))", file: path) }
         }
     }
 
@@ -97,6 +93,6 @@ public enum Codecs {
         var err = [CChar](repeating: 0, count: 256)
         let rc = ldae_jpeg_write(path, pixels, Int32(width), Int32(height), Int32(channels), Int32(quality),
                                  progressive ? 1 : 0, &err, 256)
-        if rc != 0 { throw LdaeError("cannot write JPEG: \(cMessage(err))", file: path) }
+        if rc != 0 { throw LdaeError("cannot write JPEG: \(String(nulTerminated: err))", file: path) }
     }
 }

@@ -157,7 +157,7 @@ public final class H5File: @unchecked Sendable {
                 let n = H5Tget_size(ft)
                 var buf = [CChar](repeating: 0, count: n + 1)
                 try H5.check(H5Aread(a, ft, &buf), "H5Aread '\(name)'", path)
-                return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                return String(nulTerminated: buf)
             }
         }
     }
