@@ -1,7 +1,8 @@
 import Foundation
 import Ldae
 
-let usage = """
+let usage = usageText()
+func usageText() -> String { """
 usage: ldae-train --data SHARDS [--data SHARDS2] --pca pca.h5 --config micro|tiny|small|FILE.json
                   --epochs E --name NAME [options]
        ldae-train bench [--batch B] [--steps N] [--threads N] [--kernels]   (training-step benchmark of the tiny config)
@@ -12,15 +13,20 @@ weights, pca.h5, train_log.jsonl, loss_curve.png and config.json are published t
 data and model:
   --data DIR            shard folder from ldae-prep (repeatable)
   --pca FILE            PCA basis from ldae-fit-pca (needed by --tokenizer pca)
-  --config C            model preset (micro, tiny, small; image/patch size taken from the shards) or a JSON file
-  --time-cond none|adaln   time conditioning of every block (default none: the encoder stays a plain timm ViT)
+  --config C            model preset (\(ModelPreset.choices); image/patch size taken from the shards) or a JSON file
+  --encoder-width W --encoder-depth L --encoder-heads H --decoder-width W --decoder-depth L --decoder-heads H
+  --mlp-ratio R            override the preset's or file's architecture
+  --time-cond \(TimeCond.choices)   time conditioning of every block (default none: the encoder stays a plain timm ViT)
 recipe (defaults = the paper's final l-DAE):
-  --tokenizer pca|pixel    noise in the top-d PCA latent (default) or in pixel space
+  --tokenizer \(TokenizerKind.choices)    noise in the top-d PCA latent (default) or in pixel space
   --latent-dim d           PCA components kept (default 16)
-  --schedule ldae|ddpm|linear|cosine   (default ldae: gamma = 1, sigma linear 0..sqrt(2))
-  --noise-levels multi|single          t per image (default) or one fixed --sigma (default 1/3)
+  --latent-scale \(LatentScale.choices)  scale of the latent before noise (default none; whiten = unit variance per
+                           component, global = one factor for unit average variance)
+  --schedule \(NoiseScheduleKind.choices)   (default ldae: gamma = 1, sigma linear 0..--sigma-max)
+  --sigma-max S            largest sigma of the ldae schedule (default sqrt(2))
+  --noise-levels \(NoiseLevels.choices)          t per image (default) or one fixed --sigma (default 1/3)
   --sigma S                sigma of single-level noise
-  --target image|noise     predict the clean image (default) or the noise (mapped to pixels)
+  --target \(PredictionTarget.choices)     predict the clean image (default) or the noise (mapped to pixels)
   --input-scaling          z = gamma_t z0 + sigma_t eps (DDPM form; default: z0 + sigma_t eps)
   --residual-weight W      loss weight of the non-principal PCA components (default 0.1)
   --no-loss-weighting      drop lambda_t = 1/(1+sigma_t^2)
@@ -36,6 +42,10 @@ optimization:
   --clip C                 gradient-norm clipping, 0 = off (default 1.0)
   --ema D                  EMA decay of weights, 0 = off (default); published weights = EMA when on
   --no-flip                no random horizontal flips
+  --crop \(CropAugmentation.choices)      random crops (default none): pad = pad by --crop-padding (4) and crop back,
+                           rrc = random-resized crop of area fraction [--crop-scale-min (0.35), 1]
+  --val-fraction F         hold out this fraction of the training images as the validation split (default 0);
+  --val-seed S             its seed (default 0); `ldae-zoo eval --val` probes on the same images
   --seed S                 (default 0): data order, flips, noise and init are functions of (seed, step)
   --threads N              worker and BLAS threads (default: all cores)
 run, checkpoints, zoo:
@@ -48,7 +58,7 @@ run, checkpoints, zoo:
   --no-publish             train and checkpoint only
   --memory-budget-mb M     hold the shards in memory up to M MB, else stream them (default 1024)
   --quiet                  no progress lines
-"""
+""" }
 
 let argv = Array(CommandLine.arguments.dropFirst())
 
@@ -77,7 +87,8 @@ runCommand("ldae-train") {
         "data", "pca", "config", "epochs", "steps", "name", "batch-size", "lr", "min-lr", "warmup-epochs", "weight-decay",
         "beta2", "clip", "ema", "tokenizer", "latent-dim", "schedule", "noise-levels", "sigma", "target", "residual-weight",
         "time-cond", "seed", "threads", "checkpoint-every", "out", "zoo", "weights-dtype", "timesteps", "stop-after",
-        "memory-budget-mb",
+        "memory-budget-mb", "latent-scale", "sigma-max", "crop", "crop-padding", "crop-scale-min", "val-fraction", "val-seed",
+        "encoder-width", "encoder-depth", "encoder-heads", "decoder-width", "decoder-depth", "decoder-heads", "mlp-ratio",
     ], flags: ["resume", "input-scaling", "no-publish", "no-flip", "no-loss-weighting", "quiet"])
     if a.wantsHelp { print(usage); return }
     guard a.positionals.isEmpty else { throw UsageError("unexpected argument '\(a.positionals[0])'") }
@@ -93,12 +104,14 @@ runCommand("ldae-train") {
     }
 
     var tc = TrainConfig()
-    tc.tokenizer = try a.choice("tokenizer", ["pca", "pixel"], default: tc.tokenizer)
+    tc.tokenizer = try a.choice("tokenizer", default: tc.tokenizer)
     tc.latentDim = try a.int("latent-dim", default: tc.latentDim)
-    tc.schedule = try a.choice("schedule", ["ldae", "ddpm", "linear", "cosine"], default: tc.schedule)
-    tc.noiseLevels = try a.choice("noise-levels", ["multi", "single"], default: tc.noiseLevels)
+    tc.latentScale = try a.choice("latent-scale", default: tc.latentScale)
+    tc.schedule = try a.choice("schedule", default: tc.schedule)
+    tc.sigmaMax = try a.double("sigma-max", default: tc.sigmaMax)
+    tc.noiseLevels = try a.choice("noise-levels", default: tc.noiseLevels)
     tc.singleSigma = try a.double("sigma", default: tc.singleSigma)
-    tc.target = try a.choice("target", ["image", "noise"], default: tc.target)
+    tc.target = try a.choice("target", default: tc.target)
     tc.inputScaling = a.flag("input-scaling")
     tc.residualWeight = try a.double("residual-weight", default: tc.residualWeight)
     tc.lossWeighting = !a.flag("no-loss-weighting")
@@ -113,17 +126,19 @@ runCommand("ldae-train") {
     tc.gradClip = try a.double("clip", default: tc.gradClip)
     tc.ema = try a.double("ema", default: tc.ema)
     tc.flip = !a.flag("no-flip")
+    tc.crop = try a.choice("crop", default: tc.crop)
+    tc.cropPadding = try a.int("crop-padding", default: tc.cropPadding)
+    tc.cropScaleMin = try a.double("crop-scale-min", default: tc.cropScaleMin)
+    tc.valFraction = try a.double("val-fraction", default: tc.valFraction)
+    if let s = a.string("val-seed") {
+        guard let v = UInt64(s) else { throw UsageError("--val-seed expects a non-negative integer, got '\(s)'") }
+        tc.valSeed = v
+    }
     tc.checkpointEvery = try a.int("checkpoint-every", default: tc.checkpointEvery)
     if let s = a.string("seed") {
         guard let v = UInt64(s) else { throw UsageError("--seed expects a non-negative integer, got '\(s)'") }
         tc.seed = v
     }
-    guard tc.timesteps >= 2 else { throw UsageError("--timesteps must be >= 2") }
-    guard tc.ema >= 0 && tc.ema < 1 else { throw UsageError("--ema must be in [0, 1)") }
-    guard tc.gradClip >= 0, tc.weightDecay >= 0, tc.minLR >= 0, tc.warmupEpochs >= 0 else {
-        throw UsageError("--clip, --weight-decay, --min-lr and --warmup-epochs must be >= 0")
-    }
-    if tc.noiseLevels == "single" { guard tc.singleSigma >= 0 else { throw UsageError("--sigma must be >= 0") } }
     try tc.validate()
 
     // model config: a preset takes its image and patch size from the shards; a JSON file is used as is
@@ -136,12 +151,16 @@ runCommand("ldae-train") {
     } else if cfgArg.hasSuffix(".json") || FileUtil.exists(cfgArg) {
         mc = try JSON.read(ModelConfig.self, path: cfgArg)
     } else {
-        throw UsageError("--config must be micro, tiny, small or a JSON file, got '\(cfgArg)'")
+        throw UsageError("--config must be \(ModelPreset.choiceList) or a JSON file, got '\(cfgArg)'")
     }
-    if let tcond = a.string("time-cond") {
-        guard ["none", "adaln"].contains(tcond) else { throw UsageError("--time-cond must be none or adaln, got '\(tcond)'") }
-        mc.timeCond = tcond
-    }
+    mc.timeCond = try a.choice("time-cond", default: mc.timeCond)
+    mc.encoderWidth = try a.int("encoder-width", default: mc.encoderWidth)
+    mc.encoderDepth = try a.int("encoder-depth", default: mc.encoderDepth)
+    mc.encoderHeads = try a.int("encoder-heads", default: mc.encoderHeads)
+    mc.decoderWidth = try a.int("decoder-width", default: mc.decoderWidth)
+    mc.decoderDepth = try a.int("decoder-depth", default: mc.decoderDepth)
+    mc.decoderHeads = try a.int("decoder-heads", default: mc.decoderHeads)
+    mc.mlpRatio = try a.int("mlp-ratio", default: mc.mlpRatio)
     do { try mc.validate() } catch let e as LdaeError { throw LdaeError(e.reason, file: ModelPreset(rawValue: cfgArg) == nil ? cfgArg : nil) }
 
     var o = TrainOptions(data: data, pcaPath: a.string("pca"), model: mc, train: tc, name: name, outDir: a.string("out"))

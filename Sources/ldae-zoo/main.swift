@@ -10,15 +10,20 @@ commands:
   list [--json]                      every version: architecture, data, latent d, steps, loss, best eval, damage
   show NAME[@vN]                     the manifest and the evaluation history (NAME alone = newest version)
   verify NAME[@vN]                   check the sha256 of every file of the entry (exit 1 when damaged)
-  features NAME[@vN] SHARDS... --out F.npy [--batch 256] [--max-images N] [--t 10]
-                                     mean-pooled encoder features of clean images (float32 [N, width] .npy,
-                                     the first N images in order; labels as F.labels.npy when labeled)
-  eval NAME[@vN] --train SHARDS --test SHARDS [--baseline pixels|random ...] [--knn-k 20]
+  features NAME[@vN] SHARDS... --out F.npy [--layers L,...] [--flip-tta] [--batch 256] [--max-images N] [--t 10]
+                                     token-mean encoder features of clean images (float32 [N, width] .npy, the
+                                     first N images in order; labels as F.labels.npy when labeled). Default layers:
+                                     the entry's recommended ones (`show` prints them), else `final`
+  eval NAME[@vN] --train SHARDS (--test SHARDS | --val [--val-fraction F] [--val-seed S])
+       [--layers L,...] [--all-layers] [--knn-standardize] [--flip-tta]
+       [--baseline pixels|random ...] [--knn-k 20]
        [--max-train N] [--max-test N] [--batch 256] [--t 10] [--seed 0] [--probe-iters 100]
        [--wd-grid 0,1e-5,1e-4,1e-3,1e-2] [--denoise-t 100,250,500] [--denoise-images 256]
        [--figures DIR] [--no-record]
                                      linear probe (top-1/top-5), k-NN (top-1), denoising PSNR + figure; appended
-                                     to the entry's evals.jsonl
+                                     to the entry's evals.jsonl with the split it used (test or val)
+  recommend NAME@vN --layers L,... [--why TEXT]
+                                     record the layers `features` and `eval` use by default (manifest `features`)
 
   probe TRAIN.npy TEST.npy [--wd X | --wd-grid ...] [--probe-iters 100] [--knn-k 20] [--no-knn] [--json]
                                      the same linear probe and k-NN on any float features (labels in
@@ -28,6 +33,12 @@ common options:
   --zoo DIR                          zoo root (default: $LDAE_ZOO, else zoo/ at the repository root)
 
 notes:
+  layers: embed (patch + position embedding), 1..depth (residual stream after that encoder block), final (after the
+  encoder's last norm: timm's pooled output), dec1..decN (after a decoder block); a list is concatenated in order.
+  --all-layers adds one row per layer. --val probes on the split held out of --train (default: the fraction and seed
+  the model was trained with, else 0.1 and seed 0): the place for recipe decisions; --test is for the final number.
+  --knn-standardize standardises features with the train side's mean/std before k-NN (every row alike);
+  --flip-tta averages the features of each image and its mirror.
   features: the encoder sees the clean image (pixel-scaled x/127.5-1, no PCA projection); with --time-cond adaln
   it is told t = --t of 1000 (the paper's t = 10); otherwise t is ignored.
   probe: features standardised with the train split's mean/var, multinomial logistic regression fitted with
@@ -45,6 +56,12 @@ func parseList<T>(_ s: String?, _ name: String, _ f: (String) -> T?) throws -> [
         guard let v = f(part.trimmingCharacters(in: .whitespaces)) else { throw UsageError("--\(name): cannot parse '\(part)'") }
         return v
     }
+}
+
+/// --layers (or --layer) parsed for this architecture; nil when absent.
+func layerList(_ a: Arguments, _ c: ModelConfig) throws -> [FeatureLayer]? {
+    guard let s = a.string("layers") ?? a.string("layer") else { return nil }
+    return try FeatureLayer.list(s, config: c)
 }
 
 runCommand("ldae-zoo") {
@@ -84,7 +101,7 @@ runCommand("ldae-zoo") {
         print(ZooListing.show(m, dir: dir, verified: damage))
 
     case "features":
-        let a = try Arguments(argv, options: ["zoo", "out", "batch", "max-images", "t"], flags: [])
+        let a = try Arguments(argv, options: ["zoo", "out", "batch", "max-images", "t", "layers", "layer"], flags: ["flip-tta"])
         if a.wantsHelp { print(usage); return }
         guard a.positionals.count >= 2 else { throw UsageError("features needs NAME[@vN] and at least one SHARDS folder") }
         guard let out = a.string("out") else { throw UsageError("features needs --out F.npy") }
@@ -97,10 +114,13 @@ runCommand("ldae-zoo") {
         let maxImages = try a.int("max-images") ?? set.count
         guard maxImages >= 1 else { throw UsageError("--max-images must be >= 1") }
         let idx = Array(0..<min(set.count, maxImages))   // the first N, in order (as tools/ref_encoder.py reads them)
-        let enc = ZooModel.encoder(zm.model, name: "encoder", featureT: try a.int("t", default: 10), timesteps: zm.manifest.training.timesteps)
+        let layers = try layerList(a, zm.manifest.model) ?? zm.defaultLayers
+        var enc = ZooModel.encoder(zm.model, name: "encoder", featureT: try a.int("t", default: 10), timesteps: zm.manifest.training.timesteps,
+                                   layers: layers)
+        if a.flag("flip-tta") { enc = enc.flipAveraged(set.geometry) }
         let f = try FeatureExtractor.extract(set, encoder: enc, batch: batch, indices: idx)
         try NPY.write(f.values, shape: [f.count, f.width], to: out)
-        var msg = "wrote \(out): float32 [\(f.count), \(f.width)] features of \(zm.ref)"
+        var msg = "wrote \(out): float32 [\(f.count), \(f.width)] features of \(zm.ref) (layers \(layers.map(\.description).joined(separator: ",")))"
         if set.labeled {
             let lpath = (out.hasSuffix(".npy") ? String(out.dropLast(4)) : out) + ".labels.npy"
             try AtomicFile.write(NPY.encode(f.labels, shape: [f.count]), to: lpath)
@@ -110,12 +130,17 @@ runCommand("ldae-zoo") {
 
     case "eval":
         let a = try Arguments(argv, options: ["zoo", "train", "test", "baseline", "knn-k", "max-train", "max-test", "batch", "t",
-                                              "seed", "probe-iters", "wd-grid", "denoise-t", "denoise-images", "figures"],
-                              flags: ["no-record"])
+                                              "seed", "probe-iters", "wd-grid", "denoise-t", "denoise-images", "figures", "layers", "layer",
+                                              "val-fraction", "val-seed"],
+                              flags: ["no-record", "val", "all-layers", "knn-standardize", "flip-tta"])
         if a.wantsHelp { print(usage); return }
         guard a.positionals.count == 1 else { throw UsageError("eval takes one NAME[@vN]") }
-        guard !a.strings("train").isEmpty, !a.strings("test").isEmpty else { throw UsageError("eval needs --train SHARDS and --test SHARDS") }
+        guard !a.strings("train").isEmpty, !a.strings("test").isEmpty || a.flag("val") else {
+            throw UsageError("eval needs --train SHARDS and either --test SHARDS or --val (the split held out of --train)")
+        }
+        guard !(a.flag("val") && !a.strings("test").isEmpty) else { throw UsageError("give --test or --val, not both") }
         var o = Evaluation.Options(train: a.strings("train"), test: a.strings("test"))
+        o.allLayers = a.flag("all-layers"); o.knnStandardize = a.flag("knn-standardize"); o.flipTTA = a.flag("flip-tta")
         for b in a.strings("baseline").flatMap({ $0.split(separator: ",").map(String.init) }) where !o.baselines.contains(b) {
             o.baselines.append(b)
         }
@@ -140,10 +165,31 @@ runCommand("ldae-zoo") {
         if let m = o.maxTest, m < 1 { throw UsageError("--max-test must be >= 1") }
         let store = ZooStore.resolve(a.string("zoo"))
         let (name, v) = try store.resolveRef(a.positionals[0])
+        let (m, _) = try store.load("\(name)@v\(v)", verify: false)
+        o.layers = try layerList(a, m.model)
+        if a.flag("val") {
+            let f = try a.double("val-fraction") ?? (m.training.valFraction > 0 ? m.training.valFraction : 0.1)
+            let vs = try a.int("val-seed").map(UInt64.init) ?? m.training.valSeed
+            guard f > 0 && f < 1 else { throw UsageError("--val-fraction must be in (0, 1)") }
+            o.val = HoldOut(fraction: f, seed: vs)
+        } else if a.string("val-fraction") != nil || a.string("val-seed") != nil {
+            throw UsageError("--val-fraction and --val-seed go with --val")
+        }
         o.figureDir = a.string("figures") ?? "runs/eval/\(name)-v\(v)"
         let rec = try Evaluation.run(store: store, ref: "\(name)@v\(v)", options: o)
         print(Evaluation.render(rec))
         if o.record { print("recorded in \(store.path(name, v))/\(ZooStore.evalsFile)") }
+
+    case "recommend":
+        let a = try Arguments(argv, options: ["zoo", "layers", "layer", "why"], flags: [])
+        if a.wantsHelp { print(usage); return }
+        guard a.positionals.count == 1, a.positionals[0].contains("@") else { throw UsageError("recommend takes one NAME@vN") }
+        let store = ZooStore.resolve(a.string("zoo"))
+        let (m, _) = try store.load(a.positionals[0], verify: true)
+        guard let layers = try layerList(a, m.model) else { throw UsageError("recommend needs --layers L,...") }
+        let spec = Manifest.FeatureSpec(layers: layers, chosenBy: a.string("why") ?? "")
+        try store.setFeatures(a.positionals[0], spec)
+        print("\(m.name)@\(m.version): features = token mean of layers \(layers.map(\.description).joined(separator: ",")) (\(layers.reduce(0) { $0 + ($1.isDecoder ? m.model.decoderWidth : m.model.encoderWidth) }) values)")
 
     case "probe":
         // The probe + k-NN alone, on any features: TRAIN.npy / TEST.npy with TRAIN.labels.npy / TEST.labels.npy.
@@ -172,6 +218,6 @@ runCommand("ldae-zoo") {
         }
 
     default:
-        throw UsageError("unknown command '\(cmd)' (list, show, verify, features, eval, probe)")
+        throw UsageError("unknown command '\(cmd)' (list, show, verify, features, eval, recommend, probe)")
     }
 }

@@ -4,7 +4,7 @@ import XCTest
 
 final class ModelTests: XCTestCase {
     /// A very small config (8x8 images, patch 4: 4 tokens of 48) for finite differences.
-    static func tinyTestConfig(posEmbed: String = "sincos", timeCond: String = "none") -> ModelConfig {
+    static func tinyTestConfig(posEmbed: PosEmbedKind = .sincos, timeCond: TimeCond = .none) -> ModelConfig {
         var c = ModelConfig()
         c.imageSize = 8; c.patchSize = 4
         c.encoderWidth = 16; c.encoderDepth = 2; c.encoderHeads = 2
@@ -66,12 +66,12 @@ final class ModelTests: XCTestCase {
     }
 
     func testWholeModelGradientsLearnedPosAndAdaLN() throws {
-        try wholeModelGradientCheck(Self.tinyTestConfig(posEmbed: "learned", timeCond: "adaln"), randomizeAdaLN: true)
+        try wholeModelGradientCheck(Self.tinyTestConfig(posEmbed: .learned, timeCond: .adaln), randomizeAdaLN: true)
     }
 
     func testChunkedTrainingForwardGivesTheSameOutputAndGradients() throws {
-        for tc in ["none", "adaln"] {
-            let config = Self.tinyTestConfig(posEmbed: "learned", timeCond: tc)
+        for tc in TimeCond.allCases {
+            let config = Self.tinyTestConfig(posEmbed: .learned, timeCond: tc)
             let m = try LDAEModel(config: config, seed: 4)
             var rng = RNG(seed: 6)
             for info in m.tensors where info.name.contains("adaLN_modulation") {
@@ -153,7 +153,7 @@ final class ModelTests: XCTestCase {
     }
 
     func testInferencePathsMatchTrainingForwardAndBatchChanges() throws {
-        for tc in ["none", "adaln"] {
+        for tc in TimeCond.allCases {
             let config = Self.tinyTestConfig(timeCond: tc)
             let m = try LDAEModel(config: config, seed: 3)
             var rng = RNG(seed: 5)
@@ -190,7 +190,7 @@ final class ModelTests: XCTestCase {
             _ = out1
             let out2 = Array(UnsafeBufferPointer(start: m.forward(Array(x[per..<(2 * per)]), t: [0], batch: 1), count: per))
             XCTAssertLessThan(FD.maxAbsDiff(out2, Array(train[per..<(2 * per)])), 1e-5)
-            if tc == "adaln" {
+            if tc == .adaln {
                 // t matters with adaLN
                 var f2 = [Float](repeating: 0, count: b * config.encoderWidth), f3 = f2
                 m.features(x, t: [0.5, 0.2, 0.9], batch: b, out: &f2)
@@ -244,7 +244,7 @@ final class ModelTests: XCTestCase {
     }
 
     func testExportLoadRoundTripAndStrictErrors() throws {
-        let config = Self.tinyTestConfig(posEmbed: "learned")
+        let config = Self.tinyTestConfig(posEmbed: .learned)
         let a = try LDAEModel(config: config, seed: 1)
         let b = try LDAEModel(config: config, seed: 2)
         let path = TestSupport.tempDir() + "/w.safetensors"

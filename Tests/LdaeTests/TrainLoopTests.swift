@@ -59,7 +59,7 @@ final class TrainLoopTests: XCTestCase {
 
     func testShortTrainingLowersLoss() throws {
         let f = try TrainFixture(); defer { f.remove() }
-        var o = f.options { $0.epochs = 8; $0.noiseLevels = "single"; $0.singleSigma = 0.2 }   // 48 steps
+        var o = f.options { $0.epochs = 8; $0.noiseLevels = .single; $0.singleSigma = 0.2 }   // 48 steps
         o.steps = nil
         let r = try Trainer(o).run()
         XCTAssertEqual(r.stop, .finished)

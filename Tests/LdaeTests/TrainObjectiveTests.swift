@@ -18,32 +18,32 @@ func trainTestBasis(patchSize p: Int, seed: UInt64) throws -> PCABasis {
 final class TrainObjectiveTests: XCTestCase {
     func testScheduleEndpoints() {
         var c = TrainConfig()
-        c.schedule = "ldae"
+        c.schedule = .ldae
         let l = NoiseSchedule(c)
         XCTAssertEqual(l.gammaSigma(1000).sigma, 2.0.squareRoot(), accuracy: 1e-12)
         XCTAssertEqual(l.gammaSigma(1).sigma, 0, accuracy: 1e-12)
         XCTAssertEqual(l.gammaSigma(500).gamma, 1)
         XCTAssertEqual(l.gammaSigma(501).sigma - l.gammaSigma(500).sigma, 2.0.squareRoot() / 999, accuracy: 1e-12)
 
-        for kind in ["ddpm", "linear", "cosine"] {
+        for kind in [NoiseScheduleKind.ddpm, .linear, .cosine] {
             c.schedule = kind
             let s = NoiseSchedule(c)
             var prev = 2.0
             for t in 1...1000 {
                 let (g, sg) = s.gammaSigma(t)
-                XCTAssertLessThan(g * g, prev, "\(kind) gamma^2 must decrease at t=\(t)")
-                XCTAssertEqual(g * g + sg * sg, 1, accuracy: 1e-9, kind)
+                XCTAssertLessThan(g * g, prev, "\(kind.rawValue) gamma^2 must decrease at t=\(t)")
+                XCTAssertEqual(g * g + sg * sg, 1, accuracy: 1e-9, kind.rawValue)
                 prev = g * g
             }
-            XCTAssertGreaterThan(s.gammaSigma(1).gamma, 0.99, kind)
-            XCTAssertLessThan(s.gammaSigma(1000).gamma, 0.01, kind)
+            XCTAssertGreaterThan(s.gammaSigma(1).gamma, 0.99, kind.rawValue)
+            XCTAssertLessThan(s.gammaSigma(1000).gamma, 0.01, kind.rawValue)
         }
-        c.schedule = "ddpm"
+        c.schedule = .ddpm
         let d = NoiseSchedule(c)
         XCTAssertEqual(d.gammaSigma(1).gamma * d.gammaSigma(1).gamma, 1 - 1e-4, accuracy: 1e-12)
         // alphabar_T of DiT's linear-beta schedule is about 4.04e-5
         XCTAssertEqual(d.gammaSigma(1000).gamma * d.gammaSigma(1000).gamma, 4.04e-5, accuracy: 0.1e-5)
-        c.schedule = "linear"
+        c.schedule = .linear
         XCTAssertEqual(NoiseSchedule(c).gammaSigma(250).gamma, 0.75.squareRoot(), accuracy: 1e-12)
     }
 
@@ -54,11 +54,11 @@ final class TrainObjectiveTests: XCTestCase {
         XCTAssertEqual(s.gammas, [Double](repeating: 1, count: 4000))
         XCTAssertEqual(Double(s.t.reduce(0, +)) / 4000, 500.5, accuracy: 15)
         XCTAssertEqual(s.sigmas.max()!, 2.0.squareRoot(), accuracy: 0.01)
-        c.noiseLevels = "single"
+        c.noiseLevels = .single
         let one = NoiseSchedule(c).sample(batch: 3, rng: &rng)
         XCTAssertEqual(one.sigmas, [1.0 / 3, 1.0 / 3, 1.0 / 3])
         XCTAssertEqual(one.gammas, [1, 1, 1])
-        c.noiseLevels = "multi"; c.schedule = "ddpm"; c.inputScaling = true
+        c.noiseLevels = .multi; c.schedule = .ddpm; c.inputScaling = true
         var r2 = RNG(seed: 4)
         let vp = NoiseSchedule(c).sample(batch: 50, rng: &r2)
         for b in 0..<50 { XCTAssertEqual(vp.gammas[b] * vp.gammas[b] + vp.sigmas[b] * vp.sigmas[b], 1, accuracy: 1e-9) }
@@ -103,7 +103,7 @@ final class TrainObjectiveTests: XCTestCase {
     }
 
     func testPixelCorruptNoiseStatistics() throws {
-        var c = TrainConfig(); c.tokenizer = "pixel"
+        var c = TrainConfig(); c.tokenizer = .pixel
         let g = PatchGeometry(imageSize: 8, patchSize: 4)
         let obj = try LDAEObjective(config: c, pca: nil, geometry: g)
         let B = 20, n = B * g.valuesPerImage
@@ -120,7 +120,7 @@ final class TrainObjectiveTests: XCTestCase {
     func testLossValueAndGradientByFiniteDifferences() throws {
         let pca = try trainTestBasis(patchSize: 2, seed: 2)
         let g = PatchGeometry(imageSize: 4, patchSize: 2)
-        for tok in ["pca", "pixel"] {
+        for tok in TokenizerKind.allCases {
             var c = TrainConfig(); c.latentDim = 4; c.residualWeight = 0.1; c.tokenizer = tok
             let obj = try LDAEObjective(config: c, pca: pca, geometry: g)
             let B = 2, n = B * g.valuesPerImage, D = g.tokenDim
@@ -142,7 +142,7 @@ final class TrainObjectiveTests: XCTestCase {
             }
             ref /= Double(B * g.tokens)
             XCTAssertEqual(L, ref, accuracy: 1e-5 * ref)
-            if tok == "pca" { XCTAssertEqual(obj.weights.filter { $0 == 1 }.count, 4) }
+            if tok == .pca { XCTAssertEqual(obj.weights.filter { $0 == 1 }.count, 4) }
             // finite differences on every element
             let h: Float = 1e-2
             var maxErr = 0.0
@@ -154,7 +154,7 @@ final class TrainObjectiveTests: XCTestCase {
                 let fd = (lp - lm) / (2 * Double(h))
                 maxErr = max(maxErr, abs(fd - Double(grad[k])) / max(1e-3, abs(fd)))
             }
-            XCTAssertLessThan(maxErr, 2e-2, tok)
+            XCTAssertLessThan(maxErr, 2e-2, tok.rawValue)
             XCTAssertGreaterThan(grad.map { abs($0) }.max()!, 1e-4)
         }
     }

@@ -218,7 +218,7 @@ final class TrainManifestCodingTests: XCTestCase {
         XCTAssertEqual(back, tc)
         XCTAssertTrue(String(decoding: try JSON.encode(tc), as: UTF8.self).contains("\"base_lr\""))
         let m = Manifest(name: "n", model: ModelPreset.micro.config,
-                         tokenizer: .init(kind: "pca", latentDim: 16, patchSize: 4, pcaFile: "pca.h5", pcaSHA256: "ff"),
+                         tokenizer: .init(kind: .pca, latentDim: 16, patchSize: 4, pcaFile: "pca.h5", pcaSHA256: "ff"),
                          training: tc, data: .init(indexSHA256: "ee", images: 3, sources: ["a"], classNames: []), seed: 9,
                          steps: 5, epochs: 1, finalLoss: 0.5, parameterCount: 10, encoderParameterCount: 6, trainSeconds: 1, weightsDtype: "f32")
         let mb = try JSON.decode(Manifest.self, from: try JSON.encode(m), file: "m")

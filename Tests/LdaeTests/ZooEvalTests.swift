@@ -51,7 +51,7 @@ final class ZooEvalTests: XCTestCase {
         try PCABasis(mean: [Float](repeating: 0, count: D), components: eye, eigenvalues: (0..<D).map { Float(D - $0) },
                      patchSize: config.patchSize, channels: 3, sampleCount: 1, indexSHA256: "x").save(st + "/pca.h5")
         var tc = TrainConfig(); tc.latentDim = 8
-        let m = Manifest(name: name, model: config, tokenizer: .init(kind: "pca", latentDim: 8, patchSize: config.patchSize, pcaFile: "pca.h5", pcaSHA256: nil),
+        let m = Manifest(name: name, model: config, tokenizer: .init(kind: .pca, latentDim: 8, patchSize: config.patchSize, pcaFile: "pca.h5", pcaSHA256: nil),
                          training: tc, data: .init(indexSHA256: "x", images: 10, sources: [], classNames: []), seed: 3, steps: 1,
                          epochs: 1, finalLoss: 1, parameterCount: model.parameterCount, encoderParameterCount: model.encoderParameterCount,
                          trainSeconds: 1, weightsDtype: "F32")
@@ -226,7 +226,7 @@ final class ZooEvalTests: XCTestCase {
         let tmp = TestSupport.tempDir()
         let store = ZooStore(root: tmp + "/zoo")
         var cfg = Self.microConfig
-        cfg.posEmbed = "learned"     // non-symmetric positional embedding: a transposed token order would show
+        cfg.posEmbed = .learned     // non-symmetric positional embedding: a transposed token order would show
         let (_, dir) = try Self.publishModel(store, config: cfg)
         let te = try Self.shards(tmp + "/test", n: 30, seed: 2)
         let (code, _, err) = try TestSupport.run("ldae-zoo", ["features", "micro", te, "--out", tmp + "/f.npy", "--zoo", store.root])

@@ -8,7 +8,7 @@ final class ZooListingTests: XCTestCase {
         var mc = ModelPreset.micro.config
         mc.imageSize = 8; mc.patchSize = 4
         var tc = TrainConfig(); tc.latentDim = 8
-        return Manifest(name: name, model: mc, tokenizer: .init(kind: "pca", latentDim: 8, patchSize: 4, pcaFile: "pca.h5", pcaSHA256: nil),
+        return Manifest(name: name, model: mc, tokenizer: .init(kind: .pca, latentDim: 8, patchSize: 4, pcaFile: "pca.h5", pcaSHA256: nil),
                         training: tc, data: .init(indexSHA256: "ab12", images: 321, sources: ["/d/index.json"], classNames: ["a", "b"]),
                         seed: 0, steps: steps, epochs: 1, finalLoss: loss, parameterCount: 12345, encoderParameterCount: 6000,
                         trainSeconds: 12, weightsDtype: "F32")

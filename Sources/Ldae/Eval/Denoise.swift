@@ -25,7 +25,7 @@ public enum DenoiseEval {
         }
         var ceiling: Double? = nil
         var projected: [Float]? = nil
-        if cfg.tokenizer == "pca", let pca {
+        if cfg.tokenizer == .pca, let pca {
             let z = pca.project(clean, count: n * T, d: cfg.latentDim)
             let r = pca.reconstruct(z, count: n * T, d: cfg.latentDim)
             ceiling = PSNR.perImage(r, reference: clean, count: n).reduce(0, +) / Double(n)
@@ -53,7 +53,7 @@ public enum DenoiseEval {
                 start += b
                 progress.advance(b)
             }
-            if cfg.target == "noise" {
+            if cfg.target == .noise {
                 // x = mean + gamma V_d^T z0 + sigma y  =>  x0_hat = mean + (x - mean - sigma y_hat) / gamma
                 let gg = Float(max(gamma, 1e-3)), ss = Float(sg)
                 for i in 0..<(n * T) { for j in 0..<D {
@@ -64,7 +64,7 @@ public enum DenoiseEval {
             let pn = PSNR.perImage(noisy, reference: clean, count: n).reduce(0, +) / Double(n)
             let pm = PSNR.perImage(out, reference: clean, count: n).reduce(0, +) / Double(n)
             var pp: Double? = nil
-            if cfg.tokenizer == "pca", let pca {
+            if cfg.tokenizer == .pca, let pca {
                 let r = pca.reconstruct(pca.project(out, count: n * T, d: cfg.latentDim), count: n * T, d: cfg.latentDim)
                 pp = PSNR.perImage(r, reference: clean, count: n).reduce(0, +) / Double(n)
             }

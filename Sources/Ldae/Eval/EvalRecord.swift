@@ -57,6 +57,10 @@ public struct EvalRecord: Codable, Sendable {
         public var knn: KNNClassifier.Settings
         public var denoiseT: [Int]
         public var denoiseImages: Int
+        /// k-NN on features standardised with the train split's statistics (every row alike).
+        public var knnStandardize: Bool? = nil
+        /// Features averaged over each image and its mirror.
+        public var flipTTA: Bool? = nil
         public init(featureT: Int, batch: Int, maxTrain: Int?, maxTest: Int?, seed: UInt64, probe: LinearProbe.Settings,
                     knn: KNNClassifier.Settings, denoiseT: [Int], denoiseImages: Int) {
             self.featureT = featureT; self.batch = batch; self.maxTrain = maxTrain; self.maxTest = maxTest; self.seed = seed
@@ -76,6 +80,16 @@ public struct EvalRecord: Codable, Sendable {
     public var baselines: [String: EncoderMetrics]
     public var denoising: Denoising?
     public var settings: Settings
+    /// Which data the numbers come from: "test" (the --test shards) or "val" (held out of --train; see `HoldOut`).
+    /// Missing in records written before the split existed: those used --test.
+    public var split: String? = nil
+    /// The held-out split's fraction and seed when split == "val".
+    public var valFraction: Double? = nil
+    public var valSeed: UInt64? = nil
+    /// The layers of `metrics` (nil: the final norm).
+    public var layers: [FeatureLayer]? = nil
+    /// --all-layers: one row per layer of the model, in network order (`features` is the layer name).
+    public var perLayer: [EncoderMetrics]? = nil
 
     public init(model: String, seconds: Double, train: DataRef, test: DataRef, classNames: [String],
                 metrics: EncoderMetrics, baselines: [String: EncoderMetrics], denoising: Denoising?, settings: Settings) {

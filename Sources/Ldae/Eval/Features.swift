@@ -9,6 +9,21 @@ public struct FeatureEncoder {
         self.name = name; self.width = width; self.encode = encode
     }
 
+    /// Features averaged over the image and its horizontal mirror (flip test-time augmentation).
+    public func flipAveraged(_ g: PatchGeometry) -> FeatureEncoder {
+        let inner = self
+        return FeatureEncoder(name: name, width: width) { x, b, out in
+            let V = g.valuesPerImage, W = inner.width
+            var flipped = [Float](repeating: 0, count: b * V), second = [Float](repeating: 0, count: b * W)
+            flipped.withUnsafeMutableBufferPointer { fp in
+                for i in 0..<b { Augmenter.mirror(x + i * V, geometry: g, into: fp.baseAddress! + i * V) }
+                inner.encode(x, b, out)
+                second.withUnsafeMutableBufferPointer { inner.encode(fp.baseAddress!, b, $0.baseAddress!) }
+            }
+            for k in 0..<(b * W) { out[k] = 0.5 * (out[k] + second[k]) }
+        }
+    }
+
     /// The `pixels` baseline: the raw pixel-scaled image, flattened (T*D values, in patch order; a linear
     /// probe is invariant to the order of its inputs).
     public static func pixels(_ g: PatchGeometry) -> FeatureEncoder {

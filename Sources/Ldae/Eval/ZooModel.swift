@@ -17,7 +17,7 @@ public final class ZooModel {
         let wpath = dir + "/" + ZooStore.weightsFile
         let (tensors, _, _) = try Safetensors.read(wpath)
         do { try model.load(tensors) } catch let e as LdaeError { throw LdaeError(e.reason, file: e.file ?? wpath) }
-        if m.tokenizer.kind == "pca" {
+        if m.tokenizer.kind == .pca {
             let p = dir + "/" + (m.tokenizer.pcaFile ?? "pca.h5")
             pca = try PCABasis.load(p)
         } else {
@@ -30,20 +30,26 @@ public final class ZooModel {
         try LDAEModel(config: config, seed: seed)
     }
 
-    /// The encoder on clean images: mean-pooled features after the final norm. With time conditioning the
-    /// encoder sees timestep `featureT` (of `timesteps`), as the paper's t = 10 of 1000; otherwise t is ignored.
-    public static func encoder(_ model: LDAEModel, name: String, featureT: Int, timesteps: Int = 1000) -> FeatureEncoder {
-        let adaln = model.config.timeCond == "adaln"
+    /// The encoder on clean images: token-mean features at `layers` (default: after the final norm), concatenated.
+    /// With time conditioning the encoder sees timestep `featureT` (of `timesteps`), as the paper's t = 10 of 1000;
+    /// otherwise t is ignored.
+    public static func encoder(_ model: LDAEModel, name: String, featureT: Int, timesteps: Int = 1000,
+                               layers: [FeatureLayer] = [.final]) -> FeatureEncoder {
+        let adaln = model.config.timeCond == .adaln
         let tv = Float(featureT) / Float(timesteps)
-        return FeatureEncoder(name: name, width: model.config.encoderWidth) { x, b, out in
+        let width = layers.reduce(0) { $0 + model.width(of: $1) }
+        return FeatureEncoder(name: name, width: width) { x, b, out in
             if adaln {
                 let t = [Float](repeating: tv, count: b)
-                t.withUnsafeBufferPointer { model.features(x, t: $0.baseAddress!, batch: b, out: out) }
+                t.withUnsafeBufferPointer { model.features(x, t: $0.baseAddress!, batch: b, layers: layers, out: out) }
             } else {
-                model.features(x, t: nil, batch: b, out: out)
+                model.features(x, t: nil, batch: b, layers: layers, out: out)
             }
         }
     }
+
+    /// The features this entry recommends (manifest `features`), else the final norm's.
+    public var defaultLayers: [FeatureLayer] { manifest.features?.layers ?? [.final] }
 
     /// Shards must have the model's patch geometry.
     public func checkGeometry(_ set: ShardSet) throws {

@@ -130,7 +130,7 @@ extension LDAEModel {
         for (l, bp) in decoderBlocks.enumerated().reversed() {
             blockBackward(bp, a.dec[l], dres: s.dresDec, s: s, cs: a.cond.cs, dcs: a.cond.dcs, batch: batch, g: g)
         }
-        if config.posEmbed == "learned" {
+        if config.posEmbed == .learned {
             PosEmbedAdd.backward(dpos: g + decoderPosEmbed, dx: s.dresDec, b: batch, t: T, c: V)
         }
         Linear.backward(dinp: s.small, dweight: g + decoderEmbed.w, dbias: g + decoderEmbed.b, dout: s.dresDec,
@@ -143,7 +143,7 @@ extension LDAEModel {
         for (l, bp) in blocks.enumerated().reversed() {
             blockBackward(bp, a.enc[l], dres: s.dresEnc, s: s, cs: a.cond.cs, dcs: a.cond.dcs, batch: batch, g: g)
         }
-        if config.posEmbed == "learned" {
+        if config.posEmbed == .learned {
             PosEmbedAdd.backward(dpos: g + posEmbed, dx: s.dresEnc, b: batch, t: T, c: W)
         }
         Linear.backward(dinp: nil, dweight: g + patchEmbed.w, dbias: g + patchEmbed.b, dout: s.dresEnc,

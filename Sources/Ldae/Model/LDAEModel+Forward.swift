@@ -164,7 +164,10 @@ extension LDAEModel {
         forwardChunks(batch: batch) { w, b0, b1 in body(ensureInference(inferArenas[w], batch: b1 - b0), b0, b1) }
     }
 
-    func inferEncoder(_ ib: InferBufs, x: UnsafePointer<Float>, t: UnsafePointer<Float>?, batch: Int) {
+    /// The encoder without saved activations; `tap(stage, residual [N, W])` sees the residual stream after the
+    /// embedding (stage 0) and after each block (stage 1...depth).
+    func inferEncoder(_ ib: InferBufs, x: UnsafePointer<Float>, t: UnsafePointer<Float>?, batch: Int,
+                      tap: ((Int, UnsafePointer<Float>) -> Void)? = nil) {
         let n = batch * T, p = params
         Linear.forward(out: ib.x, inp: x, weight: p + patchEmbed.w, bias: p + patchEmbed.b, n: n, c: D, oc: W,
                        packedWeight: packed(patchEmbed))
@@ -173,8 +176,10 @@ extension LDAEModel {
             let zeros = [Float](repeating: 0, count: batch)
             zeros.withUnsafeBufferPointer { z in conditionForward(ib.cond, t: t ?? z.baseAddress!, batch: batch) }
         }
-        for bp in blocks {
+        tap?(0, ib.x)
+        for (l, bp) in blocks.enumerated() {
             blockForward(bp, ib.block, ln: ib.ln, geluOut: ib.block.fc1, cs: ib.cond.cs, batch: batch)
+            tap?(l + 1, ib.x)
         }
         LayerNorm.forward(out: ib.enc, mean: ib.block.mean1, rstd: ib.block.rstd1, inp: ib.x,
                           weight: p + norm.w, bias: p + norm.b, n: n, c: W)

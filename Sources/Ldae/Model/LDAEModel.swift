@@ -60,7 +60,7 @@ public final class LDAEModel {
         try config.validate()
         self.config = config
         T = config.tokens; D = config.tokenDim; W = config.encoderWidth; V = config.decoderWidth
-        adaln = config.timeCond == "adaln"
+        adaln = config.timeCond == .adaln
         var list: [TensorInfo] = []
         var off = 0
         var encoderPart = true
@@ -91,7 +91,7 @@ public final class LDAEModel {
                           fc2: linear(prefix + ".mlp.fc2", hidden, width),
                           ada: adaln ? linear(prefix + ".adaLN_modulation.1", W, 6 * width) : nil)
         }
-        let learned = config.posEmbed == "learned"
+        let learned = config.posEmbed == .learned
         patchEmbed = linear("patch_embed.proj", D, W)
         posEmbed = add("pos_embed", [1, T, W], decay: false, trainable: learned)
         blocks = (0..<config.encoderDepth).map { block("blocks.\($0)", width: W, heads: config.encoderHeads) }
@@ -149,7 +149,7 @@ public final class LDAEModel {
             }
             if n == "pos_embed" || n == "decoder_pos_embed" {
                 let width = info.shape[2]
-                if config.posEmbed == "sincos" {
+                if config.posEmbed == .sincos {
                     let pe = SinCosPosEmbed.make(dim: width, grid: config.grid)
                     pe.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: pe.count) }
                 } else {

@@ -11,10 +11,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var decoderDepth: Int = 4
     public var decoderHeads: Int = 4
     public var mlpRatio: Int = 4
-    /// "sincos" (fixed 2-D sin-cos, MAE) or "learned".
-    public var posEmbed: String = "sincos"
-    /// "none" (default: the encoder stays a plain timm ViT) or "adaln" (t enters every block, DiT-style).
-    public var timeCond: String = "none"
+    public var posEmbed: PosEmbedKind = .sincos
+    public var timeCond: TimeCond = .none
 
     public init() {}
 
@@ -31,28 +29,33 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         guard encoderWidth > 0, encoderHeads > 0, encoderWidth % encoderHeads == 0 else { throw bad("encoder_width \(encoderWidth) is not divisible by encoder_heads \(encoderHeads)") }
         guard decoderWidth > 0, decoderHeads > 0, decoderWidth % decoderHeads == 0 else { throw bad("decoder_width \(decoderWidth) is not divisible by decoder_heads \(decoderHeads)") }
         guard encoderDepth >= 1, decoderDepth >= 0, mlpRatio >= 1 else { throw bad("depths must be >= 1 (encoder) and >= 0 (decoder), mlp_ratio >= 1") }
-        guard ["sincos", "learned"].contains(posEmbed) else { throw bad("pos_embed must be sincos or learned, got \(posEmbed)") }
-        guard ["none", "adaln"].contains(timeCond) else { throw bad("time_cond must be none or adaln, got \(timeCond)") }
-        if posEmbed == "sincos" { guard encoderWidth % 4 == 0, decoderWidth % 4 == 0 else { throw bad("sincos positional embedding needs widths divisible by 4") } }
+        if posEmbed == .sincos { guard encoderWidth % 4 == 0, decoderWidth % 4 == 0 else { throw bad("sincos positional embedding needs widths divisible by 4") } }
     }
 }
 
-/// Named presets (`--config micro|tiny|small`).
-public enum ModelPreset: String, CaseIterable, Sendable {
+/// Named presets (`--config NAME`); image and patch size come from the shards. Adding a preset is one case and
+/// one row of `shape`.
+public enum ModelPreset: String, MethodOption {
     case micro, tiny, small
+    /// The CIFAR-scale encoder of the zoo: 96 x 4 (3 heads), decoder 64 x 2.
+    case vit96
+    /// The same encoder with a decoder as deep and wide as it (the paper splits its network in the middle).
+    case vit96sym = "vit96-sym"
+
+    /// (encoder width, depth, heads, decoder width, depth, heads, mlp ratio)
+    var shape: (Int, Int, Int, Int, Int, Int, Int) {
+        switch self {
+        case .micro: return (32, 2, 2, 32, 1, 2, 2)
+        case .tiny: return (192, 12, 3, 128, 4, 4, 4)     // the reference config of the benchmarks
+        case .small: return (384, 12, 6, 256, 4, 8, 4)
+        case .vit96: return (96, 4, 3, 64, 2, 4, 4)
+        case .vit96sym: return (96, 4, 3, 96, 4, 3, 4)
+        }
+    }
 
     public var config: ModelConfig {
         var c = ModelConfig()
-        switch self {
-        case .micro:
-            c.encoderWidth = 32; c.encoderDepth = 2; c.encoderHeads = 2
-            c.decoderWidth = 32; c.decoderDepth = 1; c.decoderHeads = 2; c.mlpRatio = 2
-        case .tiny:
-            break // the reference config: 192 x 12 (3 heads) encoder, 128 x 4 (4 heads) decoder
-        case .small:
-            c.encoderWidth = 384; c.encoderDepth = 12; c.encoderHeads = 6
-            c.decoderWidth = 256; c.decoderDepth = 4; c.decoderHeads = 8
-        }
+        (c.encoderWidth, c.encoderDepth, c.encoderHeads, c.decoderWidth, c.decoderDepth, c.decoderHeads, c.mlpRatio) = shape
         return c
     }
 }

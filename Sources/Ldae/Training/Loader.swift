@@ -1,11 +1,12 @@
 import Foundation
 
 /// Training batches from HDF5 shards (FFCV-style, simplified): a deterministic order from (seed, epoch), random
-/// horizontal flips from (seed, step), uint8 -> float with `PixelScaling.table`, prepared on a background thread
-/// one batch ahead (double buffering). Only `patches` is read: no class labels.
+/// crops and horizontal flips from (seed, step) (`Augmenter`), uint8 -> pixel-scaled float, prepared on a background
+/// thread one batch ahead (double buffering). Only `patches` is read: no class labels. Images of the held-out
+/// validation split (`HoldOut`) are never part of a batch.
 ///
 /// Batch s (0-based step) is epoch e = s / stepsPerEpoch, position i = s % stepsPerEpoch, images
-/// order_e[i*B ..< (i+1)*B] (drop_last). Everything depends only on (seed, step), so a resumed run sees
+/// order_e[i*B ..< (i+1)*B] (drop_last), over the training images only (all images when nothing is held out). Everything depends only on (seed, step), so a resumed run sees
 /// exactly the batches an uninterrupted one would.
 /// - in memory (the whole set fits in `memoryBudget` bytes): order_e = a global shuffle with RNG(seed, stream: e).
 /// - streaming: shards in a shuffled order, rows shuffled within each shard; at most two shards in memory.
@@ -21,14 +22,16 @@ public final class BatchLoader: @unchecked Sendable {
     public let shards: ShardSet
     public let batchSize: Int
     public let seed: UInt64
-    public let flip: Bool
+    public let augmenter: Augmenter
     public let inMemory: Bool
+    /// Global indices of the images batches are drawn from (sorted), and whether each image is one of them.
+    public let trainIndices: [Int]
+    private let isTrain: [Bool]
     public let stepsPerEpoch: Int
     let geometry: PatchGeometry
     let perImage: Int
 
     static let orderStream: UInt64 = 0x4F52_4445_5200_0000
-    static let flipStream: UInt64 = 0x464C_4950_0000_0000
 
     // shard cache: index -> uint8 patches [count, T, D]
     private var cache: [Int: [UInt8]] = [:]
@@ -53,15 +56,27 @@ public final class BatchLoader: @unchecked Sendable {
     private var running = false
 
     /// memoryBudget: bytes of uint8 patches that may be held at once (default 1 GiB).
-    public init(shards: ShardSet, batchSize: Int, seed: UInt64, flip: Bool, memoryBudget: Int = 1 << 30) throws {
-        self.shards = shards; self.batchSize = batchSize; self.seed = seed; self.flip = flip
+    public convenience init(shards: ShardSet, batchSize: Int, seed: UInt64, flip: Bool, memoryBudget: Int = 1 << 30) throws {
+        var c = TrainConfig(); c.batchSize = batchSize; c.seed = seed; c.flip = flip
+        try self.init(shards: shards, config: c, memoryBudget: memoryBudget)
+    }
+
+    /// Batches of `config.batchSize` with the config's seed, augmentation and held-out split.
+    public init(shards: ShardSet, config: TrainConfig, memoryBudget: Int = 1 << 30) throws {
+        self.shards = shards; batchSize = config.batchSize; seed = config.seed
         geometry = shards.geometry
         perImage = geometry.valuesPerImage
+        augmenter = Augmenter(geometry: geometry, config: config)
+        trainIndices = HoldOut(fraction: config.valFraction, seed: config.valSeed).split(count: shards.count).train
+        var mask = [Bool](repeating: false, count: shards.count)
+        for i in trainIndices { mask[i] = true }
+        isTrain = mask
         guard batchSize >= 1 else { throw LdaeError("batch size must be >= 1") }
-        guard shards.count >= batchSize else {
-            throw LdaeError("the shard set has \(shards.count) images, fewer than one batch of \(batchSize) (use --batch-size \(shards.count) or less)", file: shards.sources[0])
+        guard trainIndices.count >= batchSize else {
+            let held = shards.count - trainIndices.count
+            throw LdaeError("the shard set has \(trainIndices.count) training images\(held > 0 ? " (\(held) held out for validation)" : ""), fewer than one batch of \(batchSize) (use --batch-size \(trainIndices.count) or less)", file: shards.sources[0])
         }
-        stepsPerEpoch = shards.count / batchSize
+        stepsPerEpoch = trainIndices.count / batchSize
         inMemory = shards.count * perImage <= memoryBudget
         for _ in 0..<2 { slots.append(.allocate(capacity: batchSize * perImage)) }
     }
@@ -77,7 +92,7 @@ public final class BatchLoader: @unchecked Sendable {
     public func order(epoch e: Int) -> [Int] {
         var rng = RNG(seed: seed, stream: BatchLoader.orderStream &+ UInt64(e))
         if inMemory {
-            var o = Array(0..<shards.count)
+            var o = trainIndices
             rng.shuffle(&o)
             return o
         }
@@ -89,7 +104,7 @@ public final class BatchLoader: @unchecked Sendable {
             var rows = Array(0..<shards.shards[s].count)
             rng.shuffle(&rows)
             let start = shards.shards[s].start
-            o += rows.map { start + $0 }
+            o += rows.lazy.map { start + $0 }.filter { self.isTrain[$0] }
         }
         return o
     }
@@ -103,11 +118,7 @@ public final class BatchLoader: @unchecked Sendable {
     }
 
     /// The per-image flip decisions of step s.
-    public func flips(step s: Int) -> [Bool] {
-        guard flip else { return [Bool](repeating: false, count: batchSize) }
-        var rng = RNG(seed: seed, stream: BatchLoader.flipStream &+ UInt64(s))
-        return (0..<batchSize).map { _ in rng.uniform() < 0.5 }
-    }
+    public func flips(step s: Int) -> [Bool] { augmenter.flips(step: s, batch: batchSize) }
 
     private func shardData(_ s: Int) throws -> [UInt8] {
         if let d = cache[s] { return d }
@@ -131,26 +142,12 @@ public final class BatchLoader: @unchecked Sendable {
     public func fill(step s: Int, into out: UnsafeMutablePointer<Float>) throws {
         let idx = indices(step: s)
         let fl = flips(step: s)
-        let table = PixelScaling.table
-        let G = geometry.grid, p = geometry.patchSize, C = geometry.channels, D = geometry.tokenDim
+        let crops = augmenter.crops(step: s, batch: batchSize)
         for (b, g) in idx.enumerated() {
             let (sh, row) = shards.locate(g)
             let data = try shardData(sh)
-            let dst = out + b * perImage
-            data.withUnsafeBufferPointer { src0 in
-                let src = src0.baseAddress! + row * perImage
-                if !fl[b] {
-                    for k in 0..<perImage { dst[k] = table[Int(src[k])] }
-                    return
-                }
-                // horizontal flip: token (r, c) <- (r, G-1-c); inside a patch (y, x, ch) <- (y, p-1-x, ch)
-                for r in 0..<G { for c in 0..<G {
-                    let dt = dst + (r * G + c) * D
-                    let st = src + (r * G + (G - 1 - c)) * D
-                    for y in 0..<p { for x in 0..<p { for ch in 0..<C {
-                        dt[(y * p + x) * C + ch] = table[Int(st[(y * p + (p - 1 - x)) * C + ch])]
-                    } } }
-                } }
+            data.withUnsafeBufferPointer { src in
+                augmenter.apply(src.baseAddress! + row * perImage, crop: crops?[b], flip: fl[b], into: out + b * perImage)
             }
         }
     }

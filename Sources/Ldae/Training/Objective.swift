@@ -8,13 +8,14 @@ import Foundation
 ///
 /// pca tokenizer (V = pca.components [D, D], rows by descending variance; V_d its first d rows):
 ///   z0 = V_d (x0 - mean)            [B, T, d]
-///   z  = gamma_b z0 + sigma_b eps   eps ~ N(0, I) [B, T, d]
+///   z  = gamma_b z0 + sigma_b s eps eps ~ N(0, I) [B, T, d]; s [d] the latent scale (`LatentScale`, 1 = none):
+///                                   scaling the latent by 1/s, adding sigma eps and scaling back is this
 ///   x  = mean + V_d^T z             [B, T, D]   the encoder input (the residual components are dropped)
 /// pixel tokenizer (V = I, d = D, mean = 0):  x = gamma_b x0 + sigma_b eps, eps [B, T, D].
 ///
 /// Targets y [B, T, D]:
 ///   image: y = x0 (the clean image, all D components)
-///   noise: y = V_d^T eps, the latent noise mapped to pixels (pixel tokenizer: eps itself), so that
+///   noise: y = V_d^T (s eps), the latent noise mapped to pixels (pixel tokenizer: eps itself), so that
 ///          x = mean + gamma V_d^T z0 + sigma y.
 /// Loss (prediction yhat = model output [B, T, D]):
 ///   r = V (y - yhat)                                   [B, T, D] full PCA coordinates
@@ -33,15 +34,18 @@ public struct LDAEObjective: @unchecked Sendable {
     public let mean: [Float]
     /// [D] per-component loss weights.
     public let weights: [Float]
+    /// [d] the noise multiplier of each latent component (the latent scale s; all 1 for `none` and pixels).
+    public let noiseScale: [Float]
 
-    /// pca is required when config.tokenizer == "pca"; geometry = the shards' patch geometry.
+    /// pca is required by the pca tokenizer; geometry = the shards' patch geometry.
     public init(config: TrainConfig, pca: PCABasis?, geometry: PatchGeometry) throws {
         self.config = config
         self.geometry = geometry
         tokens = geometry.tokens
         let D = geometry.tokenDim
         dim = D
-        if config.tokenizer == "pca" {
+        switch config.tokenizer {
+        case .pca:
             guard let pca else { throw LdaeError("the pca tokenizer needs a PCA basis (--pca pca.h5)") }
             guard pca.patchSize == geometry.patchSize, pca.channels == geometry.channels, pca.dim == D else {
                 throw LdaeError("PCA basis has patch_size \(pca.patchSize) x \(pca.channels) channels (D = \(pca.dim)) but the shards have patch_size \(geometry.patchSize) x \(geometry.channels) (D = \(D))")
@@ -53,13 +57,26 @@ public struct LDAEObjective: @unchecked Sendable {
             basis = pca.components
             mean = pca.mean
             weights = (0..<D).map { $0 < config.latentDim ? 1 : Float(config.residualWeight) }
-        } else {
+            noiseScale = LDAEObjective.latentScale(config.latentScale, eigenvalues: Array(pca.eigenvalues.prefix(config.latentDim)))
+        case .pixel:
             latentDim = D
             var eye = [Float](repeating: 0, count: D * D)
             for i in 0..<D { eye[i * D + i] = 1 }
             basis = eye
             mean = [Float](repeating: 0, count: D)
             weights = [Float](repeating: 1, count: D)
+            noiseScale = [Float](repeating: 1, count: D)
+        }
+    }
+
+    /// The per-component scale s [d] of `kind` from the kept components' eigenvalues (variances).
+    public static func latentScale(_ kind: LatentScale, eigenvalues ev: [Float]) -> [Float] {
+        switch kind {
+        case .none: return [Float](repeating: 1, count: ev.count)
+        case .whiten: return ev.map { Float(Double(max($0, 1e-12)).squareRoot()) }
+        case .global:
+            let mean = ev.map(Double.init).reduce(0, +) / Double(max(ev.count, 1))
+            return [Float](repeating: Float(max(mean, 1e-12).squareRoot()), count: ev.count)
         }
     }
 
@@ -80,7 +97,7 @@ public struct LDAEObjective: @unchecked Sendable {
         precondition(gammas.count >= B && sigmas.count >= B)
         let T = tokens, D = dim, d = latentDim, N = B * T
         if N == 0 { return }
-        if config.tokenizer == "pixel" {
+        if config.tokenizer == .pixel {
             for b in 0..<B {
                 let g = Float(gammas[b]), s = Float(sigmas[b])
                 for j in (b * T * D)..<((b + 1) * T * D) {
@@ -102,7 +119,7 @@ public struct LDAEObjective: @unchecked Sendable {
             for b in 0..<B {
                 let g = Float(gammas[b]), s = Float(sigmas[b])
                 for k in (b * T * d)..<((b + 1) * T * d) {
-                    let e = Float(rng.normal())
+                    let e = Float(rng.normal()) * noiseScale[k % d]
                     eps[k] = e
                     z[k] = g * z[k] + s * e
                 }

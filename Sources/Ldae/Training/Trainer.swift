@@ -106,7 +106,7 @@ public final class Trainer {
             throw LdaeError("model config is for \(o.model.imageSize)px images with patch \(o.model.patchSize) but the shards have \(g.imageSize)px with patch \(g.patchSize)", file: shards.sources[0])
         }
         try o.model.validate()
-        if tc.tokenizer == "pca" || o.pcaPath != nil {
+        if tc.tokenizer == .pca || o.pcaPath != nil {
             guard let p = o.pcaPath else { throw LdaeError("the pca tokenizer needs --pca pca.h5 (from ldae-fit-pca); use --tokenizer pixel for a pixel-space DAE") }
             let basis = try PCABasis.load(p)
             guard basis.patchSize == g.patchSize, basis.channels == g.channels else {
@@ -118,7 +118,7 @@ public final class Trainer {
             throw LdaeError(e.reason, file: o.pcaPath)
         }
         schedule = NoiseSchedule(tc)
-        loader = try BatchLoader(shards: shards, batchSize: tc.batchSize, seed: tc.seed, flip: tc.flip, memoryBudget: o.memoryBudget)
+        loader = try BatchLoader(shards: shards, config: tc, memoryBudget: o.memoryBudget)
         totalSteps = o.steps ?? tc.epochs * loader.stepsPerEpoch
         guard totalSteps >= 1 else { throw LdaeError("nothing to train: 0 steps") }
         lr = LRSchedule(config: tc, stepsPerEpoch: loader.stepsPerEpoch, totalSteps: totalSteps)
@@ -209,7 +209,7 @@ public final class Trainer {
         let progress = Progress("train", total: end - step, unit: "steps")
         progress.quiet = options.quiet
         if !options.quiet {
-            eprint("ldae-train: \(options.name): \(model.parameterCount) parameters (encoder \(model.encoderParameterCount)), \(shards.count) images, batch \(B), \(loader.stepsPerEpoch) steps/epoch, steps \(step)..<\(totalSteps)\(loader.inMemory ? ", data in memory" : ", streaming shards")")
+            eprint("ldae-train: \(options.name): \(model.parameterCount) parameters (encoder \(model.encoderParameterCount)), \(loader.trainIndices.count) images\(loader.trainIndices.count < shards.count ? " (\(shards.count - loader.trainIndices.count) held out for validation)" : ""), batch \(B), \(loader.stepsPerEpoch) steps/epoch, steps \(step)..<\(totalSteps)\(loader.inMemory ? ", data in memory" : ", streaming shards")")
         }
         loader.start(from: step, to: end)
         var stop: TrainResult.Stop = .finished
@@ -355,13 +355,13 @@ public final class TrainStep {
         for b in 0..<B { tFrac[b] = Float(lv.t[b] - 1) / Float(schedule.timesteps) }   // t in [0, 1)
         phase("corrupt") {
             objective.corrupt(x0, batch: B, gammas: lv.gammas, sigmas: lv.sigmas, rng: &rng, out: x,
-                              noise: config.target == "noise" ? noise : nil)
+                              noise: config.target == .noise ? noise : nil)
         }
         let yhat = phase("forward") { () -> UnsafePointer<Float> in
             model.zeroGrad()
             return model.forward(x, t: tFrac, batch: B)
         }
-        let target = config.target == "noise" ? UnsafePointer(noise) : x0
+        let target = config.target == .noise ? UnsafePointer(noise) : x0
         let loss = phase("loss") { objective.loss(prediction: yhat, target: target, batch: B, sigmas: lv.sigmas, dPrediction: dOut) }
         guard loss.isFinite else { throw NonFiniteError(what: "loss (\(loss))") }
         phase("backward") { model.backward(dOut) }

@@ -3,13 +3,13 @@ import Foundation
 /// `zoo/NAME/VERSION/manifest.json`: what the entry is, how it was made, and the sha256 of every file.
 public struct Manifest: Codable, Sendable {
     public struct Tokenizer: Codable, Sendable {
-        public var kind: String            // "pca" or "pixel"
+        public var kind: TokenizerKind
         public var latentDim: Int
         public var patchSize: Int
         public var pcaFile: String?        // "pca.h5" inside the entry
         public var pcaSHA256: String?
         public var pixelScaling: String
-        public init(kind: String, latentDim: Int, patchSize: Int, pcaFile: String?, pcaSHA256: String?) {
+        public init(kind: TokenizerKind, latentDim: Int, patchSize: Int, pcaFile: String?, pcaSHA256: String?) {
             self.kind = kind; self.latentDim = latentDim; self.patchSize = patchSize
             self.pcaFile = pcaFile; self.pcaSHA256 = pcaSHA256; self.pixelScaling = PixelScaling.name
         }
@@ -47,6 +47,17 @@ public struct Manifest: Codable, Sendable {
     /// sha256 of every file in the entry but manifest.json and evals.jsonl (filled by publish).
     public var files: [String: String] = [:]
     public var notes: String = ""
+    /// The features `ldae-zoo features NAME` writes with no flags (nil: token mean after the final norm).
+    public var features: FeatureSpec? = nil
+
+    /// Which layers' token means, concatenated in this order, make the entry's recommended features.
+    public struct FeatureSpec: Codable, Sendable, Equatable {
+        public var layers: [FeatureLayer]
+        public var pooling: String = "mean"
+        /// How the choice was made (e.g. the validation split's table).
+        public var chosenBy: String = ""
+        public init(layers: [FeatureLayer], chosenBy: String = "") { self.layers = layers; self.chosenBy = chosenBy }
+    }
 
     public init(name: String, model: ModelConfig, tokenizer: Tokenizer, training: TrainConfig, data: DataInfo, seed: UInt64,
                 steps: Int, epochs: Double, finalLoss: Double, parameterCount: Int, encoderParameterCount: Int,

@@ -24,7 +24,7 @@ public struct ZooListEntry: Codable, Sendable {
 public enum ZooListing {
     /// "vit 192x12 / dec 128x4" (+ " adaln" when time-conditioned).
     public static func architecture(_ m: ModelConfig) -> String {
-        "vit \(m.encoderWidth)x\(m.encoderDepth) / dec \(m.decoderWidth)x\(m.decoderDepth)" + (m.timeCond == "adaln" ? " adaln" : "")
+        "vit \(m.encoderWidth)x\(m.encoderDepth) / dec \(m.decoderWidth)x\(m.decoderDepth)" + (m.timeCond == .adaln ? " adaln" : "")
     }
 
     /// 1234 -> "1.2K", 5_500_000 -> "5.50M".
@@ -43,8 +43,8 @@ public enum ZooListing {
                 var e = ZooListEntry(name: n, version: "v\(v)", path: dir, evaluations: 0)
                 if let m = try? JSON.read(Manifest.self, path: dir + "/" + ZooStore.manifestFile) {
                     e.date = m.created; e.architecture = architecture(m.model); e.parameters = m.parameterCount
-                    e.dataImages = m.data.images; e.dataIndexSHA256 = m.data.indexSHA256; e.tokenizer = m.tokenizer.kind
-                    e.latentDim = m.tokenizer.kind == "pca" ? m.tokenizer.latentDim : nil
+                    e.dataImages = m.data.images; e.dataIndexSHA256 = m.data.indexSHA256; e.tokenizer = m.tokenizer.kind.rawValue
+                    e.latentDim = m.tokenizer.kind == .pca ? m.tokenizer.latentDim : nil
                     e.steps = m.steps; e.finalLoss = m.finalLoss
                 }
                 do { _ = try store.load("\(n)@v\(v)", verify: verify) } catch { e.damaged = "\(error)" }
@@ -97,12 +97,12 @@ public enum ZooListing {
         L.append("  created        \(m.created)")
         L.append("  status         \(verified.map { "DAMAGED: \($0)" } ?? "ok (sha256 of \(m.files.count) files verified)")")
         let c = m.model
-        L.append("  architecture   \(architecture(c)) (heads \(c.encoderHeads)/\(c.decoderHeads), mlp x\(c.mlpRatio), pos \(c.posEmbed), time \(c.timeCond))")
+        L.append("  architecture   \(architecture(c)) (heads \(c.encoderHeads)/\(c.decoderHeads), mlp x\(c.mlpRatio), pos \(c.posEmbed.rawValue), time \(c.timeCond.rawValue))")
         L.append("  input          \(c.imageSize)px, patch \(c.patchSize) -> \(c.tokens) tokens of \(c.tokenDim)")
         L.append("  parameters     \(m.parameterCount) (encoder \(m.encoderParameterCount)), weights \(m.weightsDtype)")
-        L.append("  tokenizer      \(m.tokenizer.kind)" + (m.tokenizer.kind == "pca" ? " d=\(m.tokenizer.latentDim)" : "") + ", scaling \(m.tokenizer.pixelScaling)")
+        L.append("  tokenizer      \(m.tokenizer.kind.rawValue)" + (m.tokenizer.kind == .pca ? " d=\(m.tokenizer.latentDim)" : "") + ", scaling \(m.tokenizer.pixelScaling)")
         let t = m.training
-        L.append("  objective      schedule \(t.schedule), noise \(t.noiseLevels), target \(t.target), residual weight \(t.residualWeight), loss weighting \(t.lossWeighting)")
+        L.append("  objective      schedule \(t.schedule.rawValue), noise \(t.noiseLevels.rawValue), target \(t.target.rawValue), residual weight \(t.residualWeight), loss weighting \(t.lossWeighting)")
         L.append("  optimiser      batch \(t.batchSize), base lr \(t.baseLR), warmup \(t.warmupEpochs), wd \(t.weightDecay), seed \(m.seed)")
         L.append("  data           \(m.data.images) images, \(m.data.classNames.count) classes, index sha256 \(m.data.indexSHA256.prefix(16))...")
         for s in m.data.sources { L.append("                 \(s)") }

@@ -1,0 +1,112 @@
+import Foundation
+
+// Features at any layer: the token mean of the residual stream where the representation is read.
+
+/// A place in the network whose tokens are mean-pooled into features.
+///   embed           patch embedding + positional embedding          [W]
+///   block(k)        residual stream after encoder block k (1-based)  [W]
+///   final           after the encoder's last norm (timm's pooled output, fc_norm=False)   [W]
+///   decoderBlock(k) residual stream after decoder block k (1-based)  [V]
+/// Written on the command line as `embed`, `1`..`depth`, `final`, `dec1`..`decN`.
+public enum FeatureLayer: Hashable, Sendable, CustomStringConvertible, Codable {
+    case embed
+    case block(Int)
+    case final
+    case decoderBlock(Int)
+
+    public var description: String {
+        switch self {
+        case .embed: return "embed"
+        case .block(let k): return "\(k)"
+        case .final: return "final"
+        case .decoderBlock(let k): return "dec\(k)"
+        }
+    }
+
+    /// Parses one layer name for a model of this configuration.
+    public init(_ s: String, config c: ModelConfig) throws {
+        let v = s.trimmingCharacters(in: .whitespaces).lowercased()
+        func range(_ k: Int, _ n: Int, _ what: String) throws -> Int {
+            guard k >= 1 && k <= n else {
+                throw UsageError("layer '\(s)': the model has \(n) \(what) block\(n == 1 ? "" : "s") (1...\(n))")
+            }
+            return k
+        }
+        if v == "embed" { self = .embed } else if v == "final" { self = .final }
+        else if v.hasPrefix("dec"), let k = Int(v.dropFirst(3)) { self = .decoderBlock(try range(k, c.decoderDepth, "decoder")) }
+        else if let k = Int(v) { self = .block(try range(k, c.encoderDepth, "encoder")) }
+        else { throw UsageError("layer '\(s)' is not embed, 1...\(c.encoderDepth), final or dec1...dec\(c.decoderDepth)") }
+    }
+
+    public var isDecoder: Bool { if case .decoderBlock = self { return true } else { return false } }
+
+    /// "2,3,4" -> [.block(2), .block(3), .block(4)].
+    public static func list(_ s: String, config c: ModelConfig) throws -> [FeatureLayer] {
+        let parts = s.split(separator: ",").map(String.init)
+        guard !parts.isEmpty else { throw UsageError("empty layer list") }
+        return try parts.map { try FeatureLayer($0, config: c) }
+    }
+
+    /// Every layer of the model, in network order.
+    public static func all(_ c: ModelConfig) -> [FeatureLayer] {
+        [.embed] + (1...c.encoderDepth).map { .block($0) } + [.final] + (0..<c.decoderDepth).map { .decoderBlock($0 + 1) }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let s = try decoder.singleValueContainer().decode(String.self)
+        switch s {
+        case "embed": self = .embed
+        case "final": self = .final
+        default:
+            if s.hasPrefix("dec"), let k = Int(s.dropFirst(3)) { self = .decoderBlock(k) }
+            else if let k = Int(s) { self = .block(k) }
+            else { throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown layer '\(s)'")) }
+        }
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
+extension LDAEModel {
+    /// Width of one layer's features.
+    public func width(of layer: FeatureLayer) -> Int {
+        layer.isDecoder ? V : W
+    }
+
+    /// Mean-pooled features of clean images at `layers`, concatenated in the order given.
+    /// x [B, T, D] -> out [B, sum of widths]. t nil means t = 0 (only used with adaLN).
+    public func features(_ x: UnsafePointer<Float>, t: UnsafePointer<Float>?, batch: Int, layers: [FeatureLayer],
+                         out: UnsafeMutablePointer<Float>) {
+        if layers == [.final] { features(x, t: t, batch: batch, out: out); return }
+        let total = layers.reduce(0) { $0 + width(of: $1) }
+        var offsets: [FeatureLayer: [Int]] = [:]        // a layer may be asked for twice
+        var o = 0
+        for l in layers { offsets[l, default: []].append(o); o += width(of: l) }
+        let needDecoder = layers.contains { $0.isDecoder }
+        inferenceShares(batch: batch) { ib, b0, b1 in
+            let nb = b1 - b0, n = nb * T, p = params
+            var pooled = [Float](repeating: 0, count: nb * cmax)
+            func tap(_ layer: FeatureLayer, _ buf: UnsafePointer<Float>, _ c: Int) {
+                guard let offs = offsets[layer] else { return }
+                pooled.withUnsafeMutableBufferPointer { pp in
+                    MeanPool.forward(out: pp.baseAddress!, x: buf, b: nb, t: T, c: c)
+                    for off in offs { for i in 0..<nb { (out + (b0 + i) * total + off).update(from: pp.baseAddress! + i * c, count: c) } }
+                }
+            }
+            inferEncoder(ib, x: x + b0 * T * D, t: t.map { $0 + b0 }, batch: nb) { stage, buf in
+                tap(stage == 0 ? .embed : .block(stage), buf, self.W)
+            }
+            tap(.final, ib.enc, W)
+            guard needDecoder else { return }
+            Linear.forward(out: ib.x, inp: ib.enc, weight: p + decoderEmbed.w, bias: p + decoderEmbed.b, n: n, c: W, oc: V,
+                           packedWeight: packed(decoderEmbed))
+            PosEmbedAdd.forward(x: ib.x, pos: p + decoderPosEmbed, b: nb, t: T, c: V)
+            for (k, bp) in decoderBlocks.enumerated() {
+                blockForward(bp, ib.block, ln: ib.ln, geluOut: ib.block.fc1, cs: ib.cond.cs, batch: nb)
+                tap(.decoderBlock(k + 1), ib.x, V)
+            }
+        }
+    }
+}
