@@ -10,19 +10,23 @@ commands:
   list [--json]                      every version: architecture, data, latent d, steps, loss, best eval, damage
   show NAME[@vN]                     the manifest and the evaluation history (NAME alone = newest version)
   verify NAME[@vN]                   check the sha256 of every file of the entry (exit 1 when damaged)
-  features NAME[@vN] SHARDS... --out F.npy [--layers L,...] [--flip-tta] [--batch 256] [--max-images N] [--t 10]
+  features NAME[@vN] SHARDS... --out F.npy [--layers L,...] [--pooling mean|grid2] [--flip-tta] [--batch 256] [--max-images N] [--t 10]
                                      token-mean encoder features of clean images (float32 [N, width] .npy, the
                                      first N images in order; labels as F.labels.npy when labeled). Default layers:
                                      the entry's recommended ones (`show` prints them), else `final`
   eval NAME[@vN] --train SHARDS (--test SHARDS | --val [--val-fraction F] [--val-seed S])
-       [--layers L,...] [--all-layers] [--knn-standardize] [--flip-tta]
+       [--layers L,...] [--pooling mean|grid2] [--all-layers] [--knn-standardize] [--flip-tta]
        [--baseline pixels|random ...] [--knn-k 20]
        [--max-train N] [--max-test N] [--batch 256] [--t 10] [--seed 0] [--probe-iters 100]
        [--wd-grid 0,1e-5,1e-4,1e-3,1e-2] [--denoise-t 100,250,500] [--denoise-images 256]
        [--figures DIR] [--no-record]
                                      linear probe (top-1/top-5), k-NN (top-1), denoising PSNR + figure; appended
                                      to the entry's evals.jsonl with the split it used (test or val)
-  recommend NAME@vN --layers L,... [--why TEXT]
+  export NAME[@vN] --out DIR [--force]
+                                     a timm / Hugging Face style folder: config.json, model.safetensors (encoder
+                                     only), README.md (the model card)
+  card NAME[@vN]                     (re)write and print the entry's model card, README.md
+  recommend NAME@vN --layers L,... [--pooling mean|grid2] [--why TEXT]
                                      record the layers `features` and `eval` use by default (manifest `features`)
 
   probe TRAIN.npy TEST.npy [--wd X | --wd-grid ...] [--probe-iters 100] [--knn-k 20] [--no-knn] [--json]
@@ -35,7 +39,8 @@ common options:
 notes:
   layers: embed (patch + position embedding), 1..depth (residual stream after that encoder block), final (after the
   encoder's last norm: timm's pooled output), dec1..decN (after a decoder block); a list is concatenated in order.
-  --all-layers adds one row per layer. --val probes on the split held out of --train (default: the fraction and seed
+  --pooling mean averages all tokens; grid2 averages each quadrant of the token grid (4x the values, coarse layout
+  kept). --all-layers adds one row per layer. --val probes on the split held out of --train (default: the fraction and seed
   the model was trained with, else 0.1 and seed 0): the place for recipe decisions; --test is for the final number.
   --knn-standardize standardises features with the train side's mean/std before k-NN (every row alike);
   --flip-tta averages the features of each image and its mirror.
@@ -101,7 +106,7 @@ runCommand("ldae-zoo") {
         print(ZooListing.show(m, dir: dir, verified: damage))
 
     case "features":
-        let a = try Arguments(argv, options: ["zoo", "out", "batch", "max-images", "t", "layers", "layer"], flags: ["flip-tta"])
+        let a = try Arguments(argv, options: ["zoo", "out", "batch", "max-images", "t", "layers", "layer", "pooling"], flags: ["flip-tta"])
         if a.wantsHelp { print(usage); return }
         guard a.positionals.count >= 2 else { throw UsageError("features needs NAME[@vN] and at least one SHARDS folder") }
         guard let out = a.string("out") else { throw UsageError("features needs --out F.npy") }
@@ -115,12 +120,13 @@ runCommand("ldae-zoo") {
         guard maxImages >= 1 else { throw UsageError("--max-images must be >= 1") }
         let idx = Array(0..<min(set.count, maxImages))   // the first N, in order (as tools/ref_encoder.py reads them)
         let layers = try layerList(a, zm.manifest.model) ?? zm.defaultLayers
+        let pooling = try a.choice("pooling", default: zm.defaultPooling)
         var enc = ZooModel.encoder(zm.model, name: "encoder", featureT: try a.int("t", default: 10), timesteps: zm.manifest.training.timesteps,
-                                   layers: layers)
+                                   layers: layers, pooling: pooling)
         if a.flag("flip-tta") { enc = enc.flipAveraged(set.geometry) }
         let f = try FeatureExtractor.extract(set, encoder: enc, batch: batch, indices: idx)
         try NPY.write(f.values, shape: [f.count, f.width], to: out)
-        var msg = "wrote \(out): float32 [\(f.count), \(f.width)] features of \(zm.ref) (layers \(layers.map(\.description).joined(separator: ",")))"
+        var msg = "wrote \(out): float32 [\(f.count), \(f.width)] features of \(zm.ref) (layers \(layers.map(\.description).joined(separator: ",")), \(pooling.rawValue) pooling)"
         if set.labeled {
             let lpath = (out.hasSuffix(".npy") ? String(out.dropLast(4)) : out) + ".labels.npy"
             try AtomicFile.write(NPY.encode(f.labels, shape: [f.count]), to: lpath)
@@ -131,7 +137,7 @@ runCommand("ldae-zoo") {
     case "eval":
         let a = try Arguments(argv, options: ["zoo", "train", "test", "baseline", "knn-k", "max-train", "max-test", "batch", "t",
                                               "seed", "probe-iters", "wd-grid", "denoise-t", "denoise-images", "figures", "layers", "layer",
-                                              "val-fraction", "val-seed"],
+                                              "val-fraction", "val-seed", "pooling"],
                               flags: ["no-record", "val", "all-layers", "knn-standardize", "flip-tta"])
         if a.wantsHelp { print(usage); return }
         guard a.positionals.count == 1 else { throw UsageError("eval takes one NAME[@vN]") }
@@ -167,6 +173,7 @@ runCommand("ldae-zoo") {
         let (name, v) = try store.resolveRef(a.positionals[0])
         let (m, _) = try store.load("\(name)@v\(v)", verify: false)
         o.layers = try layerList(a, m.model)
+        if a.string("pooling") != nil { o.pooling = try a.choice("pooling", default: FeaturePooling.mean) }
         if a.flag("val") {
             let f = try a.double("val-fraction") ?? (m.training.valFraction > 0 ? m.training.valFraction : 0.1)
             let vs = try a.int("val-seed").map(UInt64.init) ?? m.training.valSeed
@@ -180,16 +187,36 @@ runCommand("ldae-zoo") {
         print(Evaluation.render(rec))
         if o.record { print("recorded in \(store.path(name, v))/\(ZooStore.evalsFile)") }
 
+    case "export":
+        let a = try Arguments(argv, options: ["zoo", "out"], flags: ["force"])
+        if a.wantsHelp { print(usage); return }
+        guard a.positionals.count == 1 else { throw UsageError("export takes one NAME[@vN]") }
+        guard let out = a.string("out") else { throw UsageError("export needs --out DIR") }
+        let store = ZooStore.resolve(a.string("zoo"))
+        let (name, v) = try store.resolveRef(a.positionals[0])
+        let r = try ZooExport.export(store: store, ref: "\(name)@v\(v)", out: out, overwrite: a.flag("force"))
+        print("exported \(name)@v\(v) to \(out): \(r.files.joined(separator: ", ")) (\(r.tensors) encoder tensors)")
+        print("timm: timm.create_model('\(ZooExport.timmArchitecture)', pretrained=True, pretrained_cfg_overlay=dict(file='\(out)/model.safetensors'), **model_args from config.json)")
+
+    case "card":
+        let a = try Arguments(argv, options: ["zoo"], flags: [])
+        if a.wantsHelp { print(usage); return }
+        guard a.positionals.count == 1 else { throw UsageError("card takes one NAME[@vN]") }
+        let store = ZooStore.resolve(a.string("zoo"))
+        let (_, dir) = try store.load(a.positionals[0], verify: true)
+        try ModelCard.write(dir: dir)
+        print(String(decoding: try FileUtil.read(dir + "/" + ModelCard.fileName), as: UTF8.self), terminator: "")
+
     case "recommend":
-        let a = try Arguments(argv, options: ["zoo", "layers", "layer", "why"], flags: [])
+        let a = try Arguments(argv, options: ["zoo", "layers", "layer", "why", "pooling"], flags: [])
         if a.wantsHelp { print(usage); return }
         guard a.positionals.count == 1, a.positionals[0].contains("@") else { throw UsageError("recommend takes one NAME@vN") }
         let store = ZooStore.resolve(a.string("zoo"))
         let (m, _) = try store.load(a.positionals[0], verify: true)
         guard let layers = try layerList(a, m.model) else { throw UsageError("recommend needs --layers L,...") }
-        let spec = Manifest.FeatureSpec(layers: layers, chosenBy: a.string("why") ?? "")
+        let spec = Manifest.FeatureSpec(layers: layers, pooling: try a.choice("pooling", default: FeaturePooling.mean), chosenBy: a.string("why") ?? "")
         try store.setFeatures(a.positionals[0], spec)
-        print("\(m.name)@\(m.version): features = token mean of layers \(layers.map(\.description).joined(separator: ",")) (\(layers.reduce(0) { $0 + ($1.isDecoder ? m.model.decoderWidth : m.model.encoderWidth) }) values)")
+        print("\(m.name)@\(m.version): features = token mean of layers \(layers.map(\.description).joined(separator: ",")) (\(spec.pooling.rawValue) pooling, \(spec.pooling.factor * layers.reduce(0) { $0 + ($1.isDecoder ? m.model.decoderWidth : m.model.encoderWidth) }) values)")
 
     case "probe":
         // The probe + k-NN alone, on any features: TRAIN.npy / TEST.npy with TRAIN.labels.npy / TEST.labels.npy.
@@ -218,6 +245,6 @@ runCommand("ldae-zoo") {
         }
 
     default:
-        throw UsageError("unknown command '\(cmd)' (list, show, verify, features, eval, recommend, probe)")
+        throw UsageError("unknown command '\(cmd)' (list, show, verify, features, eval, export, card, recommend, probe)")
     }
 }

@@ -88,6 +88,8 @@ public struct EvalRecord: Codable, Sendable {
     public var valSeed: UInt64? = nil
     /// The layers of `metrics` (nil: the final norm).
     public var layers: [FeatureLayer]? = nil
+    /// The pooling of `metrics` and `perLayer` (nil: mean).
+    public var pooling: FeaturePooling? = nil
     /// --all-layers: one row per layer of the model, in network order (`features` is the layer name).
     public var perLayer: [EncoderMetrics]? = nil
 

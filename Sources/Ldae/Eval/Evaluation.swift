@@ -17,6 +17,8 @@ public struct Evaluation {
         public var seed: UInt64 = 0
         /// The model's layers (nil: the entry's recommended features, `ZooModel.defaultLayers`).
         public var layers: [FeatureLayer]? = nil
+        /// Pooling of the model's tokens (nil: the entry's recommended one, else mean).
+        public var pooling: FeaturePooling? = nil
         /// Also probe every layer of the model on its own (`EvalRecord.perLayer`).
         public var allLayers = false
         public var knnStandardize = false
@@ -108,11 +110,13 @@ public struct Evaluation {
     /// One row per layer of the model, from a single pass that taps them all.
     static func perLayer(_ zm: ZooModel, _ s: Sides, _ o: Options) throws -> [EvalRecord.EncoderMetrics] {
         let layers = FeatureLayer.all(zm.manifest.model)
-        let enc = ZooModel.encoder(zm.model, name: "all layers", featureT: o.featureT, timesteps: zm.manifest.training.timesteps, layers: layers)
+        let pooling = o.pooling ?? zm.defaultPooling
+        let enc = ZooModel.encoder(zm.model, name: "all layers", featureT: o.featureT, timesteps: zm.manifest.training.timesteps,
+                                   layers: layers, pooling: pooling)
         let (ftr, fte, sec) = try features(enc, s, o)
         var rows: [EvalRecord.EncoderMetrics] = [], lo = 0
         for l in layers {
-            let w = zm.model.width(of: l)
+            let w = pooling.factor * zm.model.width(of: l)
             rows.append(try probe("\(l)", ftr, fte, columns: lo..<(lo + w), classes: s.train.classNames.count,
                                   featureSeconds: sec / Double(layers.count), o))
             lo += w
@@ -136,14 +140,14 @@ public struct Evaluation {
             }
         }
         let s = sides(tr, te, o)
-        let layers = o.layers ?? zm.defaultLayers
+        let layers = o.layers ?? zm.defaultLayers, pooling = o.pooling ?? zm.defaultPooling
         let main = try metrics(ZooModel.encoder(zm.model, name: "encoder", featureT: o.featureT, timesteps: zm.manifest.training.timesteps,
-                                                layers: layers), s, o)
+                                                layers: layers, pooling: pooling), s, o)
         var baselines: [String: EvalRecord.EncoderMetrics] = [:]
         for b in o.baselines {
             let enc: FeatureEncoder = b == "pixels" ? .pixels(tr.geometry)
                 : ZooModel.encoder(try ZooModel.randomInit(zm.manifest.model, seed: 0), name: "random", featureT: o.featureT,
-                                   timesteps: zm.manifest.training.timesteps, layers: layers)
+                                   timesteps: zm.manifest.training.timesteps, layers: layers, pooling: pooling)
             baselines[b] = try metrics(enc, s, o)
         }
         let rows = o.allLayers ? try perLayer(zm, s, o) : nil
@@ -164,8 +168,12 @@ public struct Evaluation {
         rec.valFraction = o.val?.fraction
         rec.valSeed = o.val?.seed
         rec.layers = layers
+        rec.pooling = pooling
         rec.perLayer = rows
-        if o.record { try store.appendEval(rec, dir: zm.dir) }
+        if o.record {
+            try store.appendEval(rec, dir: zm.dir)
+            try ModelCard.write(dir: zm.dir)
+        }
         return rec
     }
 
@@ -196,7 +204,8 @@ public struct Evaluation {
     public static func render(_ r: EvalRecord) -> String {
         func pct(_ v: Double) -> String { String(format: "%.2f", 100 * v) }
         let split = r.split ?? "test"
-        let layerNote = r.layers.map { $0 == [.final] ? "" : ", encoder layers \($0.map(\.description).joined(separator: ","))" } ?? ""
+        var layerNote = r.layers.map { $0 == [.final] ? "" : ", encoder layers \($0.map(\.description).joined(separator: ","))" } ?? ""
+        if let p = r.pooling, p != .mean { layerNote += ", \(p.rawValue) pooling" }
         var s = "\(r.model): train \(r.train.used) / \(split) \(r.test.used) images, \(r.classNames.count) classes\(layerNote)"
         if r.settings.knnStandardize == true { s += ", k-NN on standardised features" }
         if r.settings.flipTTA == true { s += ", flip-averaged features" }

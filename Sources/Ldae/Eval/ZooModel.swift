@@ -34,22 +34,23 @@ public final class ZooModel {
     /// With time conditioning the encoder sees timestep `featureT` (of `timesteps`), as the paper's t = 10 of 1000;
     /// otherwise t is ignored.
     public static func encoder(_ model: LDAEModel, name: String, featureT: Int, timesteps: Int = 1000,
-                               layers: [FeatureLayer] = [.final]) -> FeatureEncoder {
+                               layers: [FeatureLayer] = [.final], pooling: FeaturePooling = .mean) -> FeatureEncoder {
         let adaln = model.config.timeCond == .adaln
         let tv = Float(featureT) / Float(timesteps)
-        let width = layers.reduce(0) { $0 + model.width(of: $1) }
+        let width = pooling.factor * layers.reduce(0) { $0 + model.width(of: $1) }
         return FeatureEncoder(name: name, width: width) { x, b, out in
             if adaln {
                 let t = [Float](repeating: tv, count: b)
-                t.withUnsafeBufferPointer { model.features(x, t: $0.baseAddress!, batch: b, layers: layers, out: out) }
+                t.withUnsafeBufferPointer { model.features(x, t: $0.baseAddress!, batch: b, layers: layers, pooling: pooling, out: out) }
             } else {
-                model.features(x, t: nil, batch: b, layers: layers, out: out)
+                model.features(x, t: nil, batch: b, layers: layers, pooling: pooling, out: out)
             }
         }
     }
 
     /// The features this entry recommends (manifest `features`), else the final norm's.
     public var defaultLayers: [FeatureLayer] { manifest.features?.layers ?? [.final] }
+    public var defaultPooling: FeaturePooling { manifest.features?.pooling ?? .mean }
 
     /// Shards must have the model's patch geometry.
     public func checkGeometry(_ set: ShardSet) throws {

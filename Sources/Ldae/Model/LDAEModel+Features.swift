@@ -69,30 +69,66 @@ public enum FeatureLayer: Hashable, Sendable, CustomStringConvertible, Codable {
     }
 }
 
+/// How a layer's tokens [T, C] become features.
+public enum FeaturePooling: String, MethodOption {
+    /// The mean over all tokens: [C] (timm's global_pool='avg').
+    case mean
+    /// The mean over each quadrant of the token grid (top-left, top-right, bottom-left, bottom-right): [4 C], so
+    /// the features keep coarse layout. For an odd grid the middle row and column go to the later halves.
+    case grid2
+
+    /// Values per channel.
+    public var factor: Int { self == .mean ? 1 : 4 }
+
+    /// out [b, factor * c] from x [b, G*G, c].
+    func pool(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, b: Int, grid G: Int, c: Int) {
+        switch self {
+        case .mean: MeanPool.forward(out: out, x: x, b: b, t: G * G, c: c)
+        case .grid2:
+            let h = G / 2
+            for bi in 0..<b {
+                let o = out + bi * 4 * c
+                o.initialize(repeating: 0, count: 4 * c)
+                for r in 0..<G { for col in 0..<G {
+                    let q = (r < h ? 0 : 2) + (col < h ? 0 : 1)
+                    let src = x + (bi * G * G + r * G + col) * c, dst = o + q * c
+                    for i in 0..<c { dst[i] += src[i] }
+                } }
+                for q in 0..<4 {
+                    let rows = q < 2 ? h : G - h, cols = q % 2 == 0 ? h : G - h
+                    let inv = 1 / Float(max(rows * cols, 1))
+                    for i in 0..<c { o[q * c + i] *= inv }
+                }
+            }
+        }
+    }
+}
+
 extension LDAEModel {
-    /// Width of one layer's features.
+    /// Width of one layer's features (before pooling's factor).
     public func width(of layer: FeatureLayer) -> Int {
         layer.isDecoder ? V : W
     }
 
-    /// Mean-pooled features of clean images at `layers`, concatenated in the order given.
-    /// x [B, T, D] -> out [B, sum of widths]. t nil means t = 0 (only used with adaLN).
+    /// Pooled features of clean images at `layers`, concatenated in the order given.
+    /// x [B, T, D] -> out [B, pooling.factor * sum of widths]. t nil means t = 0 (only used with adaLN).
     public func features(_ x: UnsafePointer<Float>, t: UnsafePointer<Float>?, batch: Int, layers: [FeatureLayer],
-                         out: UnsafeMutablePointer<Float>) {
-        if layers == [.final] { features(x, t: t, batch: batch, out: out); return }
-        let total = layers.reduce(0) { $0 + width(of: $1) }
+                         pooling: FeaturePooling = .mean, out: UnsafeMutablePointer<Float>) {
+        if layers == [.final] && pooling == .mean { features(x, t: t, batch: batch, out: out); return }
+        let F = pooling.factor, G = config.grid
+        let total = F * layers.reduce(0) { $0 + width(of: $1) }
         var offsets: [FeatureLayer: [Int]] = [:]        // a layer may be asked for twice
         var o = 0
-        for l in layers { offsets[l, default: []].append(o); o += width(of: l) }
+        for l in layers { offsets[l, default: []].append(o); o += F * width(of: l) }
         let needDecoder = layers.contains { $0.isDecoder }
         inferenceShares(batch: batch) { ib, b0, b1 in
             let nb = b1 - b0, n = nb * T, p = params
-            var pooled = [Float](repeating: 0, count: nb * cmax)
+            var pooled = [Float](repeating: 0, count: nb * F * cmax)
             func tap(_ layer: FeatureLayer, _ buf: UnsafePointer<Float>, _ c: Int) {
                 guard let offs = offsets[layer] else { return }
                 pooled.withUnsafeMutableBufferPointer { pp in
-                    MeanPool.forward(out: pp.baseAddress!, x: buf, b: nb, t: T, c: c)
-                    for off in offs { for i in 0..<nb { (out + (b0 + i) * total + off).update(from: pp.baseAddress! + i * c, count: c) } }
+                    pooling.pool(out: pp.baseAddress!, x: buf, b: nb, grid: G, c: c)
+                    for off in offs { for i in 0..<nb { (out + (b0 + i) * total + off).update(from: pp.baseAddress! + i * F * c, count: F * c) } }
                 }
             }
             inferEncoder(ib, x: x + b0 * T * D, t: t.map { $0 + b0 }, batch: nb) { stage, buf in

@@ -297,7 +297,11 @@ public final class Trainer {
                              parameterCount: model.parameterCount, encoderParameterCount: model.encoderParameterCount,
                              trainSeconds: trainSeconds, weightsDtype: options.weightsDtype == .f32 ? "f32" : "f16")
             m.notes = tc.ema > 0 ? "weights are the EMA (decay \(tc.ema)) of the trained parameters" : ""
-            return try store.publish(staging: staging, manifest: m)
+            m.threads = Parallel.workers
+            m.cpu = SystemInfo.cpuModel
+            let published = try store.publish(staging: staging, manifest: m)
+            try? ModelCard.write(dir: published.path)   // derived; `ldae-zoo eval` rewrites it
+            return published
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
             throw error

@@ -47,16 +47,21 @@ public struct Manifest: Codable, Sendable {
     /// sha256 of every file in the entry but manifest.json and evals.jsonl (filled by publish).
     public var files: [String: String] = [:]
     public var notes: String = ""
+    /// Worker threads and the CPU model of the training run (nil in entries written before they were recorded).
+    public var threads: Int? = nil
+    public var cpu: String? = nil
     /// The features `ldae-zoo features NAME` writes with no flags (nil: token mean after the final norm).
     public var features: FeatureSpec? = nil
 
     /// Which layers' token means, concatenated in this order, make the entry's recommended features.
     public struct FeatureSpec: Codable, Sendable, Equatable {
         public var layers: [FeatureLayer]
-        public var pooling: String = "mean"
+        public var pooling: FeaturePooling = .mean
         /// How the choice was made (e.g. the validation split's table).
         public var chosenBy: String = ""
-        public init(layers: [FeatureLayer], chosenBy: String = "") { self.layers = layers; self.chosenBy = chosenBy }
+        public init(layers: [FeatureLayer], pooling: FeaturePooling = .mean, chosenBy: String = "") {
+            self.layers = layers; self.pooling = pooling; self.chosenBy = chosenBy
+        }
     }
 
     public init(name: String, model: ModelConfig, tokenizer: Tokenizer, training: TrainConfig, data: DataInfo, seed: UInt64,

@@ -7,5 +7,6 @@ extension ZooStore {
         var (m, dir) = try load(ref, verify: true)
         m.features = spec
         try JSON.write(m, to: dir + "/" + ZooStore.manifestFile)
+        try ModelCard.write(dir: dir)
     }
 }

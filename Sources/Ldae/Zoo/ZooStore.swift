@@ -63,7 +63,7 @@ public struct ZooStore: Sendable {
         var m = manifest
         var files: [String: String] = [:]
         let names = try FileManager.default.contentsOfDirectory(atPath: staging)
-        for f in names.sorted() where f != ZooStore.manifestFile && f != ZooStore.evalsFile && !f.hasPrefix(".") {
+        for f in names.sorted() where !ZooStore.unhashedFiles.contains(f) && !f.hasPrefix(".") {
             guard !FileUtil.isDirectory(staging + "/" + f) else { continue }
             files[f] = try SHA256.hex(file: staging + "/" + f)
         }
@@ -82,6 +82,10 @@ public struct ZooStore: Sendable {
         }
         throw LdaeError("cannot find a free version", file: root + "/" + m.name)
     }
+
+    /// Files of an entry that change after publishing and so are not hashed: the manifest itself, the append-only
+    /// evaluation log and the model card generated from both.
+    public static let unhashedFiles: Set<String> = [manifestFile, evalsFile, ModelCard.fileName]
 
     /// Parses "NAME", "NAME@3" or "NAME@v3"; NAME alone is the newest version.
     public func resolveRef(_ ref: String) throws -> (name: String, version: Int) {

@@ -1,0 +1,102 @@
+import Foundation
+
+/// The model card: `README.md` in a zoo version folder (and in an export), generated from manifest.json and
+/// evals.jsonl. Like evals.jsonl it is derived, not hashed: `ldae-zoo eval` and `recommend` rewrite it.
+public enum ModelCard {
+    public static let fileName = "README.md"
+
+    public static func render(_ m: Manifest, evals: [EvalRecord]) -> String {
+        let c = m.model, t = m.training
+        func pct(_ v: Double) -> String { String(format: "%.1f", 100 * v) }
+        var s: [String] = []
+        s.append("# \(m.name) \(m.version)")
+        s.append("")
+        s.append("A ViT encoder pretrained without labels by **l-DAE** (latent denoising autoencoder; Chen, Liu, Xie, He, "
+                 + "*Deconstructing Denoising Diffusion Models for Self-Supervised Learning*, 2024) with ldae on CPU.")
+        s.append("")
+        s.append("## Model")
+        s.append("- Encoder: timm `VisionTransformer(img_size=\(c.imageSize), patch_size=\(c.patchSize), embed_dim=\(c.encoderWidth), "
+                 + "depth=\(c.encoderDepth), num_heads=\(c.encoderHeads), mlp_ratio=\(c.mlpRatio), class_token=False, "
+                 + "global_pool='avg', fc_norm=False, num_classes=0)`; \(c.posEmbed.rawValue) positional embedding; "
+                 + "\(m.encoderParameterCount) parameters.")
+        s.append("- Decoder (used in pretraining only): \(c.decoderWidth) x \(c.decoderDepth) blocks, \(c.decoderHeads) heads"
+                 + (c.timeCond == .adaln ? "; every block told the noise level by adaLN (not loadable as a plain timm ViT)." : "."))
+        s.append("- Input: \(c.imageSize)x\(c.imageSize) RGB scaled as \(PixelScaling.name) (timm mean = std = 0.5), weights \(m.weightsDtype).")
+        let feats = m.features ?? Manifest.FeatureSpec(layers: [.final])
+        let fw = feats.pooling.factor * feats.layers.reduce(0) { $0 + ($1.isDecoder ? c.decoderWidth : c.encoderWidth) }
+        s.append("- **Recommended features** (what `ldae-zoo features \(m.name)` writes): \(feats.pooling.rawValue) pooling of the tokens at "
+                 + "layer\(feats.layers.count > 1 ? "s" : "") \(feats.layers.map(\.description).joined(separator: ", ")) "
+                 + "(\(fw) values)" + (feats.chosenBy.isEmpty ? "." : "; \(feats.chosenBy)."))
+        s.append("")
+        s.append("## Data and recipe")
+        let held = t.valFraction > 0 ? "; \(pct(t.valFraction))% held out as the validation split (val_seed \(t.valSeed)), never trained on" : ""
+        s.append("- Data: \(m.data.images) images from \(m.data.sources.joined(separator: ", ")) (index sha256 \(m.data.indexSHA256.prefix(12))...)\(held); "
+                 + "\(m.data.classNames.count) classes (labels unused in pretraining).")
+        s.append("- Tokenizer: \(m.tokenizer.kind.rawValue)" + (m.tokenizer.kind == .pca ? " (d = \(m.tokenizer.latentDim) of \(c.tokenDim), latent scale \(t.latentScale.rawValue))" : "")
+                 + "; schedule \(t.schedule.rawValue)" + (t.schedule == .ldae ? String(format: " (sigma 0..%.3g)", t.sigmaMax) : "")
+                 + ", \(t.noiseLevels.rawValue)-level noise, target \(t.target.rawValue), residual weight \(t.residualWeight), "
+                 + "loss weighting \(t.lossWeighting ? "1/(1+sigma^2)" : "off").")
+        s.append("- Augmentation: flips \(t.flip ? "on" : "off"), crop \(t.crop.rawValue)"
+                 + (t.crop == .pad ? " (padding \(t.cropPadding))" : t.crop == .rrc ? String(format: " (scale %.2f..1)", t.cropScaleMin) : "") + ".")
+        s.append(String(format: "- Optimisation: %d steps (%.1f epochs) of batch %d, AdamW base lr %g per 256 (beta2 %g, weight decay %g), warmup %g epochs, clip %g, EMA %@; seed %llu.",
+                        m.steps, m.epochs, t.batchSize, t.baseLR, t.beta2, t.weightDecay, t.warmupEpochs, t.gradClip,
+                        t.ema > 0 ? "\(t.ema) (published weights are the EMA)" : "off", t.seed))
+        s.append(String(format: "- Compute: %.1f training minutes%@; final loss %.4f.", m.trainSeconds / 60,
+                        m.threads.map { " on \($0) threads" + (m.cpu.map { " (\($0))" } ?? "") } ?? "", m.finalLoss))
+        s.append("")
+        s.append("## Evaluation")
+        if evals.isEmpty {
+            s.append("Not evaluated yet: `ldae-zoo eval \(m.name)@\(m.version) --train TRAIN --test TEST --baseline pixels --baseline random`.")
+        }
+        // the newest record of each split
+        for split in ["test", "val"] {
+            guard let r = evals.last(where: { ($0.split ?? "test") == split }) else { continue }
+            let ks = r.settings.knnStandardize == true ? ", k-NN on standardised features" : ""
+            s.append("")
+            s.append("**\(split == "test" ? "Test set" : "Validation split")** (\(r.date.prefix(10))): probe trained on \(r.train.used) images, "
+                     + "evaluated on \(r.test.used); features: layers \((r.layers ?? [.final]).map(\.description).joined(separator: ",")), "
+                     + "\((r.pooling ?? .mean).rawValue) pooling\(ks).")
+            s.append("")
+            s.append("| features | dim | linear top-1 | k-NN top-1 (k=\(r.settings.knn.k)) |")
+            s.append("|---|---|---|---|")
+            for e in [r.metrics] + r.baselines.keys.sorted().map({ r.baselines[$0]! }) {
+                s.append("| \(e.features == "encoder" ? "this model" : e.features) | \(e.featureDim) | \(pct(e.linearProbe.top1)) | \(pct(e.knn.top1)) |")
+            }
+            if let pl = r.perLayer {
+                s.append("")
+                s.append("Per layer: " + pl.map { "\($0.features) \(pct($0.linearProbe.top1))/\(pct($0.knn.top1))" }.joined(separator: ", ")
+                         + " (linear/k-NN).")
+            }
+        }
+        s.append("")
+        s.append("Probe: features standardised with the training side's statistics, multinomial logistic regression (L-BFGS), "
+                 + "weight decay picked on a held-out 10% of the probe's training side; k-NN: cosine similarity, votes exp(sim/0.07) (DINO).")
+        s.append("")
+        s.append("## Use")
+        s.append("Intended for research: frozen features for linear probes, k-NN retrieval or fine-tuning on images like its data "
+                 + "(\(c.imageSize)x\(c.imageSize)). It was trained on a CPU budget; it is not a general-purpose backbone.")
+        s.append("")
+        s.append("```sh")
+        s.append("ldae-zoo features \(m.name)@\(m.version) SHARDS --out feats.npy      # the recommended features, float32 [N, \(fw)]")
+        s.append("ldae-zoo export \(m.name)@\(m.version) --out \(m.name)-timm              # config.json + model.safetensors + this card")
+        s.append("```")
+        s.append("```python")
+        s.append("import timm  # after ldae-zoo export")
+        s.append("m = timm.create_model('vit_tiny_patch16_224', pretrained=True, pretrained_cfg_overlay=dict(file='\(m.name)-timm/model.safetensors'),")
+        s.append("                      img_size=\(c.imageSize), patch_size=\(c.patchSize), embed_dim=\(c.encoderWidth), depth=\(c.encoderDepth), num_heads=\(c.encoderHeads), mlp_ratio=\(c.mlpRatio),")
+        s.append("                      class_token=False, global_pool='avg', fc_norm=False, num_classes=0)")
+        s.append("feats = m(x)            # x: [B, 3, \(c.imageSize), \(c.imageSize)] in [-1, 1]; the final layer's mean-pooled tokens")
+        s.append("tokens = m.forward_features(x)   # [B, \(c.tokens), \(c.encoderWidth)] after the final norm")
+        s.append("```")
+        s.append("")
+        s.append("Generated by ldae from manifest.json and evals.jsonl.")
+        return s.joined(separator: "\n") + "\n"
+    }
+
+    /// Rewrites the card of the entry in `dir` (atomically).
+    public static func write(dir: String) throws {
+        let m = try JSON.read(Manifest.self, path: dir + "/" + ZooStore.manifestFile)
+        let evals = EvalRecord.readAll(dir + "/" + ZooStore.evalsFile).records
+        try AtomicFile.write(Data(render(m, evals: evals).utf8), to: dir + "/" + fileName)
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import XCTest
+@testable import Ldae
+
+/// Model cards, the timm-style export, recommended features and validation-split evaluation on a micro model.
+final class ZooExportTests: XCTestCase {
+    func testExportWritesEncoderOnlyTimmFolderAndRefusesToOverwrite() throws {
+        let tmp = TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let store = ZooStore(root: tmp + "/zoo")
+        let (model, _) = try ZooEvalTests.publishModel(store)
+        let out = tmp + "/export"
+        let r = try ZooExport.export(store: store, ref: "micro", out: out)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: out)), Set(r.files))
+        let (t, _, _) = try Safetensors.read(out + "/model.safetensors")
+        let enc = model.tensors.filter(\.encoder)
+        XCTAssertEqual(Set(t.keys), Set(enc.map(\.name)))
+        XCTAssertFalse(t.keys.contains { $0.hasPrefix("decoder") })
+        XCTAssertEqual(t["patch_embed.proj.weight"]!.shape, [32, 3, 4, 4])
+        // the exported tensors are the model's own (timm layout)
+        let all = Dictionary(uniqueKeysWithValues: model.exportTensors().map { ($0.name, $0) })
+        for (k, v) in t { XCTAssertEqual(v.values, all[k]!.values, k) }
+        let cfg = try JSON.read(ZooExport.TimmConfig.self, path: out + "/config.json")
+        XCTAssertEqual(cfg.modelArgs.embedDim, 32); XCTAssertEqual(cfg.modelArgs.depth, 2); XCTAssertEqual(cfg.modelArgs.patchSize, 4)
+        XCTAssertFalse(cfg.modelArgs.classToken); XCTAssertEqual(cfg.numClasses, 0)
+        XCTAssertEqual(cfg.pretrainedCfg.inputSize, [3, 8, 8])
+        XCTAssertThrowsError(try ZooExport.export(store: store, ref: "micro", out: out)) { XCTAssertTrue("\($0)".contains("already exists"), "\($0)") }
+        XCTAssertNoThrow(try ZooExport.export(store: store, ref: "micro", out: out, overwrite: true))
+        // a model that needs the noise level in every block is not a plain timm ViT
+        var ada = ZooEvalTests.microConfig; ada.timeCond = .adaln
+        try ZooEvalTests.publishModel(store, name: "ada", config: ada)
+        XCTAssertThrowsError(try ZooExport.export(store: store, ref: "ada", out: tmp + "/ada")) { XCTAssertTrue("\($0)".contains("adaln"), "\($0)") }
+        XCTAssertFalse(FileUtil.exists(tmp + "/ada"))
+    }
+
+    func testCardFollowsEvalsAndRecommendedFeaturesWhileTheEntryStillVerifies() throws {
+        let tmp = TestSupport.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let store = ZooStore(root: tmp + "/zoo")
+        let (_, dir) = try ZooEvalTests.publishModel(store)
+        let tr = try ZooEvalTests.shards(tmp + "/train", n: 80, seed: 1)
+        try store.setFeatures("micro@v1", .init(layers: [.block(1), .block(2)], pooling: .grid2, chosenBy: "val table"))
+        var o = Evaluation.Options(train: [tr], test: [])
+        o.val = HoldOut(fraction: 0.25, seed: 0)
+        o.batch = 16; o.probe.maxIterations = 20; o.knn.k = 5; o.denoiseImages = 0; o.allLayers = true; o.knnStandardize = true
+        let r = try Evaluation.run(store: store, ref: "micro", options: o)
+        XCTAssertEqual(r.split, "val"); XCTAssertEqual(r.test.used, 20); XCTAssertEqual(r.train.used, 60)
+        XCTAssertEqual(r.layers, [.block(1), .block(2)]); XCTAssertEqual(r.pooling, .grid2)
+        XCTAssertEqual(r.metrics.featureDim, 2 * 32 * 4)            // two layers, four quadrants
+        XCTAssertEqual(r.perLayer?.map(\.features), ["embed", "1", "2", "final", "dec1"])
+        let card = String(decoding: try FileUtil.read(dir + "/" + ModelCard.fileName), as: UTF8.self)
+        XCTAssertTrue(card.contains("**Validation split**"), card)
+        XCTAssertTrue(card.contains(String(format: "%.1f", 100 * r.metrics.linearProbe.top1)), card)
+        XCTAssertTrue(card.contains("grid2 pooling of the tokens at layers 1, 2 (256 values)"), card)
+        XCTAssertNoThrow(try store.load("micro@v1", verify: true))
+        // the recorded features are what the recommended encoder gives, and what a reader of the record can rebuild
+        let back = EvalRecord.readAll(dir + "/" + ZooStore.evalsFile).records.last!
+        XCTAssertEqual(back.layers, [.block(1), .block(2)]); XCTAssertEqual(back.split, "val"); XCTAssertEqual(back.valFraction, 0.25)
+    }
+
+    func testGridPoolingAveragesEachQuadrant() {
+        // grid 3: quadrants of 1x1, 1x2, 2x1 and 2x2 tokens
+        let G = 3, c = 2
+        let x: [Float] = (0..<(G * G * c)).map { Float($0) }
+        var out = [Float](repeating: 0, count: 4 * c)
+        FeaturePooling.grid2.pool(out: &out, x: x, b: 1, grid: G, c: c)
+        func tok(_ r: Int, _ col: Int, _ i: Int) -> Float { x[(r * G + col) * c + i] }
+        for i in 0..<c {
+            XCTAssertEqual(out[0 * c + i], tok(0, 0, i))
+            XCTAssertEqual(out[1 * c + i], (tok(0, 1, i) + tok(0, 2, i)) / 2)
+            XCTAssertEqual(out[2 * c + i], (tok(1, 0, i) + tok(2, 0, i)) / 2)
+            XCTAssertEqual(out[3 * c + i], (tok(1, 1, i) + tok(1, 2, i) + tok(2, 1, i) + tok(2, 2, i)) / 4)
+        }
+    }
+}
