@@ -20,6 +20,9 @@ commands:
                                      linear probe (top-1/top-5), k-NN (top-1), denoising PSNR + figure; appended
                                      to the entry's evals.jsonl
 
+  sample NAME[@vN] --out grid.png [--n 64] [--steps 50] [--sampler ddim|ddpm] [--eta E] [--seed S] [--npy F]
+       [--invert SHARDS]             DDPM/DDIM samples or DDIM inversion (`ldae-zoo sample --help`)
+
   probe TRAIN.npy TEST.npy [--wd X | --wd-grid ...] [--probe-iters 100] [--knn-k 20] [--no-knn] [--json]
                                      the same linear probe and k-NN on any float features (labels in
                                      TRAIN.labels.npy / TEST.labels.npy, as `features` writes them)
@@ -145,6 +148,8 @@ runCommand("ldae-zoo") {
         print(Evaluation.render(rec))
         if o.record { print("recorded in \(store.path(name, v))/\(ZooStore.evalsFile)") }
 
+    case "sample": try runSample(argv)   // Sample.swift
+
     case "probe":
         // The probe + k-NN alone, on any features: TRAIN.npy / TEST.npy with TRAIN.labels.npy / TEST.labels.npy.
         let a = try Arguments(argv, options: ["wd", "wd-grid", "probe-iters", "knn-k", "seed"], flags: ["json", "no-knn"])
@@ -172,6 +177,6 @@ runCommand("ldae-zoo") {
         }
 
     default:
-        throw UsageError("unknown command '\(cmd)' (list, show, verify, features, eval, probe)")
+        throw UsageError("unknown command '\(cmd)' (list, show, verify, features, eval, sample, probe)")
     }
 }
