@@ -13,8 +13,8 @@ usage: ldae-zoo sample NAME[@vN] [--n 64] [--steps 50] [--sampler ddim|ddpm] [--
   over --steps timesteps evenly spaced in 1...T (round(k T / steps), k = 1..steps; --steps T with ddpm is full DDPM).
   Noise lives where the entry was trained: the top-d PCA latent (pca tokenizer) or pixels; gamma_t only with input
   scaling. Prior z_T ~ N(gamma_T m, gamma_T^2 v + sigma_T^2) with m, v the data's latent mean and variance from the
-  entry's PCA basis (pixel tokenizer: --pca, else m = 0, v = 1). x0hat is clamped to [-1, 1] at every step unless
-  --no-clip. Deterministic for a given --seed (image i uses its own random stream, whatever --batch).
+  entry's PCA basis (pixel tokenizer: --pca, else the basis it was trained with, else m = 0, v = 1). x0hat is
+  clamped to [-1, 1] at every step unless --no-clip. Deterministic for a given --seed (image i uses its own random stream, whatever --batch).
   --invert SHARDS: the first --n images are encoded to z_T by DDIM inversion (eta 0, no clamping) and regenerated
   with DDIM eta 0; the grid shows original | regenerated pairs and the PSNR on [0, 1] pixels is printed.
   --out: PNG grid (--cols images per row); --npy: the samples as float32 [n, H, W, 3] in [0, 1].
@@ -53,7 +53,11 @@ func runSample(_ argv: [String]) throws {
     }
     let T = tc.timesteps
     guard steps <= T else { throw UsageError("--steps must be <= the entry's \(T) training timesteps") }
-    let extraPCA = try a.string("pca").map { try PCABasis.load($0) }
+    // the prior's statistics for pixel-tokenizer entries: --pca, else the basis the entry was trained with, if any
+    var extraPCA: PCABasis? = nil
+    if let p = a.string("pca") ?? (zm.pca == nil ? zm.manifest.tokenizer.pcaFile.map { zm.dir + "/" + $0 } : nil) {
+        extraPCA = try PCABasis.load(p)
+    }
     var sampler = try DiffusionSampler(zoo: zm, pca: extraPCA)
     let g = zm.manifest.model.geometry, V = g.valuesPerImage
     let ts = DiffusionSampler.evenlySpaced(steps: steps, of: T)
@@ -71,7 +75,7 @@ func runSample(_ argv: [String]) throws {
         let zT = try sampler.invert(clean, count: count, timesteps: ts, batch: batch, progress: progress, denoiser: denoiser)
         let regen = try sampler.generate(count: count, timesteps: ts, method: .ddim, eta: 0, seed: UInt64(seed), batch: batch,
                                          start: zT, progress: progress, denoiser: denoiser)
-        progress.finish()
+        if isatty(2) != 0 { progress.finish() }   // a plain progress printed its last line at the last step
         let psnr = PSNR.perImage(regen, reference: clean, count: count).reduce(0, +) / Double(count)
         summary = "DDIM inversion + regeneration of \(count) images from \(invertPath) (\(ts.count) steps): PSNR " + String(format: "%.2f dB", psnr)
         if let pca = zm.pca {
@@ -94,7 +98,7 @@ func runSample(_ argv: [String]) throws {
         let progress = Progress("sample", total: n * ts.count, unit: "img-steps")
         images = try sampler.generate(count: n, timesteps: ts, method: method, eta: eta, seed: UInt64(seed), batch: batch,
                                       progress: progress, denoiser: denoiser)
-        progress.finish()
+        if isatty(2) != 0 { progress.finish() }   // a plain progress printed its last line at the last step
         gridCols = cols
         summary = "\(n) samples of \(zm.ref): \(method.rawValue)" + (method == .ddim ? " eta \(eta)" : "") + ", \(ts.count) steps, seed \(seed)"
         if let npy { try SampleOutput.writeNPY(npy, images: images, count: n, geometry: g) }
