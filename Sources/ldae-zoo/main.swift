@@ -29,6 +29,9 @@ commands:
   recommend NAME@vN --layers L,... [--pooling mean|grid2] [--why TEXT]
                                      record the layers `features` and `eval` use by default (manifest `features`)
 
+  sample NAME[@vN] --out grid.png [--n 64] [--steps 50] [--sampler ddim|ddpm] [--eta E] [--seed S] [--npy F]
+       [--invert SHARDS]             DDPM/DDIM samples or DDIM inversion (`ldae-zoo sample --help`)
+
   probe TRAIN.npy TEST.npy [--wd X | --wd-grid ...] [--probe-iters 100] [--knn-k 20] [--no-knn] [--json]
                                      the same linear probe and k-NN on any float features (labels in
                                      TRAIN.labels.npy / TEST.labels.npy, as `features` writes them)
@@ -218,6 +221,8 @@ runCommand("ldae-zoo") {
         try store.setFeatures(a.positionals[0], spec)
         print("\(m.name)@\(m.version): features = token mean of layers \(layers.map(\.description).joined(separator: ",")) (\(spec.pooling.rawValue) pooling, \(spec.pooling.factor * layers.reduce(0) { $0 + ($1.isDecoder ? m.model.decoderWidth : m.model.encoderWidth) }) values)")
 
+    case "sample": try runSample(argv)   // Sample.swift
+
     case "probe":
         // The probe + k-NN alone, on any features: TRAIN.npy / TEST.npy with TRAIN.labels.npy / TEST.labels.npy.
         let a = try Arguments(argv, options: ["wd", "wd-grid", "probe-iters", "knn-k", "seed"], flags: ["json", "no-knn"])
@@ -245,6 +250,6 @@ runCommand("ldae-zoo") {
         }
 
     default:
-        throw UsageError("unknown command '\(cmd)' (list, show, verify, features, eval, export, card, recommend, probe)")
+        throw UsageError("unknown command '\(cmd)' (list, show, verify, features, eval, export, card, recommend, sample, probe)")
     }
 }

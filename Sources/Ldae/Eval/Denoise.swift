@@ -42,7 +42,7 @@ public enum DenoiseEval {
             var start = 0
             while start < n {
                 let b = min(batch, n - start)
-                let tv = [Float](repeating: Float(t) / Float(schedule.timesteps), count: b)
+                let tv = [Float](repeating: Float(t - 1) / Float(schedule.timesteps), count: b)   // as TrainStep: (t - 1) / T
                 clean.withUnsafeBufferPointer { cp in noisy.withUnsafeMutableBufferPointer { np in out.withUnsafeMutableBufferPointer { op in
                     objective.corrupt(cp.baseAddress! + start * V, batch: b, gammas: [Double](repeating: gamma, count: b),
                                       sigmas: [Double](repeating: sg, count: b), rng: &rng, out: np.baseAddress! + start * V)
