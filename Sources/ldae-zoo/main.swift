@@ -10,12 +10,12 @@ commands:
   list [--json]                      every version: architecture, data, latent d, steps, loss, best eval, damage
   show NAME[@vN]                     the manifest and the evaluation history (NAME alone = newest version)
   verify NAME[@vN]                   check the sha256 of every file of the entry (exit 1 when damaged)
-  features NAME[@vN] SHARDS... --out F.npy [--layers L,...] [--pooling mean|grid2] [--flip-tta] [--batch 256] [--max-images N] [--t 10]
+  features NAME[@vN] SHARDS... --out F.npy [--layers L,...] [--pooling \(FeaturePooling.choices)] [--flip-tta] [--batch 256] [--max-images N] [--t 10]
                                      token-mean encoder features of clean images (float32 [N, width] .npy, the
                                      first N images in order; labels as F.labels.npy when labeled). Default layers:
                                      the entry's recommended ones (`show` prints them), else `final`
   eval NAME[@vN] --train SHARDS (--test SHARDS | --val [--val-fraction F] [--val-seed S])
-       [--layers L,...] [--pooling mean|grid2] [--all-layers] [--knn-standardize] [--flip-tta]
+       [--layers L,...] [--pooling \(FeaturePooling.choices)] [--all-layers] [--knn-standardize] [--flip-tta]
        [--baseline pixels|random ...] [--knn-k 20]
        [--max-train N] [--max-test N] [--batch 256] [--t 10] [--seed 0] [--probe-iters 100]
        [--wd-grid 0,1e-5,1e-4,1e-3,1e-2] [--denoise-t 100,250,500] [--denoise-images 256]
@@ -26,7 +26,7 @@ commands:
                                      a timm / Hugging Face style folder: config.json, model.safetensors (encoder
                                      only), README.md (the model card)
   card NAME[@vN]                     (re)write and print the entry's model card, README.md
-  recommend NAME@vN --layers L,... [--pooling mean|grid2] [--why TEXT]
+  recommend NAME@vN --layers L,... [--pooling \(FeaturePooling.choices)] [--why TEXT]
                                      record the layers `features` and `eval` use by default (manifest `features`)
 
   sample NAME[@vN] --out grid.png [--n 64] [--steps 50] [--sampler ddim|ddpm] [--eta E] [--seed S] [--npy F]
@@ -42,8 +42,8 @@ common options:
 notes:
   layers: embed (patch + position embedding), 1..depth (residual stream after that encoder block), final (after the
   encoder's last norm: timm's pooled output), dec1..decN (after a decoder block); a list is concatenated in order.
-  --pooling mean averages all tokens; grid2 averages each quadrant of the token grid (4x the values, coarse layout
-  kept). --all-layers adds one row per layer. --val probes on the split held out of --train (default: the fraction and seed
+  --pooling mean averages all tokens; grid2 / grid4 average each cell of a 2x2 / 4x4 split of the token grid
+  (4x / 16x the values; coarse layout kept). --all-layers adds one row per layer. --val probes on the split held out of --train (default: the fraction and seed
   the model was trained with, else 0.1 and seed 0): the place for recipe decisions; --test is for the final number.
   --knn-standardize standardises features with the train side's mean/std before k-NN (every row alike);
   --flip-tta averages the features of each image and its mirror.

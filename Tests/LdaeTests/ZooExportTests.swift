@@ -71,5 +71,15 @@ final class ZooExportTests: XCTestCase {
             XCTAssertEqual(out[2 * c + i], (tok(1, 0, i) + tok(2, 0, i)) / 2)
             XCTAssertEqual(out[3 * c + i], (tok(1, 1, i) + tok(1, 2, i) + tok(2, 1, i) + tok(2, 2, i)) / 4)
         }
+        // grid4 on an 8 x 8 grid: 16 cells of 2 x 2 tokens, row-major
+        let G8 = 8
+        let x8: [Float] = (0..<(G8 * G8)).map { _ in Float.random(in: -1...1) }
+        var o16 = [Float](repeating: 0, count: 16)
+        FeaturePooling.grid4.pool(out: &o16, x: x8, b: 1, grid: G8, c: 1)
+        for cy in 0..<4 { for cx in 0..<4 {
+            let r = 2 * cy, q = 2 * cx
+            let want = (x8[r * 8 + q] + x8[r * 8 + q + 1] + x8[(r + 1) * 8 + q] + x8[(r + 1) * 8 + q + 1]) / 4
+            XCTAssertEqual(o16[cy * 4 + cx], want, accuracy: 1e-6)
+        } }
     }
 }

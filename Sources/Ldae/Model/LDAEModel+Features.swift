@@ -73,33 +73,39 @@ public enum FeatureLayer: Hashable, Sendable, CustomStringConvertible, Codable {
 public enum FeaturePooling: String, MethodOption {
     /// The mean over all tokens: [C] (timm's global_pool='avg').
     case mean
-    /// The mean over each quadrant of the token grid (top-left, top-right, bottom-left, bottom-right): [4 C], so
-    /// the features keep coarse layout. For an odd grid the middle row and column go to the later halves.
+    /// The mean over each cell of a 2 x 2 split of the token grid, row-major cells: [4 C], coarse layout kept.
     case grid2
+    /// The same over a 4 x 4 split: [16 C].
+    case grid4
 
+    /// Cells per side.
+    public var cells: Int {
+        switch self { case .mean: return 1; case .grid2: return 2; case .grid4: return 4 }
+    }
     /// Values per channel.
-    public var factor: Int { self == .mean ? 1 : 4 }
+    public var factor: Int { cells * cells }
 
-    /// out [b, factor * c] from x [b, G*G, c].
+    /// out [b, factor * c] from x [b, G*G, c]. Cell j of k along a side covers rows [floor(j G / k), floor((j+1) G / k)),
+    /// so for an odd grid the later cells are the larger ones; k is capped at G.
     func pool(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, b: Int, grid G: Int, c: Int) {
-        switch self {
-        case .mean: MeanPool.forward(out: out, x: x, b: b, t: G * G, c: c)
-        case .grid2:
-            let h = G / 2
-            for bi in 0..<b {
-                let o = out + bi * 4 * c
-                o.initialize(repeating: 0, count: 4 * c)
-                for r in 0..<G { for col in 0..<G {
-                    let q = (r < h ? 0 : 2) + (col < h ? 0 : 1)
-                    let src = x + (bi * G * G + r * G + col) * c, dst = o + q * c
-                    for i in 0..<c { dst[i] += src[i] }
-                } }
-                for q in 0..<4 {
-                    let rows = q < 2 ? h : G - h, cols = q % 2 == 0 ? h : G - h
-                    let inv = 1 / Float(max(rows * cols, 1))
-                    for i in 0..<c { o[q * c + i] *= inv }
-                }
-            }
+        let k = cells
+        if k == 1 { MeanPool.forward(out: out, x: x, b: b, t: G * G, c: c); return }
+        let bounds = (0...k).map { min(G, $0 * G / k) }
+        var cellOf = [Int](repeating: 0, count: G)
+        for j in 0..<k { for r in bounds[j]..<bounds[j + 1] { cellOf[r] = j } }
+        let size = (0..<k).map { bounds[$0 + 1] - bounds[$0] }
+        for bi in 0..<b {
+            let o = out + bi * k * k * c
+            o.initialize(repeating: 0, count: k * k * c)
+            for r in 0..<G { for col in 0..<G {
+                let src = x + (bi * G * G + r * G + col) * c, dst = o + (cellOf[r] * k + cellOf[col]) * c
+                for i in 0..<c { dst[i] += src[i] }
+            } }
+            for cy in 0..<k { for cx in 0..<k {
+                let inv = 1 / Float(max(size[cy] * size[cx], 1))
+                let dst = o + (cy * k + cx) * c
+                for i in 0..<c { dst[i] *= inv }
+            } }
         }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The l-DAE objective (DESIGN.md, "The method", steps 1-4): corruption in the PCA latent (or in pixels), and the
+/// The l-DAE objective (docs/method.md, "The final recipe", steps 1-4): corruption in the PCA latent (or in pixels), and the
 /// PCA-weighted reconstruction loss with its gradient, over flat buffers.
 ///
 /// Shapes: B images, T tokens, D = p*p*C values per token, d latent dims. All pixels are pixel-scaled

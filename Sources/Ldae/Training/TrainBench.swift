@@ -81,9 +81,7 @@ public enum TrainBench {
         print(String(format: "training step, batch %d (median of %d): %.1f ms = %.1f images/s, %.1f GFLOP/s (%.0f%% of sgemm 2048^3); model forward+backward alone %.1f ms, ratio step/model %.2f",
                      B, steps, step, ips, gflops, 100 * gflops / mr.sgemmGflops, mr.stepMs, step / mr.stepMs))
         print(String(format: "features, batch %d: %.1f ms = %.1f images/s", featureBatch, mr.featuresMs, fips))
-        // PyTorch 2.13 eager CPU figures quoted in issue 4 (same config, 2 threads, this machine kind): 2636 ms/step, 139.5 img/s.
-        print(String(format: "vs the PyTorch figures quoted in issue 4 (2636 ms/step, 139.5 feature images/s; not measured here): %.2fx step, %.2fx features",
-                     2636 / step, fips / 139.5))
+        // A comparison with PyTorch is only meaningful in the same run: `tools/bench train --rounds R` alternates both.
         print(String(format: "step_ms=%.1f images_per_s=%.1f features_images_per_s=%.1f gflops=%.1f peak_rss_mb=%.0f model_step_ms=%.1f step_over_model=%.2f sgemm_gflops=%.1f",
                      step, ips, fips, gflops, rss, mr.stepMs, step / mr.stepMs, mr.sgemmGflops))
     }
