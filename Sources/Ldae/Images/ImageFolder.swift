@@ -77,9 +77,7 @@ public struct ImageFolder: Sendable {
         defer { closedir(d) }
         var out: [Entry] = []
         while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
+            let name = String(decoding: direntName(e), as: UTF8.self)
             if name == "." || name == ".." || isHidden(name) { continue }
             // d_type spares a stat per file; symlinks and file systems without d_type are stat'ed.
             let type = Int32(e.pointee.d_type)
@@ -95,6 +93,14 @@ public struct ImageFolder: Sendable {
             }
         }
         return out
+    }
+
+    /// The bytes of a dirent's name, read in place up to its NUL. glibc packs entries tightly in readdir's
+    /// buffer, so copying the whole fixed-size `d_name` field (256 bytes) can read past the end of the heap block.
+    static func direntName(_ e: UnsafePointer<dirent>) -> UnsafeBufferPointer<UInt8> {
+        let p = UnsafeRawPointer(e) + MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        let n = strnlen(p.assumingMemoryBound(to: CChar.self), 256)   // NAME_MAX + 1: the field's size
+        return UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n)
     }
 
     /// Collects files below `dir` recursively; a symlinked folder already on the current path (a loop) is skipped.
