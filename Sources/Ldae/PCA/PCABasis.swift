@@ -33,8 +33,7 @@ public struct PCABasis: Sendable {
 
     public func save(_ path: String) throws {
         let D = dim
-        try AtomicFile.write(to: path) { tmp in
-            let f = try H5File.create(tmp)
+        try H5File.write(atomically: path) { f in
             try f.setAttribute("format", FormatName.pca)
             try f.setAttribute("format_version", FormatVersion.pca)
             try f.setAttribute("patch_size", patchSize)
@@ -46,7 +45,6 @@ public struct PCABasis: Sendable {
             try f.write("components", components, shape: [D, D])
             try f.write("eigenvalues", eigenvalues, shape: [D])
             try f.write("explained_variance_ratio", explainedVarianceRatio, shape: [D])
-            try f.close()
         }
     }
 

@@ -19,8 +19,7 @@ public enum ShardWriter {
         let g = o.geometry
         let n = labels.count
         precondition(patches.count == n * g.valuesPerImage && paths.count == n)
-        try AtomicFile.write(to: path) { tmp in
-            let f = try H5File.create(tmp)
+        try H5File.write(atomically: path) { f in
             try f.setAttribute("format", FormatName.shard)
             try f.setAttribute("format_version", FormatVersion.shard)
             try f.setAttribute("image_size", g.imageSize)
@@ -33,7 +32,6 @@ public enum ShardWriter {
             try f.write(ShardFormat.labels, labels, shape: [n], chunkRows: max(o.chunkRows, 1024), gzip: o.gzip)
             try f.writeStrings(ShardFormat.classNames, classNames)
             try f.writeStrings(ShardFormat.paths, paths)
-            try f.close()
         }
         return try SHA256.hex(file: path)
     }

@@ -18,18 +18,35 @@ public enum AtomicFile {
         }
     }
 
+    /// Writes `data` to `path` atomically (POSIX write and fsync, so that a full disk is reported, not lost).
     public static func write(_ data: Data, to path: String) throws {
-        let tmp = tempPath(for: path)
-        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-            throw LdaeError("cannot write (\(String(cString: strerror(errno))))", file: path)
+        try write(to: path) { tmp in
+            let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw LdaeError.system("cannot write", file: tmp) }
+            defer { close(fd) }
+            try data.withUnsafeBytes { (b: UnsafeRawBufferPointer) in
+                var done = 0
+                while done < b.count {
+                    let r = Glibc.write(fd, b.baseAddress! + done, b.count - done)
+                    if r < 0 && errno == EINTR { continue }
+                    guard r > 0 else { throw LdaeError.system("cannot write", file: tmp) }
+                    done += r
+                }
+            }
+            guard fsync(fd) == 0 else { throw LdaeError.system("cannot write", file: tmp) }
         }
-        try commit(temp: tmp, to: path)
     }
 
     /// Writes with a closure that receives the temporary path; renames only if the closure succeeds.
+    /// On failure the temporary is removed and an error naming it names `path` instead.
     public static func write(to path: String, _ body: (String) throws -> Void) throws {
         let tmp = tempPath(for: path)
-        do { try body(tmp) } catch { unlink(tmp); throw error }
+        do { try body(tmp) } catch {
+            unlink(tmp)
+            if var e = error as? HDF5Error, e.file == tmp { e.file = path; throw e }
+            if let e = error as? LdaeError, e.file == tmp { throw LdaeError(e.reason, file: path) }
+            throw error
+        }
         try commit(temp: tmp, to: path)
     }
 }
@@ -44,7 +61,7 @@ public enum FileUtil {
 
     public static func makeDirectory(_ path: String) throws {
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw LdaeError("cannot create directory: \(error.localizedDescription)", file: path)
+            throw LdaeError("cannot create folder (\(errorReason(error)))", file: path)
         }
     }
 

@@ -1,0 +1,123 @@
+import Foundation
+import XCTest
+@testable import Ldae
+
+/// Writing output on full and read-only file systems (tmpfs mounts; the tests skip where mounting is not
+/// allowed), concurrent writers, impossible sizes.
+final class OutputSafetyTests: XCTestCase {
+    private var mounts: [String] = []
+
+    override func tearDown() {
+        for m in mounts.reversed() { _ = Self.sh("/bin/umount", ["-l", m]) }
+        mounts = []
+        super.tearDown()
+    }
+
+    @discardableResult
+    static func sh(_ exe: String, _ args: [String]) -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        let err = Pipe()
+        p.standardError = err; p.standardOutput = FileHandle.nullDevice
+        do { try p.run() } catch { return (-1, "\(error)") }
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: e, as: UTF8.self))
+    }
+
+    /// A fresh tmpfs of `size` (e.g. "5m") mounted on a new folder; `readOnly` remounts it read-only after
+    /// creating `out/` inside. Skips the test when mounting fails (not root, no mount namespace).
+    func tmpfs(_ size: String, readOnly: Bool = false) throws -> String {
+        let dir = TestSupport.tempDir("mnt")
+        let (rc, err) = Self.sh("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", dir])
+        guard rc == 0 else { throw XCTSkip("cannot mount a tmpfs for a full-disk test (needs root): \(err.trimmingCharacters(in: .whitespacesAndNewlines))") }
+        mounts.append(dir)
+        if readOnly {
+            try FileManager.default.createDirectory(atPath: dir + "/out", withIntermediateDirectories: true)
+            let (rc2, err2) = Self.sh("/bin/mount", ["-o", "remount,ro", dir])
+            guard rc2 == 0 else { throw XCTSkip("cannot remount the tmpfs read-only: \(err2)") }
+        }
+        return dir
+    }
+
+    /// Fills the file system holding `dir` (a filler file grown until ENOSPC).
+    static func fill(_ dir: String) {
+        let fd = open(dir + "/filler", O_WRONLY | O_CREAT, 0o644)
+        defer { close(fd) }
+        let block = [UInt8](repeating: 1, count: 4096)
+        while block.withUnsafeBytes({ write(fd, $0.baseAddress!, 4096) }) > 0 {}
+    }
+
+    static func oneLine(_ s: String) -> Bool { s.split(separator: "\n").count == 1 }
+
+    static var cifarTrain: String { TestSupport.fixtures + "/cifar10/train" }
+
+    func testFullDiskDuringPrepIsOneLineNamingTheShard() throws {
+        let mnt = try tmpfs("5m")
+        // 200 images at 96 px are 5.5 MB of patches: the first shard does not fit.
+        let (rc, _, err) = try TestSupport.run("ldae-prep", ["images", Self.cifarTrain, "--out", mnt + "/shards", "--size", "96", "--quiet"])
+        XCTAssertEqual(rc, 1, "expected a clean failure, got status \(rc): \(err)")
+        XCTAssertTrue(Self.oneLine(err), err)
+        XCTAssertTrue(err.hasPrefix("ldae-prep: error: \(mnt)/shards/shard-00000.h5: "), err)
+        XCTAssertTrue(err.contains("No space left on device"), err)
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: mnt + "/shards")) ?? []
+        XCTAssertFalse(left.contains { $0.contains(".tmp-") }, "temporary files left: \(left)")
+    }
+
+    func testFullDiskWritingAnHDF5FileInProcessThrowsAndTheLibraryStaysUsable() throws {
+        let mnt = try tmpfs("1m")
+        Self.fill(mnt)
+        let g = PatchGeometry(imageSize: 8, patchSize: 4)
+        let patches = [UInt8](repeating: 7, count: 600 * g.valuesPerImage)
+        XCTAssertThrowsError(try ShardWriter.write(mnt + "/s.h5", options: .init(geometry: g), patches: patches,
+                                                   labels: [Int32](repeating: 0, count: 600), paths: (0..<600).map { "p\($0)" },
+                                                   classNames: ["a"])) { e in
+            XCTAssertEqual("\(e)", "\(mnt)/s.h5: cannot write (No space left on device)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mnt), ["filler"])
+        // HDF5 still works in this process (and exits cleanly at the end of the test run).
+        let ok = TestSupport.tempDir() + "/ok.h5"
+        try ShardWriter.write(ok, options: .init(geometry: g), patches: Array(patches[0..<g.valuesPerImage]), labels: [0], paths: ["p"], classNames: ["a"])
+        XCTAssertEqual(try H5File.open(ok).intAttribute("image_size"), 8)
+    }
+
+    func testFullDiskWritingPCAIsOneLine() throws {
+        let dir = TestSupport.tempDir()
+        _ = try PCACommandTests.shards(dir + "/shards")
+        let mnt = try tmpfs("1m")
+        Self.fill(mnt)
+        let (rc, _, err) = try TestSupport.run("ldae-fit-pca", [dir + "/shards", "--out", mnt + "/pca.h5", "--no-figures"])
+        XCTAssertEqual(rc, 1, err)
+        let lines = err.split(separator: "\n").filter { $0.hasPrefix("ldae-fit-pca: error") }
+        XCTAssertEqual(lines, ["ldae-fit-pca: error: \(mnt)/pca.h5: cannot write (No space left on device)"], err)
+    }
+
+    func testFoundationFileErrorsBecomeOneLineWithFileAndReason() throws {
+        let mnt = try tmpfs("1m")
+        Self.fill(mnt)
+        let src = TestSupport.tempDir() + "/big"
+        XCTAssertTrue(FileManager.default.createFile(atPath: src, contents: Data(repeating: 3, count: 200_000)))
+        XCTAssertThrowsError(try FileManager.default.copyItem(atPath: src, toPath: mnt + "/copy")) { e in
+            let line = errorLine(e)
+            XCTAssertTrue(Self.oneLine(line), line)
+            XCTAssertTrue(line.contains(mnt + "/copy") && line.contains("No space left on device"), line)
+            XCTAssertFalse(line.contains("NSCocoaErrorDomain"), line)
+        }
+        XCTAssertThrowsError(try AtomicFile.write(Data(repeating: 1, count: 100_000), to: mnt + "/x.json")) { e in
+            XCTAssertEqual("\(e)", "\(mnt)/x.json: cannot write (No space left on device)")
+        }
+    }
+
+    func testReadOnlyOutputIsOneLine() throws {
+        let mnt = try tmpfs("1m", readOnly: true)
+        for out in [mnt + "/out", mnt + "/new"] {
+            let (rc, _, err) = try TestSupport.run("ldae-prep", ["images", Self.cifarTrain, "--out", out, "--quiet"])
+            XCTAssertEqual(rc, 1, err)
+            XCTAssertTrue(Self.oneLine(err), err)
+            XCTAssertTrue(err.hasPrefix("ldae-prep: error: \(out)"), err)
+            XCTAssertTrue(err.contains("Read-only file system"), err)
+            XCTAssertFalse(err.contains(".tmp-") || err.contains("HDF5"), err)
+        }
+    }
+}
