@@ -14,10 +14,63 @@ final class FolderListingTests: XCTestCase {
         for i in 0..<3000 {
             let n = "img-\(i)" + String(repeating: "x", count: i % 23) + ".png"
             names.append(n)
-            XCTAssertTrue(FileManager.default.createFile(atPath: d + "/" + n, contents: Data([0x89])))
+            let fd = open(d + "/" + n, O_WRONLY | O_CREAT, 0o644)
+            XCTAssertGreaterThanOrEqual(fd, 0); close(fd)
         }
         let f = try ImageFolder(root: d)
         XCTAssertFalse(f.labeled)
         XCTAssertEqual(f.files.map { $0.path }, names.sorted(by: ImageFolder.byteLess))
+    }
+
+    static func png(_ dst: String) throws { try PrepPipelineTests.copy(TestSupport.fixtures + "/png/rgb8.png", dst) }
+    static func link(_ at: String, _ to: String) throws {
+        try FileManager.default.createSymbolicLink(atPath: at, withDestinationPath: to)
+    }
+
+    func testSymlinkToAnAncestorOrAnotherClassIsListedOnceAndReported() throws {
+        let d = TestSupport.tempDir() + "/in"
+        try Self.png(d + "/a/1.png")
+        try Self.png(d + "/b/2.png")
+        try Self.png(d + "/b/sub/3.png")
+        try Self.link(d + "/b/loop", "..")             // the root: every class again, under label b
+        try Self.link(d + "/b/sub/up", "../..")         // the root again, deeper
+        try Self.link(d + "/a/tob", "../b")             // another class folder: b's images under label a
+        try Self.link(d + "/a/again", "../a")           // its own class folder
+        let f = try ImageFolder(root: d)
+        XCTAssertEqual(f.classNames, ["a", "b"])
+        XCTAssertEqual(f.files.map { $0.path }, ["a/1.png", "b/2.png", "b/sub/3.png"])
+        XCTAssertEqual(f.files.map { $0.label }, [0, 1, 1])
+        XCTAssertEqual(f.skipped.map { $0.path }, ["a/again", "a/tob", "b/loop", "b/sub/up"])
+        XCTAssertTrue(f.skipped.allSatisfy { $0.reason.category == "symlink" && $0.reason.detail.contains("already listed") }, "\(f.skipped)")
+    }
+
+    func testSelfDanglingAndSpecialEntriesAreSkippedWithAReasonInTheIndex() throws {
+        let base = TestSupport.tempDir()
+        let d = base + "/in"
+        try Self.png(d + "/a/1.png")
+        try Self.png(d + "/a/2.png")
+        try Self.link(d + "/a/self.png", "self.png")
+        try Self.link(d + "/a/gone.png", "/nonexistent/gone.png")
+        try Self.link(d + "/a/ok.png", "1.png")         // a link to a file is a candidate like any file
+        XCTAssertEqual(mkfifo(d + "/a/pipe.png", 0o644), 0)   // opening it would block forever
+        var o = PrepPipelineTests.options(d, base + "/out")
+        o.maxSkipFraction = 0.5
+        let r = try Prep.run(o)
+        XCTAssertEqual(r.index.total, 3)
+        let skipped = Dictionary(uniqueKeysWithValues: r.index.skipped.map { ($0.path, $0.reason) })
+        XCTAssertEqual(Set(skipped.keys), ["a/self.png", "a/gone.png", "a/pipe.png"], "\(skipped)")
+        XCTAssertTrue(skipped["a/self.png"]!.hasPrefix("symlink: symlink loop"), skipped["a/self.png"]!)
+        XCTAssertTrue(skipped["a/gone.png"]!.contains("dangling symlink") && skipped["a/gone.png"]!.contains("/nonexistent/gone.png"), skipped["a/gone.png"]!)
+        XCTAssertTrue(skipped["a/pipe.png"]!.hasPrefix("not_a_file"), skipped["a/pipe.png"]!)
+        XCTAssertEqual(r.index.skippedCounts, ["symlink": 2, "not_a_file": 1])
+        XCTAssertEqual(r.index.filesRead, 6)
+        // a folder through --part records them once (part 0), so a merge lists them once
+        for i in 0..<2 {
+            var p = PrepPipelineTests.options(d, base + "/part\(i)")
+            p.part = (i, 2); p.maxSkipFraction = 0.5
+            try Prep.run(p)
+        }
+        let m = try PrepMerge.run(parts: [base + "/part0", base + "/part1"], out: base + "/merged")
+        XCTAssertEqual(m.skipped.map { $0.path }.sorted(), ["a/gone.png", "a/pipe.png", "a/self.png"])
     }
 }

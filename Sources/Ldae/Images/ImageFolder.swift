@@ -4,11 +4,19 @@ import Foundation
 /// files found recursively inside each class folder) or a flat folder (unlabeled, label -1).
 /// Hidden files and folders (`.DS_Store`, `.ipynb_checkpoints`, `._*`) are ignored. Every other regular file
 /// is a candidate: the format is found later by magic bytes, and a non-image is skipped with its reason.
+/// Symlinks are followed, but a folder is listed once: every folder visited (the root and the class folders
+/// included) is remembered by (device, inode), so a link back to an ancestor (a cycle) or to a folder listed
+/// elsewhere is skipped, as are links that dangle or point to themselves; each is in `skipped` with why.
 /// Order is deterministic: classes, then relative paths, by byte-wise (code point) comparison, as Python's sorted().
 public struct ImageFolder: Sendable {
     public struct File: Sendable, Equatable {
         public var path: String      // relative to the root, "/"-separated
         public var label: Int32
+    }
+    /// An entry that is not a candidate file, and why (recorded in index.json's skipped list).
+    public struct Skipped: Sendable, Equatable {
+        public var path: String
+        public var reason: SkipReason
     }
     public let root: String
     public let labeled: Bool
@@ -18,6 +26,8 @@ public struct ImageFolder: Sendable {
     public let emptyClasses: [String]
     /// Regular files directly in a labeled root (ignored, as torchvision's ImageFolder does).
     public let ignoredTopLevel: Int
+    /// Symlinks that loop, dangle or point to a folder already listed; files that are not regular files.
+    public let skipped: [Skipped]
 
     static func byteLess(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
     static func isHidden(_ name: String) -> Bool { name.hasPrefix(".") }
@@ -31,8 +41,11 @@ public struct ImageFolder: Sendable {
         }
         guard isDir.boolValue else { throw LdaeError("not a folder (expected a folder of images)", file: root) }
         self.root = root
-        let top = try ImageFolder.entries(root)
-        let dirs = top.filter { $0.isDir }.map { $0.name }.sorted(by: ImageFolder.byteLess)
+        var walker = Walker()
+        var st = stat()
+        if stat(root, &st) == 0 { walker.visited.insert(Walker.key(st)) }
+        let top = try walker.entries(root, rel: "")
+        let dirs = top.filter { $0.isDir }.sorted { ImageFolder.byteLess($0.name, $1.name) }
         let plain = top.filter { !$0.isDir }.map { $0.name }.sorted(by: ImageFolder.byteLess)
         if dirs.isEmpty {
             if let g = given, !g.isEmpty {
@@ -40,59 +53,36 @@ public struct ImageFolder: Sendable {
             }
             labeled = false; classNames = []; emptyClasses = []; ignoredTopLevel = 0
             files = plain.map { File(path: $0, label: -1) }
+            skipped = walker.skipped
             return
         }
         labeled = true
         ignoredTopLevel = plain.count
         let names: [String]
         if let g = given {
-            for d in dirs where !g.contains(d) {
-                throw LdaeError("class folder '\(d)' is not in the --class-names list (\(g.count) classes)", file: root + "/" + d)
+            for d in dirs where !g.contains(d.name) {
+                throw LdaeError("class folder '\(d.name)' is not in the --class-names list (\(g.count) classes)", file: root + "/" + d.name)
             }
             names = g
         } else {
-            names = dirs
+            names = dirs.map { $0.name }
         }
         classNames = names
+        // Every class folder counts as visited before any is walked: a link from one class into another
+        // would list the other's images under the wrong label.
+        for d in dirs { walker.visited.insert(d.key) }
         var out: [File] = [], empty: [String] = []
         for d in dirs {
-            let label = Int32(names.firstIndex(of: d)!)
+            let label = Int32(names.firstIndex(of: d.name)!)
             var rel: [String] = []
-            try ImageFolder.walk(root + "/" + d, prefix: d, into: &rel)
-            if rel.isEmpty { empty.append(d) }
+            try walker.walk(root + "/" + d.name, rel: d.name, into: &rel)
+            if rel.isEmpty { empty.append(d.name) }
             rel.sort(by: ImageFolder.byteLess)
             out += rel.map { File(path: $0, label: label) }
         }
         files = out
         emptyClasses = empty
-    }
-
-    /// dev/ino are set for folders reached through a symlink (checked against the ancestors for loops).
-    private struct Entry { var name: String; var isDir: Bool; var dev: UInt64 = 0; var ino: UInt64 = 0 }
-
-    private static func entries(_ dir: String) throws -> [Entry] {
-        guard let d = opendir(dir) else {
-            throw LdaeError("cannot list folder (\(String(cString: strerror(errno))))", file: dir)
-        }
-        defer { closedir(d) }
-        var out: [Entry] = []
-        while let e = readdir(d) {
-            let name = String(decoding: direntName(e), as: UTF8.self)
-            if name == "." || name == ".." || isHidden(name) { continue }
-            // d_type spares a stat per file; symlinks and file systems without d_type are stat'ed.
-            let type = Int32(e.pointee.d_type)
-            if type == Int32(DT_REG) { out.append(Entry(name: name, isDir: false)); continue }
-            if type == Int32(DT_DIR) { out.append(Entry(name: name, isDir: true)); continue }   // real folder: no loop
-            var st = stat()
-            guard stat(dir + "/" + name, &st) == 0 else { continue }   // dangling symlink: not a candidate
-            let mode = st.st_mode & S_IFMT
-            if mode == S_IFDIR {
-                out.append(Entry(name: name, isDir: true, dev: UInt64(st.st_dev), ino: UInt64(st.st_ino)))
-            } else if mode == S_IFREG {
-                out.append(Entry(name: name, isDir: false))
-            }
-        }
-        return out
+        skipped = walker.skipped.sorted { ImageFolder.byteLess($0.path, $1.path) }
     }
 
     /// The bytes of a dirent's name, read in place up to its NUL. glibc packs entries tightly in readdir's
@@ -103,19 +93,77 @@ public struct ImageFolder: Sendable {
         return UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n)
     }
 
-    /// Collects files below `dir` recursively; a symlinked folder already on the current path (a loop) is skipped.
-    private static func walk(_ dir: String, prefix: String, into out: inout [String], ancestors: Set<[UInt64]> = []) throws {
-        var st = stat()
-        var path = ancestors
-        if stat(dir, &st) == 0 { path.insert([UInt64(st.st_dev), UInt64(st.st_ino)]) }
-        for e in try entries(dir) {
-            if e.isDir {
-                if e.ino != 0 && path.contains([e.dev, e.ino]) { continue }
-                try walk(dir + "/" + e.name, prefix: prefix + "/" + e.name, into: &out, ancestors: path)
-            } else {
-                out.append(prefix + "/" + e.name)
+    /// Lists folders, remembering every folder it has listed.
+    private struct Walker {
+        struct Entry { var name: String; var isDir: Bool; var key: [UInt64] = [] }
+        var visited: Set<[UInt64]> = []
+        var skipped: [Skipped] = []
+
+        static func key(_ st: stat) -> [UInt64] { [UInt64(st.st_dev), UInt64(st.st_ino)] }
+
+        /// The candidate files and folders of `dir` (`rel` is its path relative to the root); entries that are
+        /// neither go to `skipped`. Folders carry their (device, inode), symlinks followed.
+        mutating func entries(_ dir: String, rel: String) throws -> [Entry] {
+            guard let d = opendir(dir) else {
+                throw LdaeError("cannot list folder (\(String(cString: strerror(errno))))", file: dir)
+            }
+            defer { closedir(d) }
+            var out: [Entry] = []
+            while let e = readdir(d) {
+                let name = String(decoding: ImageFolder.direntName(e), as: UTF8.self)
+                if name == "." || name == ".." || isHidden(name) { continue }
+                let relName = rel.isEmpty ? name : rel + "/" + name
+                // d_type spares a stat per file; folders, symlinks and file systems without d_type are stat'ed.
+                let type = Int32(e.pointee.d_type)
+                if type == Int32(DT_REG) { out.append(Entry(name: name, isDir: false)); continue }
+                let path = dir + "/" + name
+                var st = stat()
+                if stat(path, &st) != 0 {
+                    let err = errno
+                    var lst = stat()
+                    let isLink = lstat(path, &lst) == 0 && (lst.st_mode & S_IFMT) == S_IFLNK
+                    let why: SkipReason
+                    switch (isLink, err) {
+                    case (true, ELOOP): why = SkipReason("symlink", "symlink loop (it points to itself, directly or through other links)")
+                    case (true, ENOENT): why = SkipReason("symlink", "dangling symlink (its target \(ImageFolder.linkTarget(path)) does not exist)")
+                    default: why = SkipReason("unreadable", "cannot stat (\(String(cString: strerror(err))))")
+                    }
+                    skipped.append(Skipped(path: relName, reason: why))
+                    continue
+                }
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR: out.append(Entry(name: name, isDir: true, key: Walker.key(st)))
+                case S_IFREG: out.append(Entry(name: name, isDir: false))
+                default: skipped.append(Skipped(path: relName, reason: SkipReason("not_a_file", "not a regular file (a device, FIFO or socket)")))
+                }
+            }
+            return out
+        }
+
+        /// Collects the files below `dir` recursively (paths relative to the root, `rel` being dir's). A folder
+        /// already visited (a symlink to an ancestor, a cycle, or to a folder listed elsewhere) is skipped.
+        mutating func walk(_ dir: String, rel: String, into out: inout [String]) throws {
+            for e in try entries(dir, rel: rel) {
+                let r = rel + "/" + e.name
+                if e.isDir {
+                    if visited.contains(e.key) {
+                        skipped.append(Skipped(path: r, reason: SkipReason("symlink", "folder already listed (a symlink to an ancestor, a cycle, or to another listed folder: \(ImageFolder.linkTarget(dir + "/" + e.name)))")))
+                        continue
+                    }
+                    visited.insert(e.key)
+                    try walk(dir + "/" + e.name, rel: r, into: &out)
+                } else {
+                    out.append(r)
+                }
             }
         }
+    }
+
+    /// What a symlink points to, for messages ("?" when it is not one).
+    static func linkTarget(_ path: String) -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buf, buf.count - 1)
+        return n < 0 ? "?" : "'" + String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) + "'"
     }
 
     /// Class names from `--class-names FILE`: an `index.json` (or a folder holding one) written by ldae-prep,

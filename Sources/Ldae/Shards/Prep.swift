@@ -97,8 +97,12 @@ public enum Prep {
         try FileUtil.makeDirectory(o.out)
         let statePath = o.out + "/" + stateFile, indexPath = o.out + "/" + ShardFormat.indexFile
         removeStaleTemporaries(o.out)
-        var state = State(settings: settings, filesSha256: filesSha, nextFile: 0, shards: [], skipped: [],
-                          skippedCounts: [:], filesWithWarnings: 0, corruptDataWarnings: 0)
+        // What the listing found but cannot use (symlink loops, dangling links, ...) is recorded once, by part 0.
+        let listed = (o.part?.index ?? 0) == 0 ? folder.skipped : []
+        var state = State(settings: settings, filesSha256: filesSha, nextFile: 0,
+                          shards: [], skipped: listed.map { .init(path: $0.path, reason: $0.reason.description) },
+                          skippedCounts: listed.reduce(into: [:]) { $0[$1.reason.category, default: 0] += 1 },
+                          filesWithWarnings: 0, corruptDataWarnings: 0)
         if o.resume && FileUtil.exists(statePath) {
             let s = try JSON.read(State.self, path: statePath)
             if s.settings != settings {
@@ -137,7 +141,7 @@ public enum Prep {
         let workers = max(1, o.workers)
         let processors = (0..<workers).map { _ in ImageProcessor(o.image) }
         let writerOptions = ShardWriter.Options(geometry: g, resize: o.image.policy.rawValue, gzip: o.gzip)
-        let skipLimit = o.maxSkipFraction * Double(files.count)
+        let skipLimit = o.maxSkipFraction * Double(files.count + listed.count)
 
         let progress = Progress("ldae-prep", total: files.count - state.nextFile, unit: "images")
         progress.quiet = o.quiet
@@ -200,7 +204,7 @@ public enum Prep {
                     state.skippedCounts[r.category, default: 0] += 1
                     if Double(state.skipped.count) > skipLimit {
                         try? JSON.write(state.skipped, to: o.out + "/" + skippedFile)
-                        throw LdaeError("\(state.skipped.count) of \(files.count) files skipped, above --max-skip-fraction \(o.maxSkipFraction) (last: \(f.path): \(r)); every reason is in \(skippedFile)",
+                        throw LdaeError("\(state.skipped.count) of \(files.count + listed.count) files skipped, above --max-skip-fraction \(o.maxSkipFraction) (last: \(f.path): \(r)); every reason is in \(skippedFile)",
                                         file: o.out + "/" + skippedFile)
                     }
                 case .pending:
@@ -220,7 +224,7 @@ public enum Prep {
         var idx = ShardIndex(imageSize: g.imageSize, patchSize: g.patchSize, channels: g.channels, resize: o.image.policy.rawValue,
                              labeled: folder.labeled, classNames: folder.classNames, shards: state.shards, settings: settings,
                              skippedCounts: state.skippedCounts, skipped: state.skipped)
-        idx.filesRead = files.count
+        idx.filesRead = files.count + listed.count   // the listing's skipped entries count as read
         idx.filesWithWarnings = state.filesWithWarnings
         idx.corruptDataWarnings = state.corruptDataWarnings
         idx.emptyClasses = folder.emptyClasses
