@@ -46,6 +46,9 @@ runCommand("ldae-fit-pca") {
     guard FileUtil.isDirectory(outDir) else { throw LdaeError("output folder does not exist", file: outDir) }
     if FileUtil.isDirectory(out) { throw LdaeError("is a folder, expected a file name such as pca.h5", file: out) }
 
+    // One writer per output: a second fit of the same pca.h5 (and its resume file) fails at once.
+    let lock = try FolderLock.acquire(outDir, command: "ldae-fit-pca", name: "." + URL(fileURLWithPath: out).lastPathComponent + ".lock")
+    defer { lock.release() }
     let set = try ShardSet(args.positionals)
     let g = set.geometry
     let D = g.tokenDim

@@ -120,4 +120,94 @@ final class OutputSafetyTests: XCTestCase {
             XCTAssertFalse(err.contains(".tmp-") || err.contains("HDF5"), err)
         }
     }
+
+    // MARK: one writer per output
+
+    func testASecondWriterOfAnOutputFailsAtOnceWithOneLine() throws {
+        let base = TestSupport.tempDir()
+        let out = base + "/shards"
+        let held = try FolderLock.acquire(out, command: "test-holder")
+        XCTAssertThrowsError(try FolderLock.acquire(out, command: "second")) { e in
+            XCTAssertTrue("\(e)".contains("is being written by test-holder (pid \(getpid()))"), "\(e)")
+        }
+        let t0 = Date()
+        let (rc, _, err) = try TestSupport.run("ldae-prep", ["images", Self.cifarTrain, "--out", out, "--quiet"])
+        XCTAssertEqual(rc, 1, err)
+        XCTAssertTrue(Self.oneLine(err), err)
+        XCTAssertTrue(err.hasPrefix("ldae-prep: error: \(out): is being written by test-holder"), err)
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 20, "the second writer must fail before doing the work")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [FolderLock.defaultName])
+        _ = try PCACommandTests.shards(base + "/small")
+        let (rc2, _, err2) = try TestSupport.run("ldae-prep", ["merge", base + "/small", "--out", out])
+        XCTAssertEqual(rc2, 1, err2)
+        XCTAssertTrue(err2.hasPrefix("ldae-prep: error: \(out): is being written by test-holder"), err2)
+        // ldae-fit-pca locks its output file's own lock
+        let pcaLock = try FolderLock.acquire(base, command: "test-holder", name: ".pca.h5.lock")
+        let (rc3, _, err3) = try TestSupport.run("ldae-fit-pca", [base + "/small", "--out", base + "/pca.h5", "--no-figures"])
+        XCTAssertEqual(rc3, 1, err3)
+        XCTAssertTrue(err3.contains("ldae-fit-pca: error: \(base): is being written by test-holder"), err3)
+        let (rc4, _, err4) = try TestSupport.run("ldae-fit-pca", [base + "/small", "--out", base + "/other.h5", "--no-figures"])
+        XCTAssertEqual(rc4, 0, "another output in the same folder is not blocked: \(err4)")
+        pcaLock.release()
+        held.release()
+        let (rc5, _, err5) = try TestSupport.run("ldae-prep", ["images", Self.cifarTrain, "--out", out, "--quiet"])
+        XCTAssertEqual(rc5, 0, err5)
+    }
+
+    func testTwoPrepsStartedTogetherLeaveOneConsistentOutput() throws {
+        let base = TestSupport.tempDir()
+        let a = base + "/a", b = base + "/b"
+        try PrepPipelineTests.copy(TestSupport.fixtures + "/cifar10/train/cat", a + "/cat")
+        try PrepPipelineTests.copy(TestSupport.fixtures + "/cifar10/train/dog", b + "/dog")
+        let procs = [a, b].map { input -> (Process, Pipe) in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: TestSupport.executable("ldae-prep"))
+            p.arguments = ["images", input, "--out", base + "/S", "--quiet", "--shard-size", "5", "--workers", "1"]
+            let err = Pipe()
+            p.standardError = err; p.standardOutput = FileHandle.nullDevice
+            return (p, err)
+        }
+        for (p, _) in procs { try p.run() }
+        var results: [(Int32, String)] = []
+        for (p, e) in procs {
+            let text = String(decoding: e.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            results.append((p.terminationStatus, text))
+        }
+        XCTAssertEqual(results.filter { $0.0 == 0 }.count, 1, "exactly one writer succeeds: \(results)")
+        for (rc, text) in results where rc != 0 {
+            XCTAssertEqual(rc, 1); XCTAssertTrue(Self.oneLine(text), text)
+        }
+        let set = try ShardSet(base + "/S")
+        XCTAssertEqual(set.classNames.count, 1)
+        let contents = try PrepPipelineTests.contents(base + "/S")   // reads (and verifies) every shard
+        XCTAssertEqual(Set(contents.paths.map { $0.split(separator: "/")[0] }), [Substring(set.classNames[0])])
+    }
+
+    func testReadersRefuseAShardThatDoesNotMatchItsIndex() throws {
+        let base = TestSupport.tempDir()
+        let g = PatchGeometry(imageSize: 8, patchSize: 4)
+        let img = { (v: UInt8) in [UInt8](repeating: v, count: 8 * 8 * 3) }
+        try TestSupport.makeShards(dir: base + "/S", images: [img(1), img(2), img(3), img(4)], labels: [0, 0, 0, 0],
+                                   imageSize: 8, patchSize: 4, classNames: ["a"], perShard: 2)
+        // Another writer replaced shard 1 with one of the same size and count but other images.
+        let other = base + "/other.h5"
+        try ShardWriter.write(other, options: .init(geometry: g), patches: g.patchify(img(9)) + g.patchify(img(9)),
+                              labels: [0, 0], paths: ["img2.png", "img3.png"], classNames: ["a"])
+        let shard1 = base + "/S/" + ShardFormat.fileName(1)
+        XCTAssertEqual(FileUtil.size(other), FileUtil.size(shard1))
+        XCTAssertEqual(rename(other, shard1), 0)
+        let set = try ShardSet(base + "/S")
+        XCTAssertEqual(try set.read(shard: 0).patches, g.patchify(img(1)) + g.patchify(img(2)))
+        XCTAssertThrowsError(try set.read(shard: 1)) { e in
+            XCTAssertTrue("\(e)".hasPrefix(shard1 + ": shard does not match its index.json"), "\(e)")
+        }
+        XCTAssertThrowsError(try set.forEachBatch(3) { _, _, _ in })
+        // A truncated (or appended-to) shard is refused when the set is opened.
+        let h = try XCTUnwrap(FileHandle(forWritingAtPath: shard1))
+        h.seekToEndOfFile(); h.write(Data([0])); try h.close()
+        XCTAssertThrowsError(try ShardSet(base + "/S")) { e in
+            XCTAssertTrue("\(e)".hasPrefix(shard1 + ": shard is "), "\(e)")
+        }
+    }
 }

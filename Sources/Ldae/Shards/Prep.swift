@@ -94,7 +94,8 @@ public enum Prep {
         let filesSha = fh.finalize()
         let settings = settings(o)
 
-        try FileUtil.makeDirectory(o.out)
+        let lock = try FolderLock.acquire(o.out, command: "ldae-prep images")
+        defer { lock.release() }
         let statePath = o.out + "/" + stateFile, indexPath = o.out + "/" + ShardFormat.indexFile
         removeStaleTemporaries(o.out)
         // What the listing found but cannot use (symlink loops, dangling links, ...) is recorded once, by part 0.
@@ -150,7 +151,7 @@ public enum Prep {
         // images; at most one write is in flight. The resume state is saved after each shard, in order.
         let writer = DispatchQueue(label: "ldae-prep.shard-writer")
         let inFlight = DispatchSemaphore(value: 1)
-        let box = WriterBox(shas: state.shards.map { $0.sha256 })
+        let box = WriterBox(written: state.shards)
         func flush(nextFile: Int) throws {
             if let e = box.error { throw e }
             let n = shardLabels.count
@@ -168,11 +169,10 @@ public enum Prep {
                 defer { inFlight.signal() }
                 if box.error != nil { return }
                 do {
-                    let sha = try ShardWriter.write(o.out + "/" + file, options: writerOptions, patches: patches, labels: labels,
-                                                    paths: paths, classNames: folder.classNames)
-                    box.shas.append(sha)
+                    box.written.append(try ShardWriter.entry(o.out, file: file, options: writerOptions, patches: patches, labels: labels,
+                                                             paths: paths, classNames: folder.classNames))
                     var s = snapshot
-                    for i in s.shards.indices { s.shards[i].sha256 = box.shas[i] }
+                    s.shards = box.written
                     try JSON.write(s, to: statePath)
                 } catch { box.error = error }
             }
@@ -218,7 +218,7 @@ public enum Prep {
         if !shardLabels.isEmpty { try flush(nextFile: files.count) }
         writer.sync {}
         if let e = box.error { throw e }
-        for i in state.shards.indices { state.shards[i].sha256 = box.shas[i] }
+        state.shards = box.written
         progress.finish()
 
         var idx = ShardIndex(imageSize: g.imageSize, patchSize: g.patchSize, channels: g.channels, resize: o.image.policy.rawValue,
@@ -238,10 +238,10 @@ public enum Prep {
 
     /// Written only on the writer queue (read by the main thread after `writer.sync {}` or as a stop signal).
     private final class WriterBox: @unchecked Sendable {
-        var shas: [String]
+        var written: [ShardIndex.Shard]
         private var failure: Error?
         private let lock = NSLock()
-        init(shas: [String]) { self.shas = shas }
+        init(written: [ShardIndex.Shard]) { self.written = written }
         var error: Error? {
             get { lock.lock(); defer { lock.unlock() }; return failure }
             set { lock.lock(); failure = newValue; lock.unlock() }

@@ -12,6 +12,14 @@ public enum ShardWriter {
         }
     }
 
+    /// Writes a shard (see `write`) and returns its index entry: count, sha256 and size.
+    public static func entry(_ dir: String, file: String, options o: Options, patches: [UInt8], labels: [Int32], paths: [String],
+                             classNames: [String]) throws -> ShardIndex.Shard {
+        let path = dir + "/" + file
+        let sha = try write(path, options: o, patches: patches, labels: labels, paths: paths, classNames: classNames)
+        return ShardIndex.Shard(file: file, count: labels.count, sha256: sha, bytes: FileUtil.size(path))
+    }
+
     /// Writes `patches` [N, T, D] uint8, `labels` [N], `paths` [N] and `classNames`; returns the file's sha256.
     @discardableResult
     public static func write(_ path: String, options o: Options, patches: [UInt8], labels: [Int32], paths: [String],

@@ -1,5 +1,5 @@
 // The C boundary for HDF5. All HDF5 calls in ldae go through this file, under one lock
-// (the Debian serial build is not guaranteed thread-safe).
+// (Debian's build is thread-safe, but the lock keeps multi-call sequences and the per-thread error stack together).
 import CHDF5
 import Foundation
 
@@ -42,7 +42,8 @@ enum H5 {
 
     static func sync<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock(); defer { lock.unlock() }
-        if !initialized { ldae_h5_silence(); initialized = true }
+        if !initialized { ldae_h5_init(); initialized = true }
+        ldae_h5_silence()   // per thread
         return try body()
     }
 
