@@ -12,7 +12,7 @@ images: converts a folder of images into HDF5 shards + index.json.
   shorter side resized to S with an antialiasing filter and centre-cropped (or stretched), cut into p x p patches.
 
   --out OUT                 output folder (shard-00000.h5 ..., index.json written last)
-  --size S                  output image size (default 32)
+  --size S                  output image size (default 32, at most 4096; buffers must fit in half the memory)
   --patch p                 patch size, divides S (default 4): patches uint8 [N, (S/p)^2, p*p*3]
   --resize crop|stretch     crop: shorter side to S then centre crop (default); stretch: both sides to S
   --filter bicubic|bilinear antialiasing resampling filter (default bicubic)
@@ -89,7 +89,7 @@ runCommand("ldae-prep") {
         guard a.positionals.count == 1 else { throw UsageError("images expects one input folder, got \(a.positionals.count)") }
         guard let out = a.string("out") else { throw UsageError("images needs --out OUT") }
         let size = try a.int("size", default: 32), patch = try a.int("patch", default: 4)
-        guard size > 0, patch > 0, size % patch == 0 else { throw UsageError("--size \(size) must be a positive multiple of --patch \(patch)") }
+        try Prep.checkSizes(imageSize: size, patchSize: patch, shardSize: 1, workers: 1)   // before sizes are multiplied
         let policy = Resize.Policy(rawValue: try a.choice("resize", Resize.Policy.allCases.map { $0.rawValue }, default: "crop"))!
         let filter = ResampleFilter(rawValue: try a.choice("filter", ResampleFilter.allCases.map { $0.rawValue }, default: "bicubic"))!
         let maxPixels = try a.int("max-pixels", default: 89_478_485)

@@ -210,4 +210,31 @@ final class OutputSafetyTests: XCTestCase {
             XCTAssertTrue("\(e)".hasPrefix(shard1 + ": shard is "), "\(e)")
         }
     }
+
+    // MARK: impossible sizes
+
+    func testImpossibleSizesAreRefusedUpFrontAndCreateNothing() throws {
+        let base = TestSupport.tempDir()
+        let cases: [([String], String)] = [
+            (["--size", "100000", "--patch", "4"], "above ldae-prep's limit of 4096"),
+            (["--size", "8192", "--patch", "16"], "above ldae-prep's limit of 4096"),
+            (["--size", "4000000000", "--patch", "4"], "above ldae-prep's limit of 4096"),
+            (["--size", "4096", "--patch", "16", "--shard-size", "100000000"], "half this machine's memory"),
+        ]
+        for (i, (args, message)) in cases.enumerated() {
+            let out = base + "/out\(i)"
+            let t0 = Date()
+            let (rc, _, err) = try TestSupport.run("ldae-prep", ["images", Self.cifarTrain, "--out", out] + args)
+            XCTAssertEqual(rc, 2, "\(args): \(err)")
+            XCTAssertTrue(err.hasPrefix("ldae-prep: --size") && err.contains(message), "\(args): \(err)")
+            XCTAssertLessThan(Date().timeIntervalSince(t0), 10, "\(args)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(args) created \(out)")
+        }
+        // the library refuses too, before creating anything
+        var o = PrepPipelineTests.options(Self.cifarTrain, base + "/lib", size: 4096, patch: 16)
+        o.shardSize = 1 << 40
+        XCTAssertThrowsError(try Prep.run(o)) { e in XCTAssertTrue("\(e)".contains("needs about"), "\(e)") }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: base + "/lib"))
+        XCTAssertEqual(Prep.memoryNeeded(imageSize: 32, shardSize: 10_000, batch: 1024, workers: 2), (20_000 + 1024 + 2) * 3072)
+    }
 }

@@ -73,14 +73,49 @@ public enum Prep {
         return s
     }
 
+    /// The largest `--size`: one image is then 48 MB of patches (4096 x 4096 x 3), 1024^2 tokens of patch 4.
+    /// Beyond that a single image's buffers alone are hundreds of MB and the resize takes seconds per image.
+    public static let maxImageSize = 4096
+
+    /// The memory prep may plan for: half of this machine's physical memory.
+    public static var memoryBudget: Int {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        return pages > 0 && size > 0 ? pages * size / 2 : 4 << 30
+    }
+
+    /// Bytes of the buffers `run` allocates for these options: the shard being filled and the one being
+    /// written (2 x shard-size images), one batch of decoded slots, one resized image per worker.
+    public static func memoryNeeded(imageSize s: Int, shardSize: Int, batch: Int, workers: Int) -> Int {
+        let vpi = s * s * 3
+        let batch = max(1, min(batch, shardSize * 2))
+        let (n, o1) = (2 * shardSize).addingReportingOverflow(batch + max(1, workers))
+        let (bytes, o2) = n.multipliedReportingOverflow(by: vpi)
+        return o1 || o2 ? Int.max : bytes
+    }
+
+    /// Refuses sizes that cannot work before anything is read or created: --size above `maxImageSize`, or
+    /// buffers above `memoryBudget` (with the budget and what would fit in the message).
+    public static func checkSizes(imageSize s: Int, patchSize p: Int, shardSize: Int, batch: Int = 1024, workers: Int) throws {
+        guard s > 0, p > 0, s % p == 0 else { throw UsageError("--size \(s) must be a positive multiple of --patch \(p)") }
+        guard s <= maxImageSize else {
+            throw UsageError("--size \(s) is above ldae-prep's limit of \(maxImageSize) (one \(s) x \(s) image would be \(Prep.gb(Double(s) * Double(s) * 3)) of patches)")
+        }
+        guard shardSize > 0 else { throw UsageError("--shard-size must be positive") }
+        let need = memoryNeeded(imageSize: s, shardSize: shardSize, batch: batch, workers: workers), budget = memoryBudget
+        guard need <= budget else {
+            let fit = max(0, (budget / (s * s * 3) - min(batch, shardSize * 2) - max(1, workers)) / 2)
+            throw UsageError("--size \(s) with --shard-size \(shardSize) needs about \(Prep.gb(Double(need))) of buffers, above the budget of \(Prep.gb(Double(budget))) (half this machine's memory)"
+                             + (fit > 0 ? "; use --shard-size \(fit) or less, or a smaller --size" : "; use a smaller --size"))
+        }
+    }
+
+    static func gb(_ bytes: Double) -> String { bytes >= 1e9 ? String(format: "%.1f GB", bytes / 1e9) : String(format: "%.0f MB", bytes / 1e6) }
+
     @discardableResult
     public static func run(_ o: Options) throws -> Result {
         let t0 = Date()
         let g = o.image.geometry
-        guard g.imageSize > 0, g.patchSize > 0, g.imageSize % g.patchSize == 0 else {
-            throw UsageError("--size \(g.imageSize) must be a positive multiple of --patch \(g.patchSize)")
-        }
-        guard o.shardSize > 0 else { throw UsageError("--shard-size must be positive") }
+        try checkSizes(imageSize: g.imageSize, patchSize: g.patchSize, shardSize: o.shardSize, batch: o.batch, workers: o.workers)
         let inAbs = URL(fileURLWithPath: o.input).standardizedFileURL.path, outAbs = URL(fileURLWithPath: o.out).standardizedFileURL.path
         if outAbs == inAbs || outAbs.hasPrefix(inAbs.hasSuffix("/") ? inAbs : inAbs + "/") {
             throw LdaeError("the output folder is inside the input folder (its shards would be read as images); choose another --out", file: o.out)
