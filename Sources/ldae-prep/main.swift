@@ -71,7 +71,6 @@ func summary(_ r: Prep.Result, out: String) -> String {
         lines.append("  warnings  \(w) file(s) decoded despite \(idx.corruptDataWarnings ?? 0) libjpeg corrupt-data warning(s)")
     }
     if let e = idx.emptyClasses, !e.isEmpty { lines.append("  empty class folder(s): \(e.joined(separator: ", "))") }
-    if r.ignoredTopLevel > 0 { lines.append("  ignored   \(r.ignoredTopLevel) file(s) at the top level of a class-folder layout") }
     return lines.joined(separator: "\n")
 }
 

@@ -67,10 +67,46 @@ final class FolderListingTests: XCTestCase {
         // a folder through --part records them once (part 0), so a merge lists them once
         for i in 0..<2 {
             var p = PrepPipelineTests.options(d, base + "/part\(i)")
-            p.part = (i, 2); p.maxSkipFraction = 0.5
+            p.part = (i, 2); p.maxSkipFraction = 1   // part 0 holds 1 of the 3 files and all 3 listing skips
             try Prep.run(p)
         }
         let m = try PrepMerge.run(parts: [base + "/part0", base + "/part1"], out: base + "/merged")
         XCTAssertEqual(m.skipped.map { $0.path }.sorted(), ["a/gone.png", "a/pipe.png", "a/self.png"])
+    }
+
+    func testNonUTF8FileNamesAreReadByTheirBytes() throws {
+        let base = TestSupport.tempDir()
+        try Self.png(base + "/in/a/ok.png")
+        let raw: [UInt8] = Array((base + "/in/a/").utf8) + [0x66, 0xE9, 0x74, 0xE9, 0xFF, 0x2E, 0x70, 0x6E, 0x67]   // "f\xe9t\xe9\xff.png" (Latin-1)
+        let data = try Data(contentsOf: URL(fileURLWithPath: base + "/in/a/ok.png"))
+        let fd = ImageFolder.withCPath(raw) { open($0, O_WRONLY | O_CREAT, 0o644) }
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        _ = data.withUnsafeBytes { write(fd, $0.baseAddress!, data.count) }
+        close(fd)
+        let r = try Prep.run(PrepPipelineTests.options(base + "/in", base + "/out"))
+        XCTAssertEqual(r.index.skipped.map { $0.reason }, [])
+        XCTAssertEqual(r.index.total, 2)
+        let c = try PrepPipelineTests.contents(base + "/out")
+        XCTAssertEqual(c.paths, ["a/f\\xe9t\\xe9\\xff.png", "a/ok.png"])
+        XCTAssertEqual(Array(c.patches[0..<(64 * 48)]), Array(c.patches[(64 * 48)...]))
+    }
+
+    func testAFlatFolderWithOneSubfolderIsRefusedSayingWhatWasFound() throws {
+        let base = TestSupport.tempDir()
+        for i in 0..<5 { try Self.png(base + "/in/img\(i).png") }
+        try Self.png(base + "/in/thumbs/t.png")
+        var o = PrepPipelineTests.options(base + "/in", base + "/out")
+        o.maxSkipFraction = 0.01
+        XCTAssertThrowsError(try Prep.run(o)) { e in
+            let m = "\(e)"
+            XCTAssertTrue(m.contains("5 of 6 entries cannot be used, above --max-skip-fraction 0.01"), m)
+            XCTAssertTrue(m.contains("img0.png: outside_class_folder: file at the top level of a class-folder layout (1 class folder(s): 'thumbs')"), m)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: base + "/out"))
+        o.maxSkipFraction = 1
+        let r = try Prep.run(o)
+        XCTAssertEqual(r.index.total, 1)
+        XCTAssertEqual(r.index.skippedCounts, ["outside_class_folder": 5])
+        XCTAssertEqual(r.index.filesRead, 6)
     }
 }

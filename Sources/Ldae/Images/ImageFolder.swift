@@ -10,8 +10,14 @@ import Foundation
 /// Order is deterministic: classes, then relative paths, by byte-wise (code point) comparison, as Python's sorted().
 public struct ImageFolder: Sendable {
     public struct File: Sendable, Equatable {
-        public var path: String      // relative to the root, "/"-separated
+        /// Relative to the root, "/"-separated; bytes of a name that are not UTF-8 are shown as \xNN.
+        public var path: String
         public var label: Int32
+        /// The relative path's bytes as the file system has them: what is opened.
+        public var rawPath: [UInt8]
+        public init(path: String, label: Int32, rawPath: [UInt8]? = nil) {
+            self.path = path; self.label = label; self.rawPath = rawPath ?? Array(path.utf8)
+        }
     }
     /// An entry that is not a candidate file, and why (recorded in index.json's skipped list).
     public struct Skipped: Sendable, Equatable {
@@ -30,7 +36,28 @@ public struct ImageFolder: Sendable {
     public let skipped: [Skipped]
 
     static func byteLess(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
-    static func isHidden(_ name: String) -> Bool { name.hasPrefix(".") }
+
+    /// A file name's bytes as text: UTF-8 as is, any byte that is not part of valid UTF-8 as \xNN.
+    static func display<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        if let s = String(validating: bytes, as: UTF8.self) { return s }
+        let b = Array(bytes)
+        var out = "", i = 0
+        while i < b.count {
+            let c = b[i]
+            let n = c < 0x80 ? 1 : c >> 5 == 0b110 ? 2 : c >> 4 == 0b1110 ? 3 : c >> 3 == 0b11110 ? 4 : 0
+            if n > 0, i + n <= b.count, let s = String(validating: b[i..<(i + n)], as: UTF8.self) {
+                out += s; i += n
+            } else {
+                out += String(format: "\\x%02x", c); i += 1
+            }
+        }
+        return out
+    }
+
+    /// Runs `body` with `bytes` as a NUL-terminated C path.
+    static func withCPath<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
+        try (bytes + [0]).withUnsafeBufferPointer { try $0.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) } }
+    }
 
     /// Lists `root`. `classNames`, when given, fixes the label ids (another split's list); a class folder
     /// not in it is an error.
@@ -44,20 +71,29 @@ public struct ImageFolder: Sendable {
         var walker = Walker()
         var st = stat()
         if stat(root, &st) == 0 { walker.visited.insert(Walker.key(st)) }
-        let top = try walker.entries(root, rel: "")
-        let dirs = top.filter { $0.isDir }.sorted { ImageFolder.byteLess($0.name, $1.name) }
-        let plain = top.filter { !$0.isDir }.map { $0.name }.sorted(by: ImageFolder.byteLess)
+        let rootBytes = Array(root.utf8)
+        let top = try walker.entries(rootBytes, rel: [])
+        let dirs = top.filter { $0.isDir }.sorted { $0.raw.lexicographicallyPrecedes($1.raw) }
+        let plain = top.filter { !$0.isDir }.map { $0.raw }.sorted { $0.lexicographicallyPrecedes($1) }
         if dirs.isEmpty {
             if let g = given, !g.isEmpty {
                 throw LdaeError("--class-names was given but the folder has no class subfolders (a flat folder is unlabeled)", file: root)
             }
             labeled = false; classNames = []; emptyClasses = []; ignoredTopLevel = 0
-            files = plain.map { File(path: $0, label: -1) }
+            files = plain.map { File(path: ImageFolder.display($0), label: -1, rawPath: $0) }
             skipped = walker.skipped
             return
         }
         labeled = true
         ignoredTopLevel = plain.count
+        // A class-folder layout has no place for files at its top level: each is skipped with the reason (and
+        // counts toward --max-skip-fraction, so a flat folder that merely holds one subfolder is not
+        // silently reduced to that subfolder).
+        let dirList = dirs.prefix(3).map { "'\($0.name)'" }.joined(separator: ", ") + (dirs.count > 3 ? ", ..." : "")
+        for f in plain {
+            walker.skipped.append(Skipped(path: ImageFolder.display(f), reason: SkipReason("outside_class_folder",
+                "file at the top level of a class-folder layout (\(dirs.count) class folder(s): \(dirList)); only files inside class folders are read")))
+        }
         let names: [String]
         if let g = given {
             for d in dirs where !g.contains(d.name) {
@@ -74,11 +110,11 @@ public struct ImageFolder: Sendable {
         var out: [File] = [], empty: [String] = []
         for d in dirs {
             let label = Int32(names.firstIndex(of: d.name)!)
-            var rel: [String] = []
-            try walker.walk(root + "/" + d.name, rel: d.name, into: &rel)
+            var rel: [[UInt8]] = []
+            try walker.walk(rootBytes + [0x2F] + d.raw, rel: d.raw, into: &rel)
             if rel.isEmpty { empty.append(d.name) }
-            rel.sort(by: ImageFolder.byteLess)
-            out += rel.map { File(path: $0, label: label) }
+            rel.sort { $0.lexicographicallyPrecedes($1) }
+            out += rel.map { File(path: ImageFolder.display($0), label: label, rawPath: $0) }
         }
         files = out
         emptyClasses = empty
@@ -93,9 +129,9 @@ public struct ImageFolder: Sendable {
         return UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n)
     }
 
-    /// Lists folders, remembering every folder it has listed.
+    /// Lists folders, remembering every folder it has listed. Paths are bytes, as the file system has them.
     private struct Walker {
-        struct Entry { var name: String; var isDir: Bool; var key: [UInt64] = [] }
+        struct Entry { var raw: [UInt8]; var isDir: Bool; var key: [UInt64] = []; var name: String { ImageFolder.display(raw) } }
         var visited: Set<[UInt64]> = []
         var skipped: [Skipped] = []
 
@@ -103,38 +139,38 @@ public struct ImageFolder: Sendable {
 
         /// The candidate files and folders of `dir` (`rel` is its path relative to the root); entries that are
         /// neither go to `skipped`. Folders carry their (device, inode), symlinks followed.
-        mutating func entries(_ dir: String, rel: String) throws -> [Entry] {
-            guard let d = opendir(dir) else {
-                throw LdaeError("cannot list folder (\(String(cString: strerror(errno))))", file: dir)
+        mutating func entries(_ dir: [UInt8], rel: [UInt8]) throws -> [Entry] {
+            guard let d = ImageFolder.withCPath(dir, { opendir($0) }) else {
+                throw LdaeError("cannot list folder (\(String(cString: strerror(errno))))", file: ImageFolder.display(dir))
             }
             defer { closedir(d) }
             var out: [Entry] = []
             while let e = readdir(d) {
-                let name = String(decoding: ImageFolder.direntName(e), as: UTF8.self)
-                if name == "." || name == ".." || isHidden(name) { continue }
-                let relName = rel.isEmpty ? name : rel + "/" + name
+                let raw = Array(ImageFolder.direntName(e))
+                if raw.first == 0x2E { continue }      // ".", ".." and hidden files
+                let relName = rel.isEmpty ? raw : rel + [0x2F] + raw
                 // d_type spares a stat per file; folders, symlinks and file systems without d_type are stat'ed.
                 let type = Int32(e.pointee.d_type)
-                if type == Int32(DT_REG) { out.append(Entry(name: name, isDir: false)); continue }
-                let path = dir + "/" + name
+                if type == Int32(DT_REG) { out.append(Entry(raw: raw, isDir: false)); continue }
+                let path = dir + [0x2F] + raw
                 var st = stat()
-                if stat(path, &st) != 0 {
+                if ImageFolder.withCPath(path, { stat($0, &st) }) != 0 {
                     let err = errno
                     var lst = stat()
-                    let isLink = lstat(path, &lst) == 0 && (lst.st_mode & S_IFMT) == S_IFLNK
+                    let isLink = ImageFolder.withCPath(path, { lstat($0, &lst) }) == 0 && (lst.st_mode & S_IFMT) == S_IFLNK
                     let why: SkipReason
                     switch (isLink, err) {
                     case (true, ELOOP): why = SkipReason("symlink", "symlink loop (it points to itself, directly or through other links)")
                     case (true, ENOENT): why = SkipReason("symlink", "dangling symlink (its target \(ImageFolder.linkTarget(path)) does not exist)")
                     default: why = SkipReason("unreadable", "cannot stat (\(String(cString: strerror(err))))")
                     }
-                    skipped.append(Skipped(path: relName, reason: why))
+                    skipped.append(Skipped(path: ImageFolder.display(relName), reason: why))
                     continue
                 }
                 switch st.st_mode & S_IFMT {
-                case S_IFDIR: out.append(Entry(name: name, isDir: true, key: Walker.key(st)))
-                case S_IFREG: out.append(Entry(name: name, isDir: false))
-                default: skipped.append(Skipped(path: relName, reason: SkipReason("not_a_file", "not a regular file (a device, FIFO or socket)")))
+                case S_IFDIR: out.append(Entry(raw: raw, isDir: true, key: Walker.key(st)))
+                case S_IFREG: out.append(Entry(raw: raw, isDir: false))
+                default: skipped.append(Skipped(path: ImageFolder.display(relName), reason: SkipReason("not_a_file", "not a regular file (a device, FIFO or socket)")))
                 }
             }
             return out
@@ -142,16 +178,16 @@ public struct ImageFolder: Sendable {
 
         /// Collects the files below `dir` recursively (paths relative to the root, `rel` being dir's). A folder
         /// already visited (a symlink to an ancestor, a cycle, or to a folder listed elsewhere) is skipped.
-        mutating func walk(_ dir: String, rel: String, into out: inout [String]) throws {
+        mutating func walk(_ dir: [UInt8], rel: [UInt8], into out: inout [[UInt8]]) throws {
             for e in try entries(dir, rel: rel) {
-                let r = rel + "/" + e.name
+                let r = rel + [0x2F] + e.raw
                 if e.isDir {
                     if visited.contains(e.key) {
-                        skipped.append(Skipped(path: r, reason: SkipReason("symlink", "folder already listed (a symlink to an ancestor, a cycle, or to another listed folder: \(ImageFolder.linkTarget(dir + "/" + e.name)))")))
+                        skipped.append(Skipped(path: ImageFolder.display(r), reason: SkipReason("symlink", "folder already listed (a symlink to an ancestor, a cycle, or to another listed folder: \(ImageFolder.linkTarget(dir + [0x2F] + e.raw)))")))
                         continue
                     }
                     visited.insert(e.key)
-                    try walk(dir + "/" + e.name, rel: r, into: &out)
+                    try walk(dir + [0x2F] + e.raw, rel: r, into: &out)
                 } else {
                     out.append(r)
                 }
@@ -160,10 +196,10 @@ public struct ImageFolder: Sendable {
     }
 
     /// What a symlink points to, for messages ("?" when it is not one).
-    static func linkTarget(_ path: String) -> String {
+    static func linkTarget(_ path: [UInt8]) -> String {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink(path, &buf, buf.count - 1)
-        return n < 0 ? "?" : "'" + String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) + "'"
+        let n = withCPath(path) { readlink($0, &buf, buf.count - 1) }
+        return n < 0 ? "?" : "'" + display(buf[0..<n].map { UInt8(bitPattern: $0) }) + "'"
     }
 
     /// Class names from `--class-names FILE`: an `index.json` (or a folder holding one) written by ldae-prep,

@@ -37,7 +37,12 @@ public final class ImageProcessor {
 
     /// Processes `path` and writes its patches [T, D] to `out`; throws SkipReason for a bad file.
     public func process(path: String, into out: UnsafeMutablePointer<UInt8>) throws -> Info {
-        let n = try readFile(path)
+        try process(rawPath: Array(path.utf8), into: out)
+    }
+
+    /// Processes the file at a path given as bytes (names need not be UTF-8).
+    public func process(rawPath: [UInt8], into out: UnsafeMutablePointer<UInt8>) throws -> Info {
+        let n = try readFile(rawPath)
         return try buffer.withUnsafeBytes { raw throws -> Info in
             try process(bytes: UnsafeRawBufferPointer(rebasing: raw[0..<n]), into: out)
         }
@@ -123,8 +128,8 @@ public final class ImageProcessor {
     /// Reads a file into the reusable buffer, bounded by what it can need: the header first (a non-image
     /// is skipped without reading the rest; an image whose declared size is above --max-pixels too), then
     /// at most `readLimit` of the declared dimensions (bytes after that cannot belong to the image).
-    private func readFile(_ path: String) throws -> Int {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    private func readFile(_ path: [UInt8]) throws -> Int {
+        let fd = ImageFolder.withCPath(path) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         if fd < 0 { throw SkipReason("unreadable", "cannot open (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
         var st = stat()

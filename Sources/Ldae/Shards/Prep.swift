@@ -129,12 +129,18 @@ public enum Prep {
         let filesSha = fh.finalize()
         let settings = settings(o)
 
+        // What the listing found but cannot use (symlink loops, dangling links, files outside the class
+        // folders, ...) is recorded once, by part 0, and counts like any skipped file; too many of them stop
+        // the run before anything is created.
+        let listed = (o.part?.index ?? 0) == 0 ? folder.skipped : []
+        if let first = listed.first, o.failOnError || Double(listed.count) > o.maxSkipFraction * Double(files.count + listed.count) {
+            throw LdaeError((o.failOnError ? "" : "\(listed.count) of \(files.count + listed.count) entries cannot be used, above --max-skip-fraction \(o.maxSkipFraction); ")
+                            + "\(first.path): \(first.reason)" + (o.failOnError ? " (--on-error fail)" : ""), file: o.input)
+        }
         let lock = try FolderLock.acquire(o.out, command: "ldae-prep images")
         defer { lock.release() }
         let statePath = o.out + "/" + stateFile, indexPath = o.out + "/" + ShardFormat.indexFile
         removeStaleTemporaries(o.out)
-        // What the listing found but cannot use (symlink loops, dangling links, ...) is recorded once, by part 0.
-        let listed = (o.part?.index ?? 0) == 0 ? folder.skipped : []
         var state = State(settings: settings, filesSha256: filesSha, nextFile: 0,
                           shards: [], skipped: listed.map { .init(path: $0.path, reason: $0.reason.description) },
                           skippedCounts: listed.reduce(into: [:]) { $0[$1.reason.category, default: 0] += 1 },
@@ -290,7 +296,7 @@ public enum Prep {
         let slots: UnsafeMutablePointer<UInt8>
         let status: UnsafeMutablePointer<SlotStatus>
         let processors: [ImageProcessor]
-        let paths: [String]
+        let paths: [[UInt8]]
         let lock: NSLock
         let next: UnsafeMutablePointer<Int>
     }
@@ -302,7 +308,7 @@ public enum Prep {
         next.initialize(to: 0)
         defer { next.deallocate() }
         let sh = Shared(slots: slots, status: status, processors: processors,
-                        paths: (start..<(start + count)).map { root + "/" + files[$0].path }, lock: NSLock(), next: next)
+                        paths: (start..<(start + count)).map { Array(root.utf8) + [0x2F] + files[$0].rawPath }, lock: NSLock(), next: next)
         let chunk = 8
         let work: @Sendable (Int) -> Void = { w in
             let proc = sh.processors[w]
@@ -314,7 +320,7 @@ public enum Prep {
                 if a >= count { return }
                 for i in a..<min(a + chunk, count) {
                     do {
-                        let info = try proc.process(path: sh.paths[i], into: sh.slots + i * vpi)
+                        let info = try proc.process(rawPath: sh.paths[i], into: sh.slots + i * vpi)
                         sh.status[i] = .ok(info.warnings)
                     } catch let r as SkipReason {
                         sh.status[i] = .skipped(r)

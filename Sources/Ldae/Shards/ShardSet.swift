@@ -26,8 +26,14 @@ public final class ShardSet: @unchecked Sendable {
         guard !paths.isEmpty else { throw LdaeError("no shard folder given") }
         var idxs: [ShardIndex] = [], srcs: [String] = [], entries: [Entry] = [], hashes: [String] = []
         var start = 0
+        var seen: [String: String] = [:]   // real path of each index.json -> as given
         for p in paths {
             let (idx, dir, path) = try ShardIndex.load(p)
+            let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
+            if let before = seen[real] {
+                throw LdaeError("the same shard folder is given twice (also as \(before)): its images would count twice", file: p)
+            }
+            seen[real] = p
             if let g = idxs.first?.geometry, g != idx.geometry {
                 throw LdaeError("shards have image_size \(idx.imageSize), patch_size \(idx.patchSize), channels \(idx.channels) but \(srcs[0]) has \(g.imageSize), \(g.patchSize), \(g.channels)", file: path)
             }
