@@ -87,4 +87,32 @@ final class DecodeLimitTests: XCTestCase {
         let p = Self.processor()
         XCTAssertEqual(try Self.process(p, dir + "/big.png"), try Self.process(p, TestSupport.fixtures + "/png/rgb8.png"))
     }
+
+    /// gAMA: ignored by default (samples as stored: the same pixels as Pillow), converted to sRGB on request;
+    /// the shards record which (attribute png_gamma).
+    func testGAMAIsIgnoredByDefaultAndAppliedOnRequest() throws {
+        let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: TestSupport.fixtures + "/png/rgb8.png")))
+        let withGamma = Array(good[0..<33]) + Self.chunk("gAMA", Self.be32(100_000)) + Array(good[33...])   // gamma 1.0 (linear)
+        let decode = { (bytes: [UInt8], srgb: Bool) throws -> [UInt8] in
+            try bytes.withUnsafeBytes { try Codecs.decode($0, format: .png, pngGamma: srgb).pixels }
+        }
+        let plain = try decode(good, false)
+        XCTAssertEqual(try decode(withGamma, false), plain)
+        let converted = try decode(withGamma, true)
+        XCTAssertNotEqual(converted, plain)
+        // linear -> sRGB brightens the mid-tones and keeps black and white
+        for (c, p) in zip(converted, plain) { XCTAssertGreaterThanOrEqual(c, p) }
+        let base = TestSupport.tempDir()
+        try Data(withGamma).write(to: URL(fileURLWithPath: base + "/g.png"))
+        try FileManager.default.createDirectory(atPath: base + "/in", withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: base + "/g.png", toPath: base + "/in/g.png")
+        for mode in PNGGamma.allCases {
+            var o = PrepPipelineTests.options(base + "/in", base + "/out-" + mode.rawValue)
+            o.image.pngGamma = mode
+            let r = try Prep.run(o)
+            XCTAssertEqual(r.index.settings["png_gamma"], mode.rawValue)
+            let f = try ShardSet(base + "/out-" + mode.rawValue).open(shard: 0)
+            XCTAssertEqual(try f.stringAttribute("png_gamma"), mode.rawValue)
+        }
+    }
 }

@@ -1,5 +1,8 @@
 import Foundation
 
+/// What `ldae-prep` does with a PNG's gAMA chunk (`--png-gamma`, recorded as the shard attribute `png_gamma`).
+public enum PNGGamma: String, Sendable, CaseIterable { case ignore, srgb }
+
 /// Why a file was skipped. `category` is the key counted in index.json's `skipped_counts`.
 public struct SkipReason: Error, Sendable, Equatable, CustomStringConvertible {
     public var category: String
@@ -17,6 +20,9 @@ public final class ImageProcessor {
         public var policy: Resize.Policy
         public var filter: ResampleFilter
         public var maxPixels: UInt64
+        /// PNG gAMA chunks: ignored (samples as stored, the same pixels as Pillow; the default), or applied
+        /// (samples converted from the file's gamma to sRGB, as libpng's simplified API does).
+        public var pngGamma: PNGGamma = .ignore
         public init(geometry: PatchGeometry, policy: Resize.Policy = .crop, filter: ResampleFilter = .bicubic,
                     maxPixels: UInt64 = 89_478_485) {
             self.geometry = geometry; self.policy = policy; self.filter = filter; self.maxPixels = maxPixels
@@ -59,7 +65,7 @@ public final class ImageProcessor {
         let s = settings.geometry.imageSize
         var img: DecodedImage
         do {
-            img = try Codecs.decode(bytes, format: format, minSide: s, maxPixels: settings.maxPixels)
+            img = try Codecs.decode(bytes, format: format, minSide: s, maxPixels: settings.maxPixels, pngGamma: settings.pngGamma == .srgb)
         } catch let e as CodecError {
             switch e {
             case .tooLarge(let m): throw SkipReason("too_large", m + " (--max-pixels)")

@@ -63,7 +63,7 @@ public enum Prep {
             "source": URL(fileURLWithPath: o.input).standardizedFileURL.path,
             "image_size": "\(o.image.geometry.imageSize)", "patch_size": "\(o.image.geometry.patchSize)",
             "resize": o.image.policy.rawValue, "filter": o.image.filter.rawValue,
-            "max_pixels": "\(o.image.maxPixels)", "shard_size": "\(o.shardSize)",
+            "max_pixels": "\(o.image.maxPixels)", "shard_size": "\(o.shardSize)", "png_gamma": o.image.pngGamma.rawValue,
             "compress": o.gzip.map { "gzip-\($0)" } ?? "none",
             "alpha_background": "rgb(\(bg.0),\(bg.1),\(bg.2))", "pixel_scaling_downstream": PixelScaling.name,
             "jpeg_dct_scaling": "largest 1/2^k keeping the shorter side >= image_size",
@@ -182,7 +182,7 @@ public enum Prep {
         defer { status.deinitialize(count: batch); status.deallocate() }
         let workers = max(1, o.workers)
         let processors = (0..<workers).map { _ in ImageProcessor(o.image) }
-        let writerOptions = ShardWriter.Options(geometry: g, resize: o.image.policy.rawValue, gzip: o.gzip)
+        let writerOptions = ShardWriter.Options(geometry: g, resize: o.image.policy.rawValue, gzip: o.gzip, pngGamma: o.image.pngGamma)
         let skipLimit = o.maxSkipFraction * Double(files.count + listed.count)
 
         let progress = Progress("ldae-prep", total: files.count - state.nextFile, unit: "images")

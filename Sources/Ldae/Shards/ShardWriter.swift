@@ -7,8 +7,12 @@ public enum ShardWriter {
         public var resize: String
         public var gzip: Int?
         public var chunkRows: Int
-        public init(geometry: PatchGeometry, resize: String = "crop", gzip: Int? = nil, chunkRows: Int = 256) {
+        /// How PNG gAMA chunks were treated (`PNGGamma`), the `png_gamma` attribute.
+        public var pngGamma = PNGGamma.ignore.rawValue
+        public init(geometry: PatchGeometry, resize: String = "crop", gzip: Int? = nil, chunkRows: Int = 256,
+                    pngGamma: PNGGamma = .ignore) {
             self.geometry = geometry; self.resize = resize; self.gzip = gzip; self.chunkRows = chunkRows
+            self.pngGamma = pngGamma.rawValue
         }
     }
 
@@ -36,6 +40,7 @@ public enum ShardWriter {
             try f.setAttribute("resize", o.resize)
             let bg = Codecs.alphaBackground
             try f.setAttribute("alpha_background", "rgb(\(bg.0),\(bg.1),\(bg.2))")
+            try f.setAttribute("png_gamma", o.pngGamma)
             try f.write(ShardFormat.patches, patches, shape: [n, g.tokens, g.tokenDim], chunkRows: o.chunkRows, gzip: o.gzip)
             try f.write(ShardFormat.labels, labels, shape: [n], chunkRows: max(o.chunkRows, 1024), gzip: o.gzip)
             try f.writeStrings(ShardFormat.classNames, classNames)
