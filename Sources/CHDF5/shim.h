@@ -18,6 +18,11 @@ static inline unsigned ldae_h5f_acc_excl(void)   { return H5F_ACC_EXCL; }
 static inline unsigned ldae_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned ldae_h5f_acc_rdwr(void)   { return H5F_ACC_RDWR; }
 static inline size_t ldae_h5t_variable(void)     { return H5T_VARIABLE; }
-/* Silence HDF5's default error stack printing; errors are reported by our own messages. */
+/* Once, before any other HDF5 call: no library teardown at exit. Every file ldae writes is closed (or
+   discarded) explicitly first, while after a failed write (a full disk) HDF5 1.10's exit handler trips over
+   what its error path left ("infinite loop closing library", or a segfault on a file whose H5Fclose failed). */
+static inline void ldae_h5_init(void) { H5dont_atexit(); }
+/* Silence HDF5's default error stack printing; errors are reported by our own messages. Debian's build is
+   thread-safe, so error stacks and this setting are per thread: called on every entry (H5.sync). */
 static inline hid_t ldae_h5e_default(void) { return H5E_DEFAULT; }
 static inline void ldae_h5_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

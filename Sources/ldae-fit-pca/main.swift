@@ -46,6 +46,9 @@ runCommand("ldae-fit-pca") {
     guard FileUtil.isDirectory(outDir) else { throw LdaeError("output folder does not exist", file: outDir) }
     if FileUtil.isDirectory(out) { throw LdaeError("is a folder, expected a file name such as pca.h5", file: out) }
 
+    // One writer per output: a second fit of the same pca.h5 (and its resume file) fails at once.
+    let lock = try FolderLock.acquire(outDir, command: "ldae-fit-pca", name: "." + URL(fileURLWithPath: out).lastPathComponent + ".lock")
+    defer { lock.release() }
     let set = try ShardSet(args.positionals)
     let g = set.geometry
     let D = g.tokenDim
@@ -54,18 +57,29 @@ runCommand("ldae-fit-pca") {
     eprint("ldae-fit-pca: \(set.count) images x \(g.tokens) patches of D = \(D) (patch \(g.patchSize), \(g.channels) channels)"
            + (used < total ? ", subsample of \(used) patches (seed \(seed))" : ", all \(total) patches"))
 
-    let progress = Progress("fit-pca", total: set.count, unit: "images")
     let start = Date()
     let resumePath = PCAResumeState.path(for: out)
-    if !args.flag("resume") && FileUtil.exists(resumePath) {
-        eprint("ldae-fit-pca: \(resumePath) exists from an interrupted run; starting over (--resume continues it)")
+    let identity = PCAResumeState.identity(set, maxPatches: maxPatches, seed: UInt64(seed))
+    let basis: PCABasis
+    if args.flag("resume") && !FileUtil.exists(resumePath) && FileUtil.exists(out),
+       let done = try? PCABasis.load(out), done.fitIdentity == identity {
+        // --resume on a finished fit of the same shards and settings: nothing to recompute.
+        eprint("ldae-fit-pca: \(out) is already complete for these shards and settings: nothing to do (--resume)")
+        basis = done
+    } else {
+        if !args.flag("resume") && FileUtil.exists(resumePath) {
+            eprint("ldae-fit-pca: \(resumePath) exists from an interrupted run; starting over (--resume continues it)")
+        }
+        let progress = Progress("fit-pca", total: set.count, unit: "images")
+        let ck = PCACheckpointing(path: resumePath, interval: 30, resume: args.flag("resume"))
+        let acc = try PCAStream.accumulate(set, maxPatches: maxPatches, seed: UInt64(seed), progress: progress, checkpointing: ck)
+        progress.finish(extra: "\(acc.count) patches")
+        var b = try PCAFit.basis(acc, patchSize: g.patchSize, channels: g.channels, indexSHA256: set.indexSHA256)
+        b.fitIdentity = identity
+        try b.save(out)
+        try? FileManager.default.removeItem(atPath: resumePath)
+        basis = b
     }
-    let ck = PCACheckpointing(path: resumePath, interval: 30, resume: args.flag("resume"))
-    let acc = try PCAStream.accumulate(set, maxPatches: maxPatches, seed: UInt64(seed), progress: progress, checkpointing: ck)
-    progress.finish(extra: "\(acc.count) patches")
-    let basis = try PCAFit.basis(acc, patchSize: g.patchSize, channels: g.channels, indexSHA256: set.indexSHA256)
-    try basis.save(out)
-    try? FileManager.default.removeItem(atPath: resumePath)
     let seconds = Date().timeIntervalSince(start)
 
     // Cumulative explained variance at d = 1, 2, 4, ..., and D.

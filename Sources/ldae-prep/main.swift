@@ -12,7 +12,7 @@ images: converts a folder of images into HDF5 shards + index.json.
   shorter side resized to S with an antialiasing filter and centre-cropped (or stretched), cut into p x p patches.
 
   --out OUT                 output folder (shard-00000.h5 ..., index.json written last)
-  --size S                  output image size (default 32)
+  --size S                  output image size (default 32, at most 4096; buffers must fit in half the memory)
   --patch p                 patch size, divides S (default 4): patches uint8 [N, (S/p)^2, p*p*3]
   --resize crop|stretch     crop: shorter side to S then centre crop (default); stretch: both sides to S
   --filter bicubic|bilinear antialiasing resampling filter (default bicubic)
@@ -21,6 +21,8 @@ images: converts a folder of images into HDF5 shards + index.json.
   --compress none|gzip      gzip (level 4) compresses the datasets (default none)
   --workers N               decoding threads (default: all cores); the output does not depend on it
   --max-pixels N            refuse images above N pixels, a decompression-bomb guard (default 89478485)
+  --png-gamma ignore|srgb   a PNG's gAMA chunk: ignore it, samples as stored, the same pixels as Pillow (default);
+                            or convert the samples from the file's gamma to sRGB (recorded as attribute png_gamma)
   --on-error skip|fail      skip bad files and record why (default), or stop at the first one
   --max-skip-fraction F     fail when more than this fraction of the files is skipped (default 0.01)
   --class-names FILE        label ids from another split: its index.json (or folder) or a text file, one name a
@@ -71,7 +73,6 @@ func summary(_ r: Prep.Result, out: String) -> String {
         lines.append("  warnings  \(w) file(s) decoded despite \(idx.corruptDataWarnings ?? 0) libjpeg corrupt-data warning(s)")
     }
     if let e = idx.emptyClasses, !e.isEmpty { lines.append("  empty class folder(s): \(e.joined(separator: ", "))") }
-    if r.ignoredTopLevel > 0 { lines.append("  ignored   \(r.ignoredTopLevel) file(s) at the top level of a class-folder layout") }
     return lines.joined(separator: "\n")
 }
 
@@ -83,20 +84,22 @@ runCommand("ldae-prep") {
     switch sub! {
     case "images":
         let a = try Arguments(argv, options: ["out", "size", "patch", "resize", "filter", "shard-size", "compress", "workers",
-                                               "max-pixels", "on-error", "max-skip-fraction", "class-names", "part"],
+                                               "max-pixels", "png-gamma", "on-error", "max-skip-fraction", "class-names", "part"],
                               flags: ["resume", "quiet"])
         if a.wantsHelp { print(usage); return }
         guard a.positionals.count == 1 else { throw UsageError("images expects one input folder, got \(a.positionals.count)") }
         guard let out = a.string("out") else { throw UsageError("images needs --out OUT") }
         let size = try a.int("size", default: 32), patch = try a.int("patch", default: 4)
-        guard size > 0, patch > 0, size % patch == 0 else { throw UsageError("--size \(size) must be a positive multiple of --patch \(patch)") }
+        try Prep.checkSizes(imageSize: size, patchSize: patch, shardSize: 1, workers: 1)   // before sizes are multiplied
         let policy = Resize.Policy(rawValue: try a.choice("resize", Resize.Policy.allCases.map { $0.rawValue }, default: "crop"))!
         let filter = ResampleFilter(rawValue: try a.choice("filter", ResampleFilter.allCases.map { $0.rawValue }, default: "bicubic"))!
+        let pngGamma = PNGGamma(rawValue: try a.choice("png-gamma", PNGGamma.allCases.map { $0.rawValue }, default: "ignore"))!
         let maxPixels = try a.int("max-pixels", default: 89_478_485)
         guard maxPixels > 0 else { throw UsageError("--max-pixels must be positive") }
         var o = Prep.Options(input: a.positionals[0], out: out,
                              image: .init(geometry: PatchGeometry(imageSize: size, patchSize: patch), policy: policy,
                                           filter: filter, maxPixels: UInt64(maxPixels)))
+        o.image.pngGamma = pngGamma
         // Default: 10,000 images, fewer for large images so that a shard's patches stay within 256 MB
         // (the writer holds up to two shards in memory).
         let vpi = PatchGeometry(imageSize: size, patchSize: patch).valuesPerImage

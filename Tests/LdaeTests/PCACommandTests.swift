@@ -86,4 +86,36 @@ final class PCACommandTests: XCTestCase {
         (rc, _, _) = try TestSupport.run("ldae-fit-pca", ["--help"])
         XCTAssertEqual(rc, 0)
     }
+
+    func testResumeOnAFinishedFitDoesNothingAndTheSameFolderTwiceIsRefused() throws {
+        let dir = TestSupport.tempDir()
+        _ = try Self.shards(dir + "/shards")
+        let out = dir + "/pca.h5"
+        let (rc, _, e) = try TestSupport.run("ldae-fit-pca", [dir + "/shards", "--out", out, "--no-figures"])
+        XCTAssertEqual(rc, 0, e)
+        let before = try SHA256.hex(file: out)
+        let mtime = try FileManager.default.attributesOfItem(atPath: out)[.modificationDate] as? Date
+        let (rc2, stdout2, e2) = try TestSupport.run("ldae-fit-pca", [dir + "/shards", "--out", out, "--no-figures", "--resume"])
+        XCTAssertEqual(rc2, 0, e2)
+        XCTAssertTrue(e2.contains("already complete"), e2)
+        XCTAssertFalse(e2.contains("fit-pca:") && e2.contains("images/s"), "no fitting progress expected: \(e2)")
+        XCTAssertTrue(stdout2.contains("cumulative explained"), stdout2)
+        XCTAssertEqual(try SHA256.hex(file: out), before)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: out)[.modificationDate] as? Date, mtime)
+        // other settings: fitted again
+        let (rc3, _, e3) = try TestSupport.run("ldae-fit-pca", [dir + "/shards", "--out", out, "--no-figures", "--resume", "--max-patches", "30"])
+        XCTAssertEqual(rc3, 0, e3)
+        XCTAssertFalse(e3.contains("already complete"), e3)
+        XCTAssertEqual(try PCABasis.load(out).sampleCount, 30)
+        // The same folder twice (also through index.json or a symlink) would count its images twice.
+        try FileManager.default.createSymbolicLink(atPath: dir + "/alias", withDestinationPath: dir + "/shards")
+        for second in [dir + "/shards", dir + "/shards/index.json", dir + "/alias"] {
+            XCTAssertThrowsError(try ShardSet([dir + "/shards", second])) { e in
+                XCTAssertTrue("\(e)".contains("the same shard folder is given twice"), "\(e)")
+            }
+        }
+        let (rc4, _, e4) = try TestSupport.run("ldae-fit-pca", [dir + "/shards", dir + "/shards", "--out", dir + "/twice.h5"])
+        XCTAssertEqual(rc4, 1, e4)
+        XCTAssertTrue(e4.contains("the same shard folder is given twice"), e4)
+    }
 }

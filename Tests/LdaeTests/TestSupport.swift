@@ -39,10 +39,9 @@ enum TestSupport {
             var patches: [UInt8] = []
             for i in start..<end { patches += g.patchify(images[i]) }
             let file = ShardFormat.fileName(k)
-            let sha = try ShardWriter.write(dir + "/" + file, options: .init(geometry: g), patches: patches,
-                                            labels: Array(labels[start..<end]), paths: (start..<end).map { "img\($0).png" },
-                                            classNames: classNames)
-            shards.append(.init(file: file, count: end - start, sha256: sha))
+            shards.append(try ShardWriter.entry(dir, file: file, options: .init(geometry: g), patches: patches,
+                                                labels: Array(labels[start..<end]), paths: (start..<end).map { "img\($0).png" },
+                                                classNames: classNames))
             start = end; k += 1
         }
         let idx = ShardIndex(imageSize: imageSize, patchSize: patchSize, channels: 3, resize: "crop", labeled: !classNames.isEmpty,

@@ -74,6 +74,16 @@ final class TrainLoopTests: XCTestCase {
         XCTAssertTrue(FileUtil.exists(o.outDir + "/loss_curve.png"))
     }
 
+    func testASecondTrainerOnTheSameRunFolderFailsAtOnce() throws {
+        let f = try TrainFixture(); defer { f.remove() }
+        let o = f.options("lock")
+        let first = try Trainer(o)
+        XCTAssertThrowsError(try Trainer(o)) { XCTAssertTrue("\($0)".contains("ldae-train"), "\($0)") }
+        _ = first.totalSteps
+        // a trainer on another folder is not blocked
+        XCTAssertNoThrow(try Trainer(f.options("other")))
+    }
+
     func testResumeGivesIdenticalLosses() throws {
         let f = try TrainFixture(); defer { f.remove() }
         let cfg: (inout TrainConfig) -> Void = { $0.epochs = 2; $0.ema = 0.9; $0.weightDecay = 0.05 }

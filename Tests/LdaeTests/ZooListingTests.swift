@@ -100,4 +100,42 @@ final class ZooListingTests: XCTestCase {
         XCTAssertTrue(show.contains("vit 32x2 / dec 32x1"))
         XCTAssertTrue(show.contains("weights.safetensors"))
     }
+
+    func testNamesThatAreNotOneZooFolderAreRefusedOnRead() throws {
+        let base = TestSupport.tempDir()
+        let store = ZooStore(root: base + "/zoo")
+        try Self.publish(store, "alpha")
+        // An entry-shaped folder outside the zoo, reachable by a relative name.
+        try Self.publish(ZooStore(root: base + "/elsewhere"), "x")
+        for ref in ["../elsewhere/x", "../elsewhere/x@v1", "alpha/../../elsewhere/x", ".staging", ""] {
+            XCTAssertThrowsError(try store.resolveRef(ref), ref) { e in
+                XCTAssertTrue("\(e)".contains("invalid model name"), "\(ref): \(e)")
+            }
+        }
+        XCTAssertEqual(try store.resolveRef("alpha@v1").version, 1)
+        let (rc, _, err) = try TestSupport.run("ldae-zoo", ["show", "../elsewhere/x", "--zoo", base + "/zoo"])
+        XCTAssertEqual(rc, 1, err)
+        XCTAssertTrue(err.contains("invalid model name '../elsewhere/x'"), err)
+    }
+
+    func testAFileTheManifestDoesNotListFailsVerification() throws {
+        let store = ZooStore(root: TestSupport.tempDir() + "/zoo")
+        let (_, dir) = try Self.publish(store, "alpha")
+        XCTAssertNoThrow(try store.load("alpha"))
+        // evals.jsonl (append-only), hidden files and subfolders (figures/) are not part of the hashed set.
+        try store.appendEval(["a": 1], dir: dir)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: dir + "/.DS_Store"))
+        try FileManager.default.createDirectory(atPath: dir + "/figures", withIntermediateDirectories: true)
+        XCTAssertNoThrow(try store.load("alpha"))
+        // A file added after publishing (or dropped from `files` by an edit of the manifest) is not verified.
+        try Data("extra".utf8).write(to: URL(fileURLWithPath: dir + "/weights2.safetensors"))
+        XCTAssertThrowsError(try store.load("alpha")) { e in
+            XCTAssertEqual("\(e)", dir + "/weights2.safetensors: damaged zoo entry: file not listed in the manifest")
+        }
+        unlink(dir + "/weights2.safetensors")
+        var m = try JSON.read(Manifest.self, path: dir + "/manifest.json")
+        m.files["train.log"] = nil
+        try JSON.write(m, to: dir + "/manifest.json")
+        XCTAssertThrowsError(try store.load("alpha")) { e in XCTAssertTrue("\(e)".contains("train.log: damaged zoo entry: file not listed"), "\(e)") }
+    }
 }

@@ -25,7 +25,8 @@ public enum FormatVersion {
 /// Shard layout (HDF5, 1.10-compatible):
 /// - `patches` uint8 [N, T, D], T = (S/p)^2 tokens row-major, D = p*p*C in (row, col, channel) order
 /// - `labels` int32 [N] (-1 unlabeled), `class_names` vlen str [K], `paths` vlen str [N] (relative to the input)
-/// - root attributes: format, format_version, image_size, patch_size, channels, resize, alpha_background
+/// - root attributes: format, format_version, image_size, patch_size, channels, resize, alpha_background,
+///   png_gamma ("ignore": PNG samples as stored, as Pillow; "srgb": converted from a gAMA chunk's gamma)
 public enum ShardFormat {
     public static let patches = "patches"
     public static let labels = "labels"

@@ -6,7 +6,11 @@ public struct ShardIndex: Codable, Sendable {
         public var file: String
         public var count: Int
         public var sha256: String
-        public init(file: String, count: Int, sha256: String) { self.file = file; self.count = count; self.sha256 = sha256 }
+        /// The file's size in bytes (absent in indexes written before it was recorded).
+        public var bytes: Int? = nil
+        public init(file: String, count: Int, sha256: String, bytes: Int? = nil) {
+            self.file = file; self.count = count; self.sha256 = sha256; self.bytes = bytes
+        }
     }
     public struct Skipped: Codable, Sendable {
         public var path: String

@@ -1,5 +1,8 @@
 import Foundation
 
+/// What `ldae-prep` does with a PNG's gAMA chunk (`--png-gamma`, recorded as the shard attribute `png_gamma`).
+public enum PNGGamma: String, Sendable, CaseIterable { case ignore, srgb }
+
 /// Why a file was skipped. `category` is the key counted in index.json's `skipped_counts`.
 public struct SkipReason: Error, Sendable, Equatable, CustomStringConvertible {
     public var category: String
@@ -17,6 +20,9 @@ public final class ImageProcessor {
         public var policy: Resize.Policy
         public var filter: ResampleFilter
         public var maxPixels: UInt64
+        /// PNG gAMA chunks: ignored (samples as stored, the same pixels as Pillow; the default), or applied
+        /// (samples converted from the file's gamma to sRGB, as libpng's simplified API does).
+        public var pngGamma: PNGGamma = .ignore
         public init(geometry: PatchGeometry, policy: Resize.Policy = .crop, filter: ResampleFilter = .bicubic,
                     maxPixels: UInt64 = 89_478_485) {
             self.geometry = geometry; self.policy = policy; self.filter = filter; self.maxPixels = maxPixels
@@ -37,7 +43,12 @@ public final class ImageProcessor {
 
     /// Processes `path` and writes its patches [T, D] to `out`; throws SkipReason for a bad file.
     public func process(path: String, into out: UnsafeMutablePointer<UInt8>) throws -> Info {
-        let n = try readFile(path)
+        try process(rawPath: Array(path.utf8), into: out)
+    }
+
+    /// Processes the file at a path given as bytes (names need not be UTF-8).
+    public func process(rawPath: [UInt8], into out: UnsafeMutablePointer<UInt8>) throws -> Info {
+        let n = try readFile(rawPath)
         return try buffer.withUnsafeBytes { raw throws -> Info in
             try process(bytes: UnsafeRawBufferPointer(rebasing: raw[0..<n]), into: out)
         }
@@ -54,7 +65,7 @@ public final class ImageProcessor {
         let s = settings.geometry.imageSize
         var img: DecodedImage
         do {
-            img = try Codecs.decode(bytes, format: format, minSide: s, maxPixels: settings.maxPixels)
+            img = try Codecs.decode(bytes, format: format, minSide: s, maxPixels: settings.maxPixels, pngGamma: settings.pngGamma == .srgb)
         } catch let e as CodecError {
             switch e {
             case .tooLarge(let m): throw SkipReason("too_large", m + " (--max-pixels)")
@@ -114,25 +125,54 @@ public final class ImageProcessor {
         }
     }
 
-    /// Reads a whole file into the reusable buffer; returns its length.
-    private func readFile(_ path: String) throws -> Int {
-        let fd = open(path, O_RDONLY)
+    /// Bytes read from the last file (tests: a non-image is recognised from its first bytes).
+    private(set) var lastBytesRead = 0
+
+    /// The first bytes read from every file: enough for the magic bytes and a PNG's IHDR.
+    static let headerBytes = 4096
+
+    /// Reads a file into the reusable buffer, bounded by what it can need: the header first (a non-image
+    /// is skipped without reading the rest; an image whose declared size is above --max-pixels too), then
+    /// at most `readLimit` of the declared dimensions (bytes after that cannot belong to the image).
+    private func readFile(_ path: [UInt8]) throws -> Int {
+        let fd = ImageFolder.withCPath(path) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         if fd < 0 { throw SkipReason("unreadable", "cannot open (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
         var st = stat()
         if fstat(fd, &st) != 0 { throw SkipReason("unreadable", "cannot stat (\(String(cString: strerror(errno))))") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw SkipReason("not_a_file", "not a regular file") }
         let size = Int(st.st_size)
-        if size > buffer.count { buffer = [UInt8](repeating: 0, count: size) }
-        var got = 0
+        lastBytesRead = 0
+        var got = try readAt(fd, upTo: min(size, ImageProcessor.headerBytes), from: 0)
+        let limit = try buffer.withUnsafeBytes { b -> Int in
+            let head = UnsafeRawBufferPointer(rebasing: b[0..<got])
+            guard let format = Codecs.sniff(head).format else { return got }   // process(bytes:) says why
+            let dims = format == .png ? Codecs.pngDimensions(head) : Codecs.jpegDimensions(fd: fd, size: size)
+            guard let (w, h) = dims else { return size }
+            if UInt64(w) * UInt64(h) > settings.maxPixels {
+                throw SkipReason("too_large", "image is \(w)x\(h), above the pixel limit \(settings.maxPixels) (--max-pixels)")
+            }
+            return Codecs.readLimit(width: w, height: h)
+        }
+        let want = min(size, limit)
+        if want > got { got = try readAt(fd, upTo: want, from: got) }
+        return got
+    }
+
+    /// Reads bytes [from, upTo) of `fd` into the buffer (grown as needed); returns how many it holds.
+    private func readAt(_ fd: Int32, upTo end: Int, from start: Int) throws -> Int {
+        if end > buffer.count { buffer += [UInt8](repeating: 0, count: end - buffer.count) }
+        var got = start
         let err: Int32? = buffer.withUnsafeMutableBytes { b in
-            while got < size {
-                let r = read(fd, b.baseAddress! + got, size - got)
+            while got < end {
+                let r = pread(fd, b.baseAddress! + got, end - got, off_t(got))
                 if r < 0 { if errno == EINTR { continue }; return errno }
                 if r == 0 { break }
                 got += r
             }
             return nil
         }
+        lastBytesRead += got - start
         if let err { throw SkipReason("unreadable", "read error (\(String(cString: strerror(err))))") }
         return got
     }

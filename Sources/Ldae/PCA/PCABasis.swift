@@ -11,6 +11,10 @@ public struct PCABasis: Sendable {
     public var sampleCount: Int
     public var indexSHA256: String
     public var pixelScaling: String = PixelScaling.name
+    /// What the fit was made from (`PCAResumeState.identity`: index sha256, sizes, subsample, seed); attribute
+    /// `fit_identity`, absent in files written before it was recorded. `ldae-fit-pca --resume` on a finished
+    /// output of the same identity does nothing.
+    public var fitIdentity: String? = nil
 
     public init(mean: [Float], components: [Float], eigenvalues: [Float], patchSize: Int, channels: Int,
                 sampleCount: Int, indexSHA256: String) {
@@ -33,8 +37,7 @@ public struct PCABasis: Sendable {
 
     public func save(_ path: String) throws {
         let D = dim
-        try AtomicFile.write(to: path) { tmp in
-            let f = try H5File.create(tmp)
+        try H5File.write(atomically: path) { f in
             try f.setAttribute("format", FormatName.pca)
             try f.setAttribute("format_version", FormatVersion.pca)
             try f.setAttribute("patch_size", patchSize)
@@ -42,11 +45,11 @@ public struct PCABasis: Sendable {
             try f.setAttribute("pixel_scaling", pixelScaling)
             try f.setAttribute("sample_count", sampleCount)
             try f.setAttribute("index_sha256", indexSHA256)
+            if let id = fitIdentity { try f.setAttribute("fit_identity", id) }
             try f.write("mean", mean, shape: [D])
             try f.write("components", components, shape: [D, D])
             try f.write("eigenvalues", eigenvalues, shape: [D])
             try f.write("explained_variance_ratio", explainedVarianceRatio, shape: [D])
-            try f.close()
         }
     }
 
@@ -73,6 +76,7 @@ public struct PCABasis: Sendable {
         var b = PCABasis(mean: mean, components: comp, eigenvalues: ev, patchSize: p, channels: c,
                          sampleCount: try f.intAttribute("sample_count") ?? 0, indexSHA256: try f.stringAttribute("index_sha256") ?? "")
         b.pixelScaling = try f.stringAttribute("pixel_scaling") ?? PixelScaling.name
+        b.fitIdentity = try f.stringAttribute("fit_identity")
         guard b.pixelScaling == PixelScaling.name else {
             throw LdaeError("pixel scaling '\(b.pixelScaling)' is not the one this build uses ('\(PixelScaling.name)')", file: path)
         }

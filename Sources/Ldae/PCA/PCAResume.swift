@@ -28,8 +28,7 @@ public struct PCAResumeState: Sendable {
 
     public func save(_ path: String) throws {
         let a = accumulator, D = a.dim
-        try AtomicFile.write(to: path) { tmp in
-            let f = try H5File.create(tmp)
+        try H5File.write(atomically: path) { f in
             try f.setAttribute("format", PCAResumeState.format)
             try f.setAttribute("format_version", PCAResumeState.version)
             try f.setAttribute("identity", identity)
@@ -45,7 +44,6 @@ public struct PCAResumeState: Sendable {
             try f.write("moments_gram", a.moments.gram, shape: [D, D])
             try f.write("byte_sum", a.byteSum, shape: [D])
             try f.write("byte_gram", a.byteGram, shape: [D, D])
-            try f.close()
         }
     }
 

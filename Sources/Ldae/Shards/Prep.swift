@@ -63,7 +63,7 @@ public enum Prep {
             "source": URL(fileURLWithPath: o.input).standardizedFileURL.path,
             "image_size": "\(o.image.geometry.imageSize)", "patch_size": "\(o.image.geometry.patchSize)",
             "resize": o.image.policy.rawValue, "filter": o.image.filter.rawValue,
-            "max_pixels": "\(o.image.maxPixels)", "shard_size": "\(o.shardSize)",
+            "max_pixels": "\(o.image.maxPixels)", "shard_size": "\(o.shardSize)", "png_gamma": o.image.pngGamma.rawValue,
             "compress": o.gzip.map { "gzip-\($0)" } ?? "none",
             "alpha_background": "rgb(\(bg.0),\(bg.1),\(bg.2))", "pixel_scaling_downstream": PixelScaling.name,
             "jpeg_dct_scaling": "largest 1/2^k keeping the shorter side >= image_size",
@@ -73,14 +73,49 @@ public enum Prep {
         return s
     }
 
+    /// The largest `--size`: one image is then 48 MB of patches (4096 x 4096 x 3), 1024^2 tokens of patch 4.
+    /// Beyond that a single image's buffers alone are hundreds of MB and the resize takes seconds per image.
+    public static let maxImageSize = 4096
+
+    /// The memory prep may plan for: half of this machine's physical memory.
+    public static var memoryBudget: Int {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        return pages > 0 && size > 0 ? pages * size / 2 : 4 << 30
+    }
+
+    /// Bytes of the buffers `run` allocates for these options: the shard being filled and the one being
+    /// written (2 x shard-size images), one batch of decoded slots, one resized image per worker.
+    public static func memoryNeeded(imageSize s: Int, shardSize: Int, batch: Int, workers: Int) -> Int {
+        let vpi = s * s * 3
+        let batch = max(1, min(batch, shardSize * 2))
+        let (n, o1) = (2 * shardSize).addingReportingOverflow(batch + max(1, workers))
+        let (bytes, o2) = n.multipliedReportingOverflow(by: vpi)
+        return o1 || o2 ? Int.max : bytes
+    }
+
+    /// Refuses sizes that cannot work before anything is read or created: --size above `maxImageSize`, or
+    /// buffers above `memoryBudget` (with the budget and what would fit in the message).
+    public static func checkSizes(imageSize s: Int, patchSize p: Int, shardSize: Int, batch: Int = 1024, workers: Int) throws {
+        guard s > 0, p > 0, s % p == 0 else { throw UsageError("--size \(s) must be a positive multiple of --patch \(p)") }
+        guard s <= maxImageSize else {
+            throw UsageError("--size \(s) is above ldae-prep's limit of \(maxImageSize) (one \(s) x \(s) image would be \(Prep.gb(Double(s) * Double(s) * 3)) of patches)")
+        }
+        guard shardSize > 0 else { throw UsageError("--shard-size must be positive") }
+        let need = memoryNeeded(imageSize: s, shardSize: shardSize, batch: batch, workers: workers), budget = memoryBudget
+        guard need <= budget else {
+            let fit = max(0, (budget / (s * s * 3) - min(batch, shardSize * 2) - max(1, workers)) / 2)
+            throw UsageError("--size \(s) with --shard-size \(shardSize) needs about \(Prep.gb(Double(need))) of buffers, above the budget of \(Prep.gb(Double(budget))) (half this machine's memory)"
+                             + (fit > 0 ? "; use --shard-size \(fit) or less, or a smaller --size" : "; use a smaller --size"))
+        }
+    }
+
+    static func gb(_ bytes: Double) -> String { bytes >= 1e9 ? String(format: "%.1f GB", bytes / 1e9) : String(format: "%.0f MB", bytes / 1e6) }
+
     @discardableResult
     public static func run(_ o: Options) throws -> Result {
         let t0 = Date()
         let g = o.image.geometry
-        guard g.imageSize > 0, g.patchSize > 0, g.imageSize % g.patchSize == 0 else {
-            throw UsageError("--size \(g.imageSize) must be a positive multiple of --patch \(g.patchSize)")
-        }
-        guard o.shardSize > 0 else { throw UsageError("--shard-size must be positive") }
+        try checkSizes(imageSize: g.imageSize, patchSize: g.patchSize, shardSize: o.shardSize, batch: o.batch, workers: o.workers)
         let inAbs = URL(fileURLWithPath: o.input).standardizedFileURL.path, outAbs = URL(fileURLWithPath: o.out).standardizedFileURL.path
         if outAbs == inAbs || outAbs.hasPrefix(inAbs.hasSuffix("/") ? inAbs : inAbs + "/") {
             throw LdaeError("the output folder is inside the input folder (its shards would be read as images); choose another --out", file: o.out)
@@ -94,11 +129,22 @@ public enum Prep {
         let filesSha = fh.finalize()
         let settings = settings(o)
 
-        try FileUtil.makeDirectory(o.out)
+        // What the listing found but cannot use (symlink loops, dangling links, files outside the class
+        // folders, ...) is recorded once, by part 0, and counts like any skipped file; too many of them stop
+        // the run before anything is created.
+        let listed = (o.part?.index ?? 0) == 0 ? folder.skipped : []
+        if let first = listed.first, o.failOnError || Double(listed.count) > o.maxSkipFraction * Double(files.count + listed.count) {
+            throw LdaeError((o.failOnError ? "" : "\(listed.count) of \(files.count + listed.count) entries cannot be used, above --max-skip-fraction \(o.maxSkipFraction); ")
+                            + "\(first.path): \(first.reason)" + (o.failOnError ? " (--on-error fail)" : ""), file: o.input)
+        }
+        let lock = try FolderLock.acquire(o.out, command: "ldae-prep images")
+        defer { lock.release() }
         let statePath = o.out + "/" + stateFile, indexPath = o.out + "/" + ShardFormat.indexFile
         removeStaleTemporaries(o.out)
-        var state = State(settings: settings, filesSha256: filesSha, nextFile: 0, shards: [], skipped: [],
-                          skippedCounts: [:], filesWithWarnings: 0, corruptDataWarnings: 0)
+        var state = State(settings: settings, filesSha256: filesSha, nextFile: 0,
+                          shards: [], skipped: listed.map { .init(path: $0.path, reason: $0.reason.description) },
+                          skippedCounts: listed.reduce(into: [:]) { $0[$1.reason.category, default: 0] += 1 },
+                          filesWithWarnings: 0, corruptDataWarnings: 0)
         if o.resume && FileUtil.exists(statePath) {
             let s = try JSON.read(State.self, path: statePath)
             if s.settings != settings {
@@ -136,8 +182,8 @@ public enum Prep {
         defer { status.deinitialize(count: batch); status.deallocate() }
         let workers = max(1, o.workers)
         let processors = (0..<workers).map { _ in ImageProcessor(o.image) }
-        let writerOptions = ShardWriter.Options(geometry: g, resize: o.image.policy.rawValue, gzip: o.gzip)
-        let skipLimit = o.maxSkipFraction * Double(files.count)
+        let writerOptions = ShardWriter.Options(geometry: g, resize: o.image.policy.rawValue, gzip: o.gzip, pngGamma: o.image.pngGamma)
+        let skipLimit = o.maxSkipFraction * Double(files.count + listed.count)
 
         let progress = Progress("ldae-prep", total: files.count - state.nextFile, unit: "images")
         progress.quiet = o.quiet
@@ -146,7 +192,7 @@ public enum Prep {
         // images; at most one write is in flight. The resume state is saved after each shard, in order.
         let writer = DispatchQueue(label: "ldae-prep.shard-writer")
         let inFlight = DispatchSemaphore(value: 1)
-        let box = WriterBox(shas: state.shards.map { $0.sha256 })
+        let box = WriterBox(written: state.shards)
         func flush(nextFile: Int) throws {
             if let e = box.error { throw e }
             let n = shardLabels.count
@@ -164,11 +210,10 @@ public enum Prep {
                 defer { inFlight.signal() }
                 if box.error != nil { return }
                 do {
-                    let sha = try ShardWriter.write(o.out + "/" + file, options: writerOptions, patches: patches, labels: labels,
-                                                    paths: paths, classNames: folder.classNames)
-                    box.shas.append(sha)
+                    box.written.append(try ShardWriter.entry(o.out, file: file, options: writerOptions, patches: patches, labels: labels,
+                                                             paths: paths, classNames: folder.classNames))
                     var s = snapshot
-                    for i in s.shards.indices { s.shards[i].sha256 = box.shas[i] }
+                    s.shards = box.written
                     try JSON.write(s, to: statePath)
                 } catch { box.error = error }
             }
@@ -200,7 +245,7 @@ public enum Prep {
                     state.skippedCounts[r.category, default: 0] += 1
                     if Double(state.skipped.count) > skipLimit {
                         try? JSON.write(state.skipped, to: o.out + "/" + skippedFile)
-                        throw LdaeError("\(state.skipped.count) of \(files.count) files skipped, above --max-skip-fraction \(o.maxSkipFraction) (last: \(f.path): \(r)); every reason is in \(skippedFile)",
+                        throw LdaeError("\(state.skipped.count) of \(files.count + listed.count) files skipped, above --max-skip-fraction \(o.maxSkipFraction) (last: \(f.path): \(r)); every reason is in \(skippedFile)",
                                         file: o.out + "/" + skippedFile)
                     }
                 case .pending:
@@ -214,13 +259,13 @@ public enum Prep {
         if !shardLabels.isEmpty { try flush(nextFile: files.count) }
         writer.sync {}
         if let e = box.error { throw e }
-        for i in state.shards.indices { state.shards[i].sha256 = box.shas[i] }
+        state.shards = box.written
         progress.finish()
 
         var idx = ShardIndex(imageSize: g.imageSize, patchSize: g.patchSize, channels: g.channels, resize: o.image.policy.rawValue,
                              labeled: folder.labeled, classNames: folder.classNames, shards: state.shards, settings: settings,
                              skippedCounts: state.skippedCounts, skipped: state.skipped)
-        idx.filesRead = files.count
+        idx.filesRead = files.count + listed.count   // the listing's skipped entries count as read
         idx.filesWithWarnings = state.filesWithWarnings
         idx.corruptDataWarnings = state.corruptDataWarnings
         idx.emptyClasses = folder.emptyClasses
@@ -234,10 +279,10 @@ public enum Prep {
 
     /// Written only on the writer queue (read by the main thread after `writer.sync {}` or as a stop signal).
     private final class WriterBox: @unchecked Sendable {
-        var shas: [String]
+        var written: [ShardIndex.Shard]
         private var failure: Error?
         private let lock = NSLock()
-        init(shas: [String]) { self.shas = shas }
+        init(written: [ShardIndex.Shard]) { self.written = written }
         var error: Error? {
             get { lock.lock(); defer { lock.unlock() }; return failure }
             set { lock.lock(); failure = newValue; lock.unlock() }
@@ -251,7 +296,7 @@ public enum Prep {
         let slots: UnsafeMutablePointer<UInt8>
         let status: UnsafeMutablePointer<SlotStatus>
         let processors: [ImageProcessor]
-        let paths: [String]
+        let paths: [[UInt8]]
         let lock: NSLock
         let next: UnsafeMutablePointer<Int>
     }
@@ -263,7 +308,7 @@ public enum Prep {
         next.initialize(to: 0)
         defer { next.deallocate() }
         let sh = Shared(slots: slots, status: status, processors: processors,
-                        paths: (start..<(start + count)).map { root + "/" + files[$0].path }, lock: NSLock(), next: next)
+                        paths: (start..<(start + count)).map { Array(root.utf8) + [0x2F] + files[$0].rawPath }, lock: NSLock(), next: next)
         let chunk = 8
         let work: @Sendable (Int) -> Void = { w in
             let proc = sh.processors[w]
@@ -275,7 +320,7 @@ public enum Prep {
                 if a >= count { return }
                 for i in a..<min(a + chunk, count) {
                     do {
-                        let info = try proc.process(path: sh.paths[i], into: sh.slots + i * vpi)
+                        let info = try proc.process(rawPath: sh.paths[i], into: sh.slots + i * vpi)
                         sh.status[i] = .ok(info.warnings)
                     } catch let r as SkipReason {
                         sh.status[i] = .skipped(r)

@@ -41,7 +41,8 @@ public enum PrepMerge {
                 throw LdaeError("prep settings differ from \(first.path) (\(diff.joined(separator: ", ")))", file: l.path)
             }
         }
-        try FileUtil.makeDirectory(out)
+        let lock = try FolderLock.acquire(out, command: "ldae-prep merge")
+        defer { lock.release() }
         if FileUtil.exists(out + "/" + ShardFormat.indexFile) || Prep.existingShards(out) > 0 {
             throw LdaeError("output folder already holds shards; choose an empty folder", file: out)
         }
@@ -53,7 +54,7 @@ public enum PrepMerge {
                 guard FileUtil.exists(src) else { throw LdaeError("shard listed in \(l.path) is missing", file: src) }
                 let name = ShardFormat.fileName(shards.count)
                 try linkOrCopy(src, out + "/" + name)
-                shards.append(.init(file: name, count: s.count, sha256: s.sha256))
+                shards.append(.init(file: name, count: s.count, sha256: s.sha256, bytes: s.bytes))
             }
             skipped += l.index.skipped
             for (k, v) in l.index.skippedCounts { counts[k, default: 0] += v }

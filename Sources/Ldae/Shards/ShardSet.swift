@@ -7,6 +7,9 @@ public final class ShardSet: @unchecked Sendable {
         public let path: String
         public let count: Int
         public let start: Int   // global index of its first image
+        /// What index.json records of the file: checked when it is first opened.
+        public let sha256: String
+        public let bytes: Int?
     }
     public let sources: [String]          // the index.json paths
     public let indices: [ShardIndex]
@@ -23,8 +26,14 @@ public final class ShardSet: @unchecked Sendable {
         guard !paths.isEmpty else { throw LdaeError("no shard folder given") }
         var idxs: [ShardIndex] = [], srcs: [String] = [], entries: [Entry] = [], hashes: [String] = []
         var start = 0
+        var seen: [String: String] = [:]   // real path of each index.json -> as given
         for p in paths {
             let (idx, dir, path) = try ShardIndex.load(p)
+            let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
+            if let before = seen[real] {
+                throw LdaeError("the same shard folder is given twice (also as \(before)): its images would count twice", file: p)
+            }
+            seen[real] = p
             if let g = idxs.first?.geometry, g != idx.geometry {
                 throw LdaeError("shards have image_size \(idx.imageSize), patch_size \(idx.patchSize), channels \(idx.channels) but \(srcs[0]) has \(g.imageSize), \(g.patchSize), \(g.channels)", file: path)
             }
@@ -33,8 +42,11 @@ public final class ShardSet: @unchecked Sendable {
             }
             for s in idx.shards {
                 let sp = dir + "/" + s.file
-                guard FileUtil.exists(sp) else { throw LdaeError("shard listed in \(path) is missing", file: sp) }
-                entries.append(Entry(path: sp, count: s.count, start: start))
+                guard let size = FileUtil.size(sp) else { throw LdaeError("shard listed in \(path) is missing", file: sp) }
+                if let b = s.bytes, b != size {
+                    throw LdaeError("shard is \(size) bytes but \(path) records \(b): it was changed after it was written (another writer?); prepare the folder again", file: sp)
+                }
+                entries.append(Entry(path: sp, count: s.count, start: start, sha256: s.sha256, bytes: s.bytes))
                 start += s.count
             }
             hashes.append(try SHA256.hex(file: path))
@@ -50,9 +62,28 @@ public final class ShardSet: @unchecked Sendable {
 
     public convenience init(_ path: String) throws { try self.init([path]) }
 
-    /// Opens one shard file and checks its format attributes against the index.
+    private let verifyLock = NSLock()
+    private var verified = Set<Int>()
+
+    /// Checks shard i's sha256 against its index.json, once per ShardSet (the first time it is opened): a shard
+    /// replaced or rewritten after the index was written (two writers in one folder) is refused by name.
+    public func verify(shard i: Int) throws {
+        verifyLock.lock(); defer { verifyLock.unlock() }
+        if verified.contains(i) { return }
+        let e = shards[i]
+        if !e.sha256.isEmpty {
+            let got = try SHA256.hex(file: e.path)
+            guard got == e.sha256 else {
+                throw LdaeError("shard does not match its index.json (sha256 \(got.prefix(12))..., index says \(e.sha256.prefix(12))...): it was changed after it was written (another writer?); prepare the folder again", file: e.path)
+            }
+        }
+        verified.insert(i)
+    }
+
+    /// Opens one shard file and checks it against the index: sha256 (the first time), format attributes.
     public func open(shard i: Int) throws -> H5File {
         let e = shards[i]
+        try verify(shard: i)
         let f = try H5File.open(e.path)
         let fmt = try f.stringAttribute("format")
         guard fmt == FormatName.shard else {

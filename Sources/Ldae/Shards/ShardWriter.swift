@@ -7,9 +7,21 @@ public enum ShardWriter {
         public var resize: String
         public var gzip: Int?
         public var chunkRows: Int
-        public init(geometry: PatchGeometry, resize: String = "crop", gzip: Int? = nil, chunkRows: Int = 256) {
+        /// How PNG gAMA chunks were treated (`PNGGamma`), the `png_gamma` attribute.
+        public var pngGamma = PNGGamma.ignore.rawValue
+        public init(geometry: PatchGeometry, resize: String = "crop", gzip: Int? = nil, chunkRows: Int = 256,
+                    pngGamma: PNGGamma = .ignore) {
             self.geometry = geometry; self.resize = resize; self.gzip = gzip; self.chunkRows = chunkRows
+            self.pngGamma = pngGamma.rawValue
         }
+    }
+
+    /// Writes a shard (see `write`) and returns its index entry: count, sha256 and size.
+    public static func entry(_ dir: String, file: String, options o: Options, patches: [UInt8], labels: [Int32], paths: [String],
+                             classNames: [String]) throws -> ShardIndex.Shard {
+        let path = dir + "/" + file
+        let sha = try write(path, options: o, patches: patches, labels: labels, paths: paths, classNames: classNames)
+        return ShardIndex.Shard(file: file, count: labels.count, sha256: sha, bytes: FileUtil.size(path))
     }
 
     /// Writes `patches` [N, T, D] uint8, `labels` [N], `paths` [N] and `classNames`; returns the file's sha256.
@@ -19,8 +31,7 @@ public enum ShardWriter {
         let g = o.geometry
         let n = labels.count
         precondition(patches.count == n * g.valuesPerImage && paths.count == n)
-        try AtomicFile.write(to: path) { tmp in
-            let f = try H5File.create(tmp)
+        try H5File.write(atomically: path) { f in
             try f.setAttribute("format", FormatName.shard)
             try f.setAttribute("format_version", FormatVersion.shard)
             try f.setAttribute("image_size", g.imageSize)
@@ -29,11 +40,11 @@ public enum ShardWriter {
             try f.setAttribute("resize", o.resize)
             let bg = Codecs.alphaBackground
             try f.setAttribute("alpha_background", "rgb(\(bg.0),\(bg.1),\(bg.2))")
+            try f.setAttribute("png_gamma", o.pngGamma)
             try f.write(ShardFormat.patches, patches, shape: [n, g.tokens, g.tokenDim], chunkRows: o.chunkRows, gzip: o.gzip)
             try f.write(ShardFormat.labels, labels, shape: [n], chunkRows: max(o.chunkRows, 1024), gzip: o.gzip)
             try f.writeStrings(ShardFormat.classNames, classNames)
             try f.writeStrings(ShardFormat.paths, paths)
-            try f.close()
         }
         return try SHA256.hex(file: path)
     }

@@ -41,6 +41,43 @@ public enum Codecs {
         return (nil, nil)
     }
 
+    /// Width and height from a PNG's IHDR (the first chunk, bytes 16..<24), nil when absent.
+    public static func pngDimensions(_ b: UnsafeRawBufferPointer) -> (Int, Int)? {
+        guard b.count >= 24, b[12] == 0x49, b[13] == 0x48, b[14] == 0x44, b[15] == 0x52 else { return nil }
+        func be32(_ i: Int) -> Int { Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3]) }
+        return (be32(16), be32(20))
+    }
+
+    /// Width and height from a JPEG's SOF marker, walking the marker segments with small reads (the SOF
+    /// can follow 64 KB APP segments); nil when not found before the entropy-coded data.
+    public static func jpegDimensions(fd: Int32, size: Int) -> (Int, Int)? {
+        var pos = 2
+        var seg = [UInt8](repeating: 0, count: 9)
+        for _ in 0..<1000 {
+            guard pos + 9 <= size, pread(fd, &seg, 9, off_t(pos)) == 9, seg[0] == 0xFF else { return nil }
+            let m = seg[1]
+            if m == 0xFF { pos += 1; continue }                       // fill byte
+            if m == 0xD8 || m == 0x01 || (0xD0...0xD7).contains(m) { pos += 2; continue }   // no length
+            if m == 0xDA || m == 0xD9 { return nil }                   // scan data or end before any SOF
+            let len = Int(seg[2]) << 8 | Int(seg[3])
+            if (0xC0...0xCF).contains(m) && m != 0xC4 && m != 0xC8 && m != 0xCC {
+                let h = Int(seg[5]) << 8 | Int(seg[6]), w = Int(seg[7]) << 8 | Int(seg[8])
+                return (w, h)
+            }
+            pos += 2 + len
+        }
+        return nil
+    }
+
+    /// The most bytes of an image file of these dimensions worth reading: its pixels at 8 bytes each (RGBA
+    /// 16-bit, more than any PNG or JPEG encodes them in), twice, plus 64 MB for metadata (EXIF, ICC
+    /// profiles, embedded previews, text).
+    public static func readLimit(width w: Int, height h: Int) -> Int {
+        let (px, o1) = w.multipliedReportingOverflow(by: h)
+        let (bytes, o2) = px.multipliedReportingOverflow(by: 16)
+        return o1 || o2 ? Int.max : bytes + (64 << 20)
+    }
+
     private static func kindName(_ k: Int32) -> String {
         switch k {
         case 1: return "jpeg-rgb"; case 2: return "jpeg-gray"; case 3: return "jpeg-cmyk"; case 4: return "jpeg-ycck"
@@ -49,8 +86,9 @@ public enum Codecs {
     }
 
     /// Decodes JPEG or PNG bytes to RGB. `minSide` lets JPEG decode at a reduced DCT scale.
+    /// `pngGamma`: convert PNGs with a gAMA chunk to sRGB (default: ignore gAMA, samples as stored, as Pillow).
     public static func decode(_ bytes: UnsafeRawBufferPointer, format: ImageFormat, minSide: Int = 0,
-                              maxPixels: UInt64 = 0) throws -> DecodedImage {
+                              maxPixels: UInt64 = 0, pngGamma: Bool = false) throws -> DecodedImage {
         var img = ldae_image()
         var err = [CChar](repeating: 0, count: 256)
         let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
@@ -59,7 +97,7 @@ public enum Codecs {
         case .jpeg: rc = ldae_jpeg_decode(base, bytes.count, Int32(minSide), maxPixels, &img, &err, 256)
         case .png:
             let bg = alphaBackground
-            rc = ldae_png_decode(base, bytes.count, maxPixels, bg.0, bg.1, bg.2, &img, &err, 256)
+            rc = ldae_png_decode(base, bytes.count, maxPixels, pngGamma ? 1 : 0, bg.0, bg.1, bg.2, &img, &err, 256)
         }
         let msg = String(nulTerminated: err)
         switch rc {

@@ -1,14 +1,29 @@
 // The C boundary for HDF5. All HDF5 calls in ldae go through this file, under one lock
-// (the Debian serial build is not guaranteed thread-safe).
+// (Debian's build is thread-safe, but the lock keeps multi-call sequences and the per-thread error stack together).
 import CHDF5
 import Foundation
 
-/// An HDF5 failure: which call failed, on which file/object, and HDF5's own innermost message.
+/// An HDF5 failure: which call failed, on which file/object, and HDF5's own innermost message. When the
+/// failure comes from the operating system (HDF5 reports an errno: a full disk, a read-only file system),
+/// it reads as one line naming the file and the system's reason, e.g. "x.h5: cannot write (No space left on device)".
 public struct HDF5Error: Error, CustomStringConvertible {
-    public let file: String
+    public var file: String
     public let call: String
     public let detail: String
-    public var description: String { "\(file): HDF5 \(call) failed" + (detail.isEmpty ? "" : ": \(detail)") }
+    /// The errno HDF5 reported for the system call that failed, if any.
+    public let systemError: Int32?
+
+    init(file: String, call: String, detail: String, systemError: Int32? = nil) {
+        self.file = file; self.call = call; self.detail = detail; self.systemError = systemError
+    }
+
+    public var description: String {
+        if let e = systemError {
+            let verb = call.hasPrefix("H5Fopen") ? "cannot open" : call.hasPrefix("H5Dread") || call.hasPrefix("H5Aread") ? "cannot read" : "cannot write"
+            return "\(file): \(verb) (\(String(cString: strerror(e))))"
+        }
+        return "\(file): HDF5 \(call) failed" + (detail.isEmpty ? "" : ": \(detail)")
+    }
 }
 
 /// Element types that map to HDF5 native types.
@@ -27,12 +42,13 @@ enum H5 {
 
     static func sync<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock(); defer { lock.unlock() }
-        if !initialized { ldae_h5_silence(); initialized = true }
+        if !initialized { ldae_h5_init(); initialized = true }
+        ldae_h5_silence()   // per thread
         return try body()
     }
 
-    /// The innermost message on HDF5's error stack (the most specific one).
-    static func lastMessage() -> String {
+    /// HDF5's error stack, innermost message last, then cleared.
+    static func messages() -> [String] {
         final class Box { var msgs: [String] = [] }
         let box = Box()
         let cb: H5E_walk2_t = { _, desc, data in
@@ -43,16 +59,29 @@ enum H5 {
         }
         H5Ewalk2(ldae_h5e_default(), H5E_WALK_DOWNWARD, cb, Unmanaged.passUnretained(box).toOpaque())
         H5Eclear2(ldae_h5e_default())
-        return box.msgs.last ?? ""
+        return box.msgs
+    }
+
+    /// The error for a failed call: HDF5's innermost message (the most specific one), and the errno its file
+    /// driver reports ("..., errno = 28, error message = 'No space left on device', ...") when there is one.
+    static func error(_ call: String, _ file: String) -> HDF5Error {
+        let msgs = messages()
+        var sys: Int32? = nil
+        for m in msgs {
+            guard let r = m.range(of: "errno = ") else { continue }
+            if let v = Int32(m[r.upperBound...].prefix { $0.isNumber }), v > 0 { sys = v }
+        }
+        let last = msgs.last ?? ""
+        return HDF5Error(file: file, call: call, detail: sys == nil ? last : String(last.prefix { $0 != "," }), systemError: sys)
     }
 
     @discardableResult
     static func check(_ r: hid_t, _ call: String, _ file: String) throws -> hid_t {
-        if r < 0 { throw HDF5Error(file: file, call: call, detail: lastMessage()) }
+        if r < 0 { throw error(call, file) }
         return r
     }
     static func check(_ r: herr_t, _ call: String, _ file: String) throws {
-        if r < 0 { throw HDF5Error(file: file, call: call, detail: lastMessage()) }
+        if r < 0 { throw error(call, file) }
     }
 
     static func stringType() -> hid_t {
@@ -64,14 +93,23 @@ enum H5 {
 }
 
 /// An open HDF5 file. Create/open, attributes on the root group, datasets.
+///
+/// Closing a file being written is where a full disk shows: HDF5 flushes its metadata then, and when that
+/// fails, H5Fclose fails and leaves the file half torn down in the library (closing it again, or the
+/// library's own cleanup at exit, dereferences freed state: a segfault). So a written file is flushed first,
+/// and a file that cannot be completed is `discard`ed: its objects closed, its space given back (its contents
+/// are thrown away: it is a temporary), then closed, exactly once.
 public final class H5File: @unchecked Sendable {
     public let path: String
     let id: hid_t
     private var closed = false
+    /// Created by this process (writable): closing flushes, failures discard.
+    private let created: Bool
 
-    private init(id: hid_t, path: String) { self.id = id; self.path = path }
+    private init(id: hid_t, path: String, created: Bool) { self.id = id; self.path = path; self.created = created }
 
     /// Creates (truncates) a file. Files are HDF5 1.10-compatible (default library version bounds).
+    /// Prefer `write(atomically:)`, which writes a temporary and renames it, discarding it on failure.
     public static func create(_ path: String) throws -> H5File {
         try H5.sync {
             // No object timestamps: the same content always gives byte-identical files.
@@ -79,7 +117,22 @@ public final class H5File: @unchecked Sendable {
             defer { H5Pclose(fcpl) }
             H5Pset_obj_track_times(fcpl, false)
             let id = try H5.check(H5Fcreate(path, ldae_h5f_acc_trunc(), fcpl, ldae_h5p_default()), "H5Fcreate", path)
-            return H5File(id: id, path: path)
+            return H5File(id: id, path: path, created: true)
+        }
+    }
+
+    /// Writes `path` atomically: `body` fills a temporary file, which is closed (flushed) and renamed into
+    /// place; on any failure it is discarded and removed, and the error names `path`.
+    public static func write(atomically path: String, _ body: (H5File) throws -> Void) throws {
+        try AtomicFile.write(to: path) { tmp in
+            let f = try H5File.create(tmp)
+            do {
+                try body(f)
+                try f.close()
+            } catch {
+                f.discard()
+                throw error
+            }
         }
     }
 
@@ -88,20 +141,57 @@ public final class H5File: @unchecked Sendable {
         return try H5.sync {
             if H5Fis_hdf5(path) <= 0 { H5Eclear2(ldae_h5e_default()); throw LdaeError("not an HDF5 file (truncated or another format)", file: path) }
             let id = try H5.check(H5Fopen(path, writable ? ldae_h5f_acc_rdwr() : ldae_h5f_acc_rdonly(), ldae_h5p_default()), "H5Fopen", path)
-            return H5File(id: id, path: path)
+            return H5File(id: id, path: path, created: false)
         }
     }
 
+    /// Closes the file; for a written one, flushes first and checks it, so that a failure (a full disk) is
+    /// reported while the file can still be discarded cleanly.
     public func close() throws {
         try H5.sync {
             guard !closed else { return }
+            if created && H5Fflush(id, H5F_SCOPE_LOCAL) < 0 {
+                let e = H5.error("H5Fflush", path)
+                discard()
+                throw e
+            }
             closed = true
-            H5Fflush(id, H5F_SCOPE_LOCAL)
             try H5.check(H5Fclose(id), "H5Fclose", path)
         }
     }
 
-    deinit { if !closed { H5.sync { _ = H5Fclose(id) } } }
+    /// Gives up a file being written (the error path): closes every object still open in it, truncates it
+    /// to nothing so that the metadata HDF5 writes on closing finds space, then closes it, once. Idempotent;
+    /// errors are cleared, not reported (the caller reports the failure that led here).
+    public func discard() {
+        H5.sync {
+            guard !closed else { return }
+            closed = true
+            let kinds = UInt32(H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR | H5F_OBJ_LOCAL)
+            let n = H5Fget_obj_count(id, kinds)
+            if n > 0 {
+                var ids = [hid_t](repeating: -1, count: n)
+                let got = H5Fget_obj_ids(id, kinds, n, &ids)
+                for o in ids.prefix(max(0, got)) where o >= 0 {
+                    switch H5Iget_type(o) {
+                    case H5I_DATASET: H5Dclose(o)
+                    case H5I_GROUP: H5Gclose(o)
+                    case H5I_DATATYPE: H5Tclose(o)
+                    case H5I_ATTR: H5Aclose(o)
+                    default: break
+                    }
+                }
+            }
+            if created {
+                let fd = Glibc.open(path, O_WRONLY)
+                if fd >= 0 { _ = ftruncate(fd, 0); Glibc.close(fd) }
+            }
+            H5Fclose(id)
+            H5Eclear2(ldae_h5e_default())
+        }
+    }
+
+    deinit { if created { discard() } else if !closed { H5.sync { _ = H5Fclose(id) } } }
 
     // MARK: attributes (root group)
 
@@ -217,6 +307,7 @@ public final class H5File: @unchecked Sendable {
         let d = try createDataset(name, T.self, shape: shape, chunkRows: chunkRows, gzip: gzip)
         defer { d.close() }
         if !values.isEmpty { try values.withUnsafeBytes { try d.write(rowStart: 0, rows: shape[0], from: $0.baseAddress!) } }
+        try d.finish()
     }
 
     /// Writes a 1-D dataset of variable-length UTF-8 strings (h5py reads them as bytes, `.asstr()` as str).
@@ -231,12 +322,16 @@ public final class H5File: @unchecked Sendable {
             H5Pset_obj_track_times(dcpl, false)
             let d = try H5.check(H5Dcreate2(id, name, t, space, ldae_h5p_default(), dcpl, ldae_h5p_default()),
                                  "H5Dcreate2 '\(name)'", path)
-            defer { H5Dclose(d) }
-            if values.isEmpty { return }
-            let cstrs = values.map { strdup($0) }
-            defer { cstrs.forEach { free($0) } }
-            var ptrs: [UnsafePointer<CChar>?] = cstrs.map { UnsafePointer($0) }
-            try H5.check(H5Dwrite(d, t, ldae_h5s_all(), ldae_h5s_all(), ldae_h5p_default(), &ptrs), "H5Dwrite '\(name)'", path)
+            var open = true
+            defer { if open { H5Dclose(d) } }
+            if !values.isEmpty {
+                let cstrs = values.map { strdup($0) }
+                defer { cstrs.forEach { free($0) } }
+                var ptrs: [UnsafePointer<CChar>?] = cstrs.map { UnsafePointer($0) }
+                try H5.check(H5Dwrite(d, t, ldae_h5s_all(), ldae_h5s_all(), ldae_h5p_default(), &ptrs), "H5Dwrite '\(name)'", path)
+            }
+            open = false
+            try H5.check(H5Dclose(d), "H5Dclose '\(name)'", path)
         }
     }
 
@@ -305,6 +400,15 @@ public final class H5Dataset: @unchecked Sendable {
     public func close() { H5.sync { if !closed { closed = true; H5Dclose(id) } } }
     deinit { close() }
 
+    /// Closes a dataset being written, reporting a failure (HDF5 may hold its last chunks until then).
+    public func finish() throws {
+        try H5.sync {
+            guard !closed else { return }
+            closed = true
+            try H5.check(H5Dclose(id), "H5Dclose '\(name)'", file)
+        }
+    }
+
     /// The stored element type's class and size, e.g. ("integer", 1).
     public var elementDescription: (isInteger: Bool, isFloat: Bool, size: Int, signed: Bool) {
         H5.sync {
@@ -322,7 +426,9 @@ public final class H5Dataset: @unchecked Sendable {
         var start = [hsize_t](repeating: 0, count: shape.count)
         var count = shape.map { hsize_t($0) }
         start[0] = hsize_t(rowStart); count[0] = hsize_t(rows)
-        try H5.check(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, nil, &count, nil), "H5Sselect_hyperslab '\(name)'", file)
+        do { try H5.check(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, nil, &count, nil), "H5Sselect_hyperslab '\(name)'", file) } catch {
+            H5Sclose(fs); throw error
+        }
         let ms = H5Screate_simple(Int32(count.count), &count, nil)
         return (fs, ms)
     }

@@ -87,6 +87,7 @@ public final class Trainer {
     private var lastLoss = Double.nan
     private var log: [TrainLogLine] = []
     let slots: [Checkpoint.Slot]
+    private let runLock: FolderLock
 
     public var checkpointPath: String { options.outDir + "/" + Checkpoint.fileName }
     public var logPath: String { options.outDir + "/train_log.jsonl" }
@@ -128,7 +129,8 @@ public final class Trainer {
                           segments: model.tensors.filter { $0.trainable }.map { .init(offset: $0.offset, count: $0.count, decay: $0.decay) },
                           beta1: tc.beta1, beta2: tc.beta2, weightDecay: tc.weightDecay)
         if tc.ema > 0 { ema = Array(UnsafeBufferPointer(start: model.params, count: model.parameterCount)) }
-        try FileUtil.makeDirectory(o.outDir)
+        // one writer per run folder: a second ldae-train on the same --out fails at once (held while the trainer lives)
+        runLock = try FolderLock.acquire(o.outDir, command: "ldae-train")
         if o.resume {
             try restore()
         } else if FileUtil.exists(checkpointPath) {

@@ -7,6 +7,11 @@ public struct LdaeError: Error, CustomStringConvertible, LocalizedError {
     public init(_ reason: String, file: String? = nil) { self.file = file; self.reason = reason }
     public var description: String { file.map { "\($0): \(reason)" } ?? reason }
     public var errorDescription: String? { description }
+
+    /// "<what> (<strerror(errno)>)" for the system call that just failed.
+    public static func system(_ what: String, file: String?) -> LdaeError {
+        LdaeError("\(what) (\(String(cString: strerror(errno))))", file: file)
+    }
 }
 
 /// Runs a command's body; any error becomes one line on stderr and exit status 1 (2 for usage errors).
@@ -18,13 +23,44 @@ public func runCommand(_ tool: String, _ body: () throws -> Void) -> Never {
         FileHandle.standardError.write(Data("\(tool): \(e.message)\nTry '\(tool) --help'.\n".utf8))
         exit(2)
     } catch {
-        let text = String(describing: error)   // LdaeError's description: the file, then the reason
-        let oneLine = text.replacingOccurrences(of: "\n", with: " ")
-        FileHandle.standardError.write(Data("\(tool): error: \(oneLine)\n".utf8))
+        FileHandle.standardError.write(Data("\(tool): error: \(errorLine(error))\n".utf8))
         exit(1)
     }
 }
 
 public func eprint(_ s: String) {
     FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+/// One line for any error: ldae's and HDF5's errors as they describe themselves (the file, then the reason);
+/// Foundation's file errors (NSCocoaErrorDomain, e.g. Code=640 from a copy onto a full disk) as
+/// "<file>: <reason>" with the system's reason instead of their multi-line userInfo dump.
+public func errorLine(_ error: Error) -> String {
+    if error is LdaeError || error is HDF5Error || error is UsageError {
+        return String(describing: error).replacingOccurrences(of: "\n", with: " ")
+    }
+    let ns = error as NSError
+    guard ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain else {
+        return String(describing: error).replacingOccurrences(of: "\n", with: " ")
+    }
+    let info = ns.userInfo
+    let file = info["NSDestinationFilePath"] as? String ?? info[NSFilePathErrorKey] as? String ?? (info[NSURLErrorKey] as? URL)?.path
+    return (file.map { "\($0): " } ?? "") + errorReason(error)
+}
+
+/// The reason of a Foundation file error in the system's words ("No space left on device"): the underlying
+/// POSIX error when there is one, else Foundation's own description.
+public func errorReason(_ error: Error) -> String {
+    let ns = error as NSError
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    if let u = ns.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(u.code)))
+    }
+    switch ns.code {
+    case NSFileWriteOutOfSpaceError: return String(cString: strerror(ENOSPC))
+    case NSFileWriteVolumeReadOnlyError: return String(cString: strerror(EROFS))
+    case NSFileNoSuchFileError, NSFileReadNoSuchFileError: return String(cString: strerror(ENOENT))
+    case NSFileWriteNoPermissionError, NSFileReadNoPermissionError: return String(cString: strerror(EACCES))
+    default: return ns.localizedDescription.replacingOccurrences(of: "\n", with: " ")
+    }
 }

@@ -18,20 +18,88 @@ public enum AtomicFile {
         }
     }
 
+    /// Writes `data` to `path` atomically (POSIX write and fsync, so that a full disk is reported, not lost).
     public static func write(_ data: Data, to path: String) throws {
-        let tmp = tempPath(for: path)
-        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-            throw LdaeError("cannot write (\(String(cString: strerror(errno))))", file: path)
+        try write(to: path) { tmp in
+            let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw LdaeError.system("cannot write", file: tmp) }
+            defer { close(fd) }
+            try data.withUnsafeBytes { (b: UnsafeRawBufferPointer) in
+                var done = 0
+                while done < b.count {
+                    let r = Glibc.write(fd, b.baseAddress! + done, b.count - done)
+                    if r < 0 && errno == EINTR { continue }
+                    guard r > 0 else { throw LdaeError.system("cannot write", file: tmp) }
+                    done += r
+                }
+            }
+            guard fsync(fd) == 0 else { throw LdaeError.system("cannot write", file: tmp) }
         }
-        try commit(temp: tmp, to: path)
     }
 
     /// Writes with a closure that receives the temporary path; renames only if the closure succeeds.
+    /// On failure the temporary is removed and an error naming it names `path` instead.
     public static func write(to path: String, _ body: (String) throws -> Void) throws {
         let tmp = tempPath(for: path)
-        do { try body(tmp) } catch { unlink(tmp); throw error }
+        do { try body(tmp) } catch {
+            unlink(tmp)
+            if var e = error as? HDF5Error, e.file == tmp { e.file = path; throw e }
+            if let e = error as? LdaeError, e.file == tmp { throw LdaeError(e.reason, file: path) }
+            throw error
+        }
         try commit(temp: tmp, to: path)
     }
+}
+
+/// An exclusive lock on an output folder: `flock` on a lock file inside it, held until `release()` (or
+/// the process ends, even by a crash or SIGKILL: the kernel drops it). A second writer of the same folder
+/// fails at once with one line naming the holder, instead of both writing and leaving a mixed folder.
+/// Readers take no lock; they verify what they read against index.json / the manifest.
+///
+///     let lock = try FolderLock.acquire(out, command: "ldae-prep images")
+///     defer { lock.release() }
+public final class FolderLock: @unchecked Sendable {
+    /// The lock file of a folder written as a whole (prep and merge output, a training run folder).
+    public static let defaultName = ".ldae.lock"
+    public let path: String
+    private var fd: Int32
+
+    private init(path: String, fd: Int32) { self.path = path; self.fd = fd }
+
+    /// Creates `dir` if needed and locks `dir/name` (for a single output file, a name of its own, e.g.
+    /// ".pca.h5.lock", so that other outputs in the same folder are not blocked). Throws when another process
+    /// (or another lock in this one) holds it.
+    public static func acquire(_ dir: String, command: String, name: String = defaultName) throws -> FolderLock {
+        try FileUtil.makeDirectory(dir)
+        let path = dir + "/" + name
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LdaeError.system("cannot create the lock file", file: path) }
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let e = errno
+            if e == EINTR { continue }
+            var holder = [UInt8](repeating: 0, count: 256)
+            let n = pread(fd, &holder, 255, 0)
+            close(fd)
+            guard e == EWOULDBLOCK else { throw LdaeError("cannot lock the folder (\(String(cString: strerror(e))))", file: dir) }
+            let who = n > 0 ? String(decoding: holder[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "another process"
+            throw LdaeError("is being written by \(who.isEmpty ? "another process" : who) (lock \(name)); wait for it to finish or choose another output", file: dir)
+        }
+        // Who holds it, for the message a second writer gets.
+        let me = Array("\(command) (pid \(getpid()))\n".utf8)
+        if ftruncate(fd, 0) == 0 { _ = pwrite(fd, me, me.count, 0) }
+        return FolderLock(path: path, fd: fd)
+    }
+
+    /// Releases the lock (the lock file stays: removing it would race with a writer that just opened it).
+    public func release() {
+        guard fd >= 0 else { return }
+        _ = ftruncate(fd, 0)
+        flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+
+    deinit { release() }
 }
 
 public enum FileUtil {
@@ -44,8 +112,14 @@ public enum FileUtil {
 
     public static func makeDirectory(_ path: String) throws {
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw LdaeError("cannot create directory: \(error.localizedDescription)", file: path)
+            throw LdaeError("cannot create folder (\(errorReason(error)))", file: path)
         }
+    }
+
+    /// The size in bytes of the file at `path` (symlinks followed), nil when it cannot be stat'ed.
+    public static func size(_ path: String) -> Int? {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : nil
     }
 
     public static func read(_ path: String) throws -> Data {

@@ -62,11 +62,7 @@ public struct ZooStore: Sendable {
     public func publish(staging: String, manifest: Manifest) throws -> (version: Int, path: String) {
         var m = manifest
         var files: [String: String] = [:]
-        let names = try FileManager.default.contentsOfDirectory(atPath: staging)
-        for f in names.sorted() where !ZooStore.unhashedFiles.contains(f) && !f.hasPrefix(".") {
-            guard !FileUtil.isDirectory(staging + "/" + f) else { continue }
-            files[f] = try SHA256.hex(file: staging + "/" + f)
-        }
+        for f in ZooStore.hashedFiles(staging) { files[f] = try SHA256.hex(file: staging + "/" + f) }
         m.files = files
         try FileUtil.makeDirectory(root + "/" + m.name)
         var v = (versions(m.name).last ?? 0) + 1
@@ -87,10 +83,22 @@ public struct ZooStore: Sendable {
     /// evaluation log and the model card generated from both.
     public static let unhashedFiles: Set<String> = [manifestFile, evalsFile, ModelCard.fileName]
 
+    /// The files of an entry that its manifest lists with their sha256: every regular file but the unhashed ones and
+    /// hidden files, sorted.
+    static func hashedFiles(_ dir: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted().filter {
+            !ZooStore.unhashedFiles.contains($0) && !$0.hasPrefix(".") && !FileUtil.isDirectory(dir + "/" + $0)
+        }
+    }
+
     /// Parses "NAME", "NAME@3" or "NAME@v3"; NAME alone is the newest version.
     public func resolveRef(_ ref: String) throws -> (name: String, version: Int) {
-        let parts = ref.split(separator: "@", maxSplits: 1).map(String.init)
+        let parts = ref.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         let name = parts[0]
+        // A name is one folder of the zoo: no path ("../../x" would resolve outside it).
+        guard ZooStore.validName(name) else {
+            throw LdaeError("invalid model name '\(name)' (a zoo name is letters, digits, - _ . and cannot start with '.')", file: root)
+        }
         let vs = versions(name)
         guard !vs.isEmpty else {
             throw LdaeError("no model '\(name)' in the zoo (known: \(names().joined(separator: ", ")))", file: root)
@@ -116,6 +124,12 @@ public struct ZooStore: Sendable {
             throw LdaeError("manifest format_version \(m.formatVersion) is not supported (this build reads \(FormatVersion.manifest))", file: mpath)
         }
         if verify {
+            // Every file publish hashed must be listed: all regular files of the entry but manifest.json, the
+            // append-only evals.jsonl and hidden files (subfolders such as figures/ are written after publishing).
+            let unlisted = ZooStore.hashedFiles(dir).filter { m.files[$0] == nil }
+            if let f = unlisted.first {
+                throw LdaeError("damaged zoo entry: file not listed in the manifest" + (unlisted.count > 1 ? " (and \(unlisted.count - 1) more)" : ""), file: dir + "/" + f)
+            }
             for (f, sha) in m.files.sorted(by: { $0.key < $1.key }) {
                 let p = dir + "/" + f
                 guard FileUtil.exists(p) else { throw LdaeError("damaged zoo entry: file listed in the manifest is missing", file: p) }
