@@ -1,0 +1,52 @@
+import Foundation
+
+/// Everything `ldae-train` needs besides the recipe (TrainConfig) and the architecture (ModelConfig).
+public struct TrainOptions {
+    public var data: [String]
+    public var pcaPath: String?
+    public var model: ModelConfig
+    public var train: TrainConfig
+    /// Total optimizer steps; nil = epochs * steps per epoch.
+    public var steps: Int? = nil
+    public var name: String
+    /// Run folder (checkpoint, log, loss curve); default `runs/NAME`.
+    public var outDir: String
+    public var resume = false
+    public var publish = true
+    public var zoo: String? = nil
+    public var weightsDtype: Safetensors.DType = .f32
+    /// Bytes of uint8 patches the loader may hold in memory (else it streams shard by shard).
+    public var memoryBudget = 1 << 30
+    /// Stop (checkpoint, like an interrupt) once this many steps are done: for tests and staged runs.
+    public var stopAfter: Int? = nil
+    public var quiet = false
+
+    public init(data: [String], pcaPath: String?, model: ModelConfig, train: TrainConfig, name: String, outDir: String? = nil) {
+        self.data = data; self.pcaPath = pcaPath; self.model = model; self.train = train; self.name = name
+        self.outDir = outDir ?? "runs/" + name
+    }
+}
+
+/// One line of `train_log.jsonl`.
+public struct TrainLogLine: Codable, Sendable {
+    public var step: Int          // 0-based index of the update
+    public var epoch: Int
+    public var loss: Double
+    public var lr: Double
+    public var gradNorm: Double
+    public var imagesPerS: Double
+    public var seconds: Double    // training time so far (across resumes)
+}
+
+public struct TrainResult {
+    public enum Stop: Equatable { case finished, signal(Int32), stopAfter }
+    public var stop: Stop
+    /// Steps done (updates applied).
+    public var steps: Int
+    public var totalSteps: Int
+    /// Losses of the steps run in this call, in order.
+    public var losses: [Double]
+    public var finalLoss: Double
+    public var checkpoint: String
+    public var published: (version: Int, path: String)?
+}

@@ -1,0 +1,68 @@
+import Foundation
+
+struct NonFiniteError: Error { let what: String }
+
+/// One optimizer step on a batch of clean patches (shared by the trainer and the benchmark):
+/// noise levels and eps from RNG(seed, stream: step) -> corrupt -> forward -> loss -> backward -> clip -> AdamW.
+public final class TrainStep {
+    public let model: LDAEModel
+    public let objective: LDAEObjective
+    public let schedule: NoiseSchedule
+    public let optimizer: AdamW
+    public let config: TrainConfig
+    let x: UnsafeMutablePointer<Float>      // encoder input [B, T, D]
+    let noise: UnsafeMutablePointer<Float>  // noise target [B, T, D]
+    let dOut: UnsafeMutablePointer<Float>   // dL/dx0_hat [B, T, D]
+    var tFrac: [Float]
+    public static let noiseStream: UInt64 = 0x4E4F_4953_4500_0000
+
+    public init(model: LDAEModel, objective: LDAEObjective, schedule: NoiseSchedule, optimizer: AdamW, config: TrainConfig) {
+        self.model = model; self.objective = objective; self.schedule = schedule; self.optimizer = optimizer; self.config = config
+        let n = config.batchSize * objective.geometry.valuesPerImage
+        x = .allocate(capacity: n); noise = .allocate(capacity: n); dOut = .allocate(capacity: n)
+        tFrac = [Float](repeating: 0, count: config.batchSize)
+    }
+    deinit { x.deallocate(); noise.deallocate(); dOut.deallocate() }
+
+    /// Returns (loss, gradient norm before clipping); throws NonFiniteError before touching the weights.
+    /// The whole step runs with OpenBLAS at one thread: the kernels split work over the cores themselves, and a
+    /// threaded OpenBLAS call (the objective's small PCA products) leaves its worker spinning for about 0.1 s,
+    /// which would take a core from the model's first layers.
+    func step(x0: UnsafePointer<Float>, step: Int, lr: Double) throws -> (Double, Double) {
+        try Parallel.withSingleThreadedBLAS { try stepBody(x0: x0, step: step, lr: lr) }
+    }
+
+    /// When non-nil, each phase's wall time (seconds) is added here under its name (for `ldae-train bench`).
+    public var phaseSeconds: [String: Double]?
+    @inline(__always)
+    private func phase<R>(_ name: String, _ body: () throws -> R) rethrows -> R {
+        guard phaseSeconds != nil else { return try body() }
+        let t0 = Date()
+        let r = try body()
+        phaseSeconds![name, default: 0] += Date().timeIntervalSince(t0)
+        return r
+    }
+
+    private func stepBody(x0: UnsafePointer<Float>, step: Int, lr: Double) throws -> (Double, Double) {
+        let B = config.batchSize
+        var rng = RNG(seed: config.seed, stream: TrainStep.noiseStream &+ UInt64(step))
+        let lv = schedule.sample(batch: B, rng: &rng)
+        for b in 0..<B { tFrac[b] = Float(lv.t[b] - 1) / Float(schedule.timesteps) }   // t in [0, 1)
+        phase("corrupt") {
+            objective.corrupt(x0, batch: B, gammas: lv.gammas, sigmas: lv.sigmas, rng: &rng, out: x,
+                              noise: config.target == .noise ? noise : nil)
+        }
+        let yhat = phase("forward") { () -> UnsafePointer<Float> in
+            model.zeroGrad()
+            return model.forward(x, t: tFrac, batch: B)
+        }
+        let target = config.target == .noise ? UnsafePointer(noise) : x0
+        let loss = phase("loss") { objective.loss(prediction: yhat, target: target, batch: B, sigmas: lv.sigmas, dPrediction: dOut) }
+        guard loss.isFinite else { throw NonFiniteError(what: "loss (\(loss))") }
+        phase("backward") { model.backward(dOut) }
+        let gn = phase("clip") { GradOps.clip(model.grads, count: model.parameterCount, maxNorm: config.gradClip) }
+        guard gn.isFinite else { throw NonFiniteError(what: "gradient norm (\(gn))") }
+        phase("adamw") { optimizer.update(params: model.params, grads: model.grads, lr: lr) }
+        return (loss, gn)
+    }
+}
