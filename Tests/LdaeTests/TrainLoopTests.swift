@@ -70,7 +70,11 @@ final class TrainLoopTests: XCTestCase {
         let lines = try String(contentsOfFile: o.outDir + "/train_log.jsonl", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 48)
         let l0 = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
-        XCTAssertEqual(Set(l0.keys), ["step", "epoch", "loss", "lr", "grad_norm", "images_per_s", "seconds"])
+        XCTAssertEqual(Set(l0.keys), ["step", "epoch", "loss", "lr", "grad_norm", "images_per_s", "seconds", "cpu_seconds"])
+        // CPU seconds count up from the first step
+        let cpu = try lines.map { (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["cpu_seconds"] as! Double }
+        XCTAssertGreaterThan(cpu.last!, 0)
+        XCTAssertEqual(cpu, cpu.sorted())
         XCTAssertTrue(FileUtil.exists(o.outDir + "/loss_curve.png"))
     }
 

@@ -29,6 +29,8 @@ public struct Checkpoint {
     public var dataIndexSHA256: String
     /// Training seconds so far (for the log's `seconds` across resumes).
     public var trainSeconds: Double = 0
+    /// CPU seconds of the training steps so far (across resumes; 0 in checkpoints written before it was recorded).
+    public var cpuSeconds: Double = 0
 
     public init(step: Int, totalSteps: Int, adamStep: Int, seed: UInt64, params: [Float], adamM: [Float], adamV: [Float], ema: [Float]?,
                 modelConfig: ModelConfig, trainConfig: TrainConfig, lastLoss: Double, dataIndexSHA256: String, trainSeconds: Double = 0) {
@@ -50,7 +52,7 @@ public struct Checkpoint {
             "step": String(step), "total_steps": String(totalSteps), "adam_step": String(adamStep), "seed": String(seed),
             "model_config": String(decoding: try JSON.encode(modelConfig, pretty: false), as: UTF8.self),
             "train_config": String(decoding: try JSON.encode(trainConfig, pretty: false), as: UTF8.self),
-            "last_loss": String(lastLoss), "train_seconds": String(trainSeconds), "data_index_sha256": dataIndexSHA256,
+            "last_loss": String(lastLoss), "train_seconds": String(trainSeconds), "cpu_seconds": String(cpuSeconds), "data_index_sha256": dataIndexSHA256,
             "rng": "xoshiro256** streams derived from (seed, step); no mutable state",
         ]
         try Safetensors.write(tensors, metadata: meta, dtype: .f32, to: path)
@@ -89,12 +91,14 @@ public struct Checkpoint {
             return buf
         }
         guard let seed = UInt64(meta["seed"] ?? "") else { throw LdaeError("corrupt checkpoint: metadata 'seed' missing", file: path) }
-        return Checkpoint(step: try int("step"), totalSteps: try int("total_steps"), adamStep: try int("adam_step"), seed: seed,
+        var ck = Checkpoint(step: try int("step"), totalSteps: try int("total_steps"), adamStep: try int("adam_step"), seed: seed,
                           params: try gather("params", required: true)!, adamM: try gather("adam_m", required: true)!,
                           adamV: try gather("adam_v", required: true)!,
                           ema: try gather("ema", required: tensors.keys.contains { $0.hasPrefix("ema.") }),
                           modelConfig: try json("model_config", ModelConfig.self), trainConfig: try json("train_config", TrainConfig.self),
                           lastLoss: Double(meta["last_loss"] ?? "") ?? .nan, dataIndexSHA256: meta["data_index_sha256"] ?? "",
                           trainSeconds: Double(meta["train_seconds"] ?? "") ?? 0)
+        ck.cpuSeconds = Double(meta["cpu_seconds"] ?? "") ?? 0
+        return ck
     }
 }

@@ -36,6 +36,7 @@ public struct TrainLogLine: Codable, Sendable {
     public var gradNorm: Double
     public var imagesPerS: Double
     public var seconds: Double    // training time so far (across resumes)
+    public var cpuSeconds: Double? = nil   // CPU seconds of the process's training steps so far (across resumes)
 }
 
 public struct TrainResult {

@@ -16,6 +16,9 @@ public final class Trainer {
     public private(set) var step = 0
     public private(set) var ema: [Float]?
     var trainSeconds = 0.0
+    /// CPU seconds of the steps done (restored on resume) and the process's CPU clock when this run's loop started.
+    var cpuSeconds = 0.0
+    private var cpuAtStart = 0.0
     var lastLoss = Double.nan
     private var log: [TrainLogLine] = []
     let slots: [Checkpoint.Slot]
@@ -92,6 +95,7 @@ public final class Trainer {
         step = ck.step
         lastLoss = ck.lastLoss
         trainSeconds = ck.trainSeconds
+        cpuSeconds = ck.cpuSeconds
         // keep the log lines of the steps the checkpoint contains
         if FileUtil.exists(logPath) {
             let text = String(decoding: try FileUtil.read(logPath), as: UTF8.self)
@@ -103,10 +107,11 @@ public final class Trainer {
     }
 
     private func saveCheckpoint() throws {
-        let ck = Checkpoint(step: step, totalSteps: totalSteps, adamStep: optimizer.step, seed: options.train.seed,
+        var ck = Checkpoint(step: step, totalSteps: totalSteps, adamStep: optimizer.step, seed: options.train.seed,
                             params: Array(UnsafeBufferPointer(start: model.params, count: model.parameterCount)),
                             adamM: optimizer.m, adamV: optimizer.v, ema: ema, modelConfig: options.model, trainConfig: options.train,
                             lastLoss: lastLoss, dataIndexSHA256: shards.indexSHA256, trainSeconds: trainSeconds)
+        ck.cpuSeconds = cpuSeconds
         try ck.save(checkpointPath, slots: slots)
         try writeLog()
         try writeCurve()
@@ -146,6 +151,7 @@ public final class Trainer {
             eprint("ldae-train: \(options.name): \(model.parameterCount) parameters (encoder \(model.encoderParameterCount)), \(loader.trainIndices.count) images\(loader.trainIndices.count < shards.count ? " (\(shards.count - loader.trainIndices.count) held out for validation)" : ""), batch \(B), \(loader.stepsPerEpoch) steps/epoch, steps \(step)..<\(totalSteps)\(loader.inMemory ? ", data in memory" : ", streaming shards")")
         }
         loader.start(from: step, to: end)
+        cpuAtStart = SystemInfo.processCPUSeconds
         var stop: TrainResult.Stop = .finished
         while step < end {
             let t0 = Date()
@@ -162,9 +168,13 @@ public final class Trainer {
             }
             let dt = Date().timeIntervalSince(t0)
             trainSeconds += dt
+            let cpuNow = SystemInfo.processCPUSeconds
+            cpuSeconds += cpuNow - cpuAtStart
+            cpuAtStart = cpuNow
             lastLoss = loss
             losses.append(loss)
-            let line = TrainLogLine(step: step, epoch: batch.epoch, loss: loss, lr: rate, gradNorm: gn, imagesPerS: Double(B) / dt, seconds: trainSeconds)
+            let line = TrainLogLine(step: step, epoch: batch.epoch, loss: loss, lr: rate, gradNorm: gn, imagesPerS: Double(B) / dt, seconds: trainSeconds,
+                                    cpuSeconds: cpuSeconds)
             appendLog(line)
             step += 1
             progress.advance(extra: String(format: "step %d/%d, epoch %d, loss %.4f, lr %.3g, %.1f img/s", step, totalSteps, batch.epoch, loss, rate, Double(B) / dt))

@@ -49,6 +49,8 @@ public struct Manifest: Codable, Sendable {
     public var notes: String = ""
     /// Worker threads and the CPU model of the training run (nil in entries written before they were recorded).
     public var threads: Int? = nil
+    /// CPU seconds of the training steps (every thread), across resumes.
+    public var trainCpuSeconds: Double? = nil
     public var cpu: String? = nil
     /// The features `ldae-zoo features NAME` writes with no flags (nil: token mean after the final norm).
     public var features: FeatureSpec? = nil

@@ -40,6 +40,7 @@ extension Trainer {
                              trainSeconds: trainSeconds, weightsDtype: options.weightsDtype == .f32 ? "f32" : "f16")
             m.notes = tc.ema > 0 ? "weights are the EMA (decay \(tc.ema)) of the trained parameters" : ""
             m.threads = Parallel.workers
+            m.trainCpuSeconds = cpuSeconds
             m.cpu = SystemInfo.cpuModel
             let published = try store.publish(staging: staging, manifest: m)
             try? ModelCard.write(dir: published.path)   // derived; `ldae-zoo eval` rewrites it
