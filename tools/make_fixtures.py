@@ -10,7 +10,8 @@ Layout:
   cifar10/{train,test}/CLASS/*.jpg   20 train + 10 test JPEGs per class, copied from the archive
   png/*.png + png/expected.json      every PNG colour type / bit depth / tRNS / interlace, written by the tiny
                                      encoder below from exact sample values; expected.json holds the RGB the
-                                     decoder must produce (alpha composited on white, 16-bit -> round(v/257))
+                                     decoder must produce (alpha composited on white; 16-bit as round(v/257),
+                                     within the tolerance of the decoder's v >> 8)
   jpeg/*.jpg + jpeg/*.ref.png        baseline, progressive, grayscale, CMYK (Adobe) JPEGs and Pillow's decode
                                      of each (lossless PNG); jpeg/expected.json records the tolerance
   exif/orient{1..8}.jpg              the same upright picture (exif/upright.png) stored rotated/mirrored with

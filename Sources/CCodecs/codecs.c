@@ -256,9 +256,10 @@ static int png_size_check(png_uint_32 w, png_uint_32 h, int depth, size_t len, u
     return LDAE_OK;
 }
 
-int ldae_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels, int apply_gamma,
-                    uint8_t bg_r, uint8_t bg_g, uint8_t bg_b,
-                    ldae_image *out, char *err, size_t errlen) {
+/* The decode shared by ldae_png_decode and ldae_png_decode_rgba: 8-bit RGB or RGBA in out->pixels (RGBA always
+   when want_alpha; alpha 255 where the file has none), *channels set to 3 or 4. */
+static int png_decode_8bit(const uint8_t *data, size_t len, uint64_t max_pixels, int apply_gamma, int want_alpha,
+                           ldae_image *out, int *channels_out, char *err, size_t errlen) {
     ldae_png_ctx ctx;
     png_structp png = NULL;
     png_infop info = NULL;
@@ -299,12 +300,14 @@ int ldae_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels, int ap
     out->source_kind = LDAE_KIND_PNG; out->orientation = 1;
     int rc = png_size_check(w, h, depth, len, max_pixels, err, errlen);
     if (rc != LDAE_OK) { png_destroy_read_struct(&png, &info, NULL); return rc; }
-    /* To 8-bit RGB or RGBA, samples as stored: gAMA is ignored unless apply_gamma (then converted to sRGB). */
+    /* To 8-bit RGB or RGBA, samples as stored: gAMA is ignored unless apply_gamma (then converted to sRGB).
+       tRNS becomes alpha before 16 bits become 8, so a 16-bit tRNS colour matches on all 16 bits. */
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
-    if (depth == 16) png_set_scale_16(png);                      /* round(v / 257) */
+    if (depth == 16) png_set_strip_16(png);                      /* the high byte, v >> 8, as Pillow */
     if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
+    if (want_alpha) png_set_add_alpha(png, 0xffff, PNG_FILLER_AFTER);   /* only where there is no alpha */
     double file_gamma = 0;
     if (apply_gamma && png_get_gAMA(png, info, &file_gamma) && file_gamma > 0) png_set_gamma(png, PNG_DEFAULT_sRGB, file_gamma);
     int passes = png_set_interlace_handling(png);
@@ -312,31 +315,46 @@ int ldae_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels, int ap
     png_read_update_info(png, info);
     size_t channels = png_get_channels(png, info);
     size_t stride = png_get_rowbytes(png, info);
-    if ((channels != 3 && channels != 4) || stride != (size_t)w * channels) png_error(png, "unexpected PNG layout after conversion");
+    if ((channels != 3 && channels != 4) || (want_alpha && channels != 4) || stride != (size_t)w * channels)
+        png_error(png, "unexpected PNG layout after conversion");
     buf = (uint8_t *)malloc(stride * h > 0 ? stride * h : 1);
     rows = (png_bytep *)malloc(sizeof(png_bytep) * (h > 0 ? h : 1));
     if (!buf || !rows) png_error(png, "out of memory");
     for (png_uint_32 y = 0; y < h; y++) rows[y] = buf + (size_t)y * stride;
     png_read_image(png, rows);
-    size_t n = (size_t)w * h;
-    uint8_t *pixels = buf;
-    if (channels == 4) {
-        /* Straight sRGB-space blending on the background, (c*a + bg*(255-a)) / 255 rounded, as Pillow's
-           paste/alpha_composite on a solid background. In place: writes at 3i never pass reads at 4i. */
-        const int bg[3] = { bg_r, bg_g, bg_b };
-        for (size_t i = 0; i < n; i++) {
-            int a = buf[4 * i + 3];
-            for (int c = 0; c < 3; c++) buf[3 * i + c] = (uint8_t)((buf[4 * i + c] * a + bg[c] * (255 - a) + 127) / 255);
-        }
-        uint8_t *shrunk = (uint8_t *)realloc(buf, n * 3 > 0 ? n * 3 : 1);
-        if (shrunk) pixels = shrunk;
-    }
-    buf = NULL;
+    out->pixels = buf; buf = NULL;
     free(rows); rows = NULL;
     out->warnings = ctx.warnings ? 1 : 0;
     png_destroy_read_struct(&png, &info, NULL);
-    out->pixels = pixels; out->width = (int)w; out->height = (int)h;
+    out->width = (int)w; out->height = (int)h;
+    *channels_out = (int)channels;
     return LDAE_OK;
+}
+
+int ldae_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels, int apply_gamma,
+                    uint8_t bg_r, uint8_t bg_g, uint8_t bg_b,
+                    ldae_image *out, char *err, size_t errlen) {
+    int channels = 0;
+    int rc = png_decode_8bit(data, len, max_pixels, apply_gamma, 0, out, &channels, err, errlen);
+    if (rc != LDAE_OK || channels == 3) return rc;
+    /* Straight sRGB-space blending on the background, (c*a + bg*(255-a)) / 255 rounded, as Pillow's
+       paste/alpha_composite on a solid background. In place: writes at 3i never pass reads at 4i. */
+    uint8_t *buf = out->pixels;
+    size_t n = (size_t)out->width * out->height;
+    const int bg[3] = { bg_r, bg_g, bg_b };
+    for (size_t i = 0; i < n; i++) {
+        int a = buf[4 * i + 3];
+        for (int c = 0; c < 3; c++) buf[3 * i + c] = (uint8_t)((buf[4 * i + c] * a + bg[c] * (255 - a) + 127) / 255);
+    }
+    uint8_t *shrunk = (uint8_t *)realloc(buf, n * 3 > 0 ? n * 3 : 1);
+    if (shrunk) out->pixels = shrunk;
+    return LDAE_OK;
+}
+
+int ldae_png_decode_rgba(const uint8_t *data, size_t len, uint64_t max_pixels, int apply_gamma,
+                         ldae_image *out, char *err, size_t errlen) {
+    int channels = 0;
+    return png_decode_8bit(data, len, max_pixels, apply_gamma, 1, out, &channels, err, errlen);
 }
 
 int ldae_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels,

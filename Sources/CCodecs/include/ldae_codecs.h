@@ -29,13 +29,17 @@ int ldae_jpeg_decode(const uint8_t *data, size_t len, int min_side, uint64_t max
                      ldae_image *out, char *err, size_t errlen);
 
 /* Decode a PNG held in memory to RGB (any color type, bit depth, palette, tRNS, interlace).
-   Samples are taken as stored (16-bit scaled to 8 by round(v/257)); a gAMA chunk is ignored, as Pillow
+   Samples are taken as stored (16-bit ones by their high byte, v >> 8, as Pillow); a gAMA chunk is ignored, as Pillow
    does, unless apply_gamma (then samples are converted from the file's gamma to sRGB, as libpng's
    simplified API does). Alpha is composited on the background (bg_r, bg_g, bg_b). Memory: nothing is
    allocated for pixels that max_pixels refuses or that the data cannot hold (see ldae_png_max_ratio). */
 int ldae_png_decode(const uint8_t *data, size_t len, uint64_t max_pixels, int apply_gamma,
                     uint8_t bg_r, uint8_t bg_g, uint8_t bg_b,
                     ldae_image *out, char *err, size_t errlen);
+
+/* The same decode before compositing: 8-bit RGBA (alpha 255 where the file has none). For tests. */
+int ldae_png_decode_rgba(const uint8_t *data, size_t len, uint64_t max_pixels, int apply_gamma,
+                         ldae_image *out, char *err, size_t errlen);
 
 /* The largest ratio of filtered pixel bytes to file bytes a PNG can have (deflate's limit is ~1032:1). */
 uint64_t ldae_png_max_ratio(void);

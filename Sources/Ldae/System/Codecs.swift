@@ -86,7 +86,8 @@ public enum Codecs {
     }
 
     /// Decodes JPEG or PNG bytes to RGB. `minSide` lets JPEG decode at a reduced DCT scale.
-    /// `pngGamma`: convert PNGs with a gAMA chunk to sRGB (default: ignore gAMA, samples as stored, as Pillow).
+    /// `pngGamma`: convert PNGs with a gAMA chunk to sRGB (default: ignore gAMA, samples as stored, as Pillow;
+    /// 16-bit samples by their high byte, as Pillow).
     public static func decode(_ bytes: UnsafeRawBufferPointer, format: ImageFormat, minSide: Int = 0,
                               maxPixels: UInt64 = 0, pngGamma: Bool = false) throws -> DecodedImage {
         var img = ldae_image()
@@ -99,18 +100,37 @@ public enum Codecs {
             let bg = alphaBackground
             rc = ldae_png_decode(base, bytes.count, maxPixels, pngGamma ? 1 : 0, bg.0, bg.1, bg.2, &img, &err, 256)
         }
-        let msg = String(nulTerminated: err)
-        switch rc {
-        case 0: break
-        case 2: throw CodecError.tooLarge(msg)
-        default: throw CodecError.decode(msg)
-        }
+        try check(rc, err)
         defer { ldae_free(img.pixels) }
         let n = Int(img.width) * Int(img.height) * 3
         let pixels = [UInt8](UnsafeBufferPointer(start: img.pixels, count: n))
         return DecodedImage(pixels: pixels, width: Int(img.width), height: Int(img.height), orientation: Int(img.orientation),
                             warnings: Int(img.warnings), sourceWidth: Int(img.source_width), sourceHeight: Int(img.source_height),
                             sourceKind: kindName(img.source_kind))
+    }
+
+    /// A PNG decoded as `decode` does it but before alpha is composited: 8-bit RGBA, row-major, alpha 255 where
+    /// the file has none (tests compare it with Pillow's decode: Tests/LdaeTests/Fixtures/pngsuite).
+    static func decodePNGRGBA(_ bytes: UnsafeRawBufferPointer, maxPixels: UInt64 = 0,
+                              pngGamma: Bool = false) throws -> (pixels: [UInt8], width: Int, height: Int) {
+        var img = ldae_image()
+        var err = [CChar](repeating: 0, count: 256)
+        let rc = ldae_png_decode_rgba(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count, maxPixels,
+                                      pngGamma ? 1 : 0, &img, &err, 256)
+        try check(rc, err)
+        defer { ldae_free(img.pixels) }
+        let n = Int(img.width) * Int(img.height) * 4
+        return ([UInt8](UnsafeBufferPointer(start: img.pixels, count: n)), Int(img.width), Int(img.height))
+    }
+
+    /// Throws the CodecError for a decoder's return code and message.
+    private static func check(_ rc: Int32, _ err: [CChar]) throws {
+        let msg = String(nulTerminated: err)
+        switch rc {
+        case 0: return
+        case 2: throw CodecError.tooLarge(msg)
+        default: throw CodecError.decode(msg)
+        }
     }
 
     /// Writes 8-bit pixels (1 = gray, 3 = RGB, 4 = RGBA channels) as a PNG, atomically.
