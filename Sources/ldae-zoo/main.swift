@@ -10,7 +10,7 @@ commands:
   list [--json]                      every version: architecture, data, latent d, steps, loss, best eval, damage
   show NAME[@vN]                     the manifest and the evaluation history (NAME alone = newest version)
   verify NAME[@vN]                   check the sha256 of every file of the entry (exit 1 when damaged)
-  features NAME[@vN] SHARDS... --out F.npy [--layers L,...] [--pooling \(FeaturePooling.choices)] [--flip-tta] [--batch 256] [--max-images N] [--t 10]
+  features NAME[@vN] SHARDS... --out F.npy [--layers L,...] [--pooling \(FeaturePooling.choices)] [--flip-tta|--no-flip-tta] [--batch 256] [--max-images N] [--t 10]
                                      token-mean encoder features of clean images (float32 [N, width] .npy, the
                                      first N images in order; labels as F.labels.npy when labeled). Default layers:
                                      the entry's recommended ones (`show` prints them), else `final`
@@ -26,7 +26,7 @@ commands:
                                      a timm / Hugging Face style folder: config.json, model.safetensors (encoder
                                      only), README.md (the model card)
   card NAME[@vN]                     (re)write and print the entry's model card, README.md
-  recommend NAME@vN --layers L,... [--pooling \(FeaturePooling.choices)] [--why TEXT]
+  recommend NAME@vN --layers L,... [--pooling \(FeaturePooling.choices)] [--flip-tta] [--why TEXT]
                                      record the layers `features` and `eval` use by default (manifest `features`)
 
   sample NAME[@vN] --out grid.png [--n 64] [--steps 50] [--sampler ddim|ddpm] [--eta E] [--seed S] [--npy F]
@@ -109,7 +109,7 @@ runCommand("ldae-zoo") {
         print(ZooListing.show(m, dir: dir, verified: damage))
 
     case "features":
-        let a = try Arguments(argv, options: ["zoo", "out", "batch", "max-images", "t", "layers", "layer", "pooling"], flags: ["flip-tta"])
+        let a = try Arguments(argv, options: ["zoo", "out", "batch", "max-images", "t", "layers", "layer", "pooling"], flags: ["flip-tta", "no-flip-tta"])
         if a.wantsHelp { print(usage); return }
         guard a.positionals.count >= 2 else { throw UsageError("features needs NAME[@vN] and at least one SHARDS folder") }
         guard let out = a.string("out") else { throw UsageError("features needs --out F.npy") }
@@ -126,10 +126,11 @@ runCommand("ldae-zoo") {
         let pooling = try a.choice("pooling", default: zm.defaultPooling)
         var enc = ZooModel.encoder(zm.model, name: "encoder", featureT: try a.int("t", default: 10), timesteps: zm.manifest.training.timesteps,
                                    layers: layers, pooling: pooling)
-        if a.flag("flip-tta") { enc = enc.flipAveraged(set.geometry) }
+        let flip = a.flag("flip-tta") || (zm.defaultFlipTTA && !a.flag("no-flip-tta"))
+        if flip { enc = enc.flipAveraged(set.geometry) }
         let f = try FeatureExtractor.extract(set, encoder: enc, batch: batch, indices: idx)
         try NPY.write(f.values, shape: [f.count, f.width], to: out)
-        var msg = "wrote \(out): float32 [\(f.count), \(f.width)] features of \(zm.ref) (layers \(layers.map(\.description).joined(separator: ",")), \(pooling.rawValue) pooling)"
+        var msg = "wrote \(out): float32 [\(f.count), \(f.width)] features of \(zm.ref) (layers \(layers.map(\.description).joined(separator: ",")), \(pooling.rawValue) pooling\(flip ? ", flip-averaged" : ""))"
         if set.labeled {
             let lpath = (out.hasSuffix(".npy") ? String(out.dropLast(4)) : out) + ".labels.npy"
             try AtomicFile.write(NPY.encode(f.labels, shape: [f.count]), to: lpath)
@@ -141,7 +142,7 @@ runCommand("ldae-zoo") {
         let a = try Arguments(argv, options: ["zoo", "train", "test", "baseline", "knn-k", "max-train", "max-test", "batch", "t",
                                               "seed", "probe-iters", "wd-grid", "denoise-t", "denoise-images", "figures", "layers", "layer",
                                               "val-fraction", "val-seed", "pooling"],
-                              flags: ["no-record", "val", "all-layers", "knn-standardize", "flip-tta"])
+                              flags: ["no-record", "val", "all-layers", "knn-standardize", "flip-tta", "no-flip-tta"])
         if a.wantsHelp { print(usage); return }
         guard a.positionals.count == 1 else { throw UsageError("eval takes one NAME[@vN]") }
         guard !a.strings("train").isEmpty, !a.strings("test").isEmpty || a.flag("val") else {
@@ -149,7 +150,8 @@ runCommand("ldae-zoo") {
         }
         guard !(a.flag("val") && !a.strings("test").isEmpty) else { throw UsageError("give --test or --val, not both") }
         var o = Evaluation.Options(train: a.strings("train"), test: a.strings("test"))
-        o.allLayers = a.flag("all-layers"); o.knnStandardize = a.flag("knn-standardize"); o.flipTTA = a.flag("flip-tta")
+        o.allLayers = a.flag("all-layers"); o.knnStandardize = a.flag("knn-standardize")
+        o.flipTTA = a.flag("flip-tta") ? true : a.flag("no-flip-tta") ? false : nil
         for b in a.strings("baseline").flatMap({ $0.split(separator: ",").map(String.init) }) where !o.baselines.contains(b) {
             o.baselines.append(b)
         }
@@ -211,13 +213,13 @@ runCommand("ldae-zoo") {
         print(String(decoding: try FileUtil.read(dir + "/" + ModelCard.fileName), as: UTF8.self), terminator: "")
 
     case "recommend":
-        let a = try Arguments(argv, options: ["zoo", "layers", "layer", "why", "pooling"], flags: [])
+        let a = try Arguments(argv, options: ["zoo", "layers", "layer", "why", "pooling"], flags: ["flip-tta"])
         if a.wantsHelp { print(usage); return }
         guard a.positionals.count == 1, a.positionals[0].contains("@") else { throw UsageError("recommend takes one NAME@vN") }
         let store = ZooStore.resolve(a.string("zoo"))
         let (m, _) = try store.load(a.positionals[0], verify: true)
         guard let layers = try layerList(a, m.model) else { throw UsageError("recommend needs --layers L,...") }
-        let spec = Manifest.FeatureSpec(layers: layers, pooling: try a.choice("pooling", default: FeaturePooling.mean), chosenBy: a.string("why") ?? "")
+        let spec = Manifest.FeatureSpec(layers: layers, pooling: try a.choice("pooling", default: FeaturePooling.mean), flipTTA: a.flag("flip-tta"), chosenBy: a.string("why") ?? "")
         try store.setFeatures(a.positionals[0], spec)
         print("\(m.name)@\(m.version): features = token mean of layers \(layers.map(\.description).joined(separator: ",")) (\(spec.pooling.rawValue) pooling, \(spec.pooling.factor * layers.reduce(0) { $0 + ($1.isDecoder ? m.model.decoderWidth : m.model.encoderWidth) }) values)")
 

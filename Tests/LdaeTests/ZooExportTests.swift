@@ -56,6 +56,14 @@ final class ZooExportTests: XCTestCase {
         // the recorded features are what the recommended encoder gives, and what a reader of the record can rebuild
         let back = EvalRecord.readAll(dir + "/" + ZooStore.evalsFile).records.last!
         XCTAssertEqual(back.layers, [.block(1), .block(2)]); XCTAssertEqual(back.split, "val"); XCTAssertEqual(back.valFraction, 0.25)
+        XCTAssertEqual(back.settings.flipTTA, false)
+        // a recommendation with the mirror average: eval uses it unless told otherwise, and says so in the record
+        try store.setFeatures("micro@v1", .init(layers: [.block(2)], pooling: .mean, flipTTA: true))
+        let r2 = try Evaluation.run(store: store, ref: "micro", options: o)
+        XCTAssertEqual(r2.settings.flipTTA, true); XCTAssertEqual(r2.layers, [.block(2)])
+        var off = o; off.flipTTA = false
+        XCTAssertEqual(try Evaluation.run(store: store, ref: "micro", options: off).settings.flipTTA, false)
+        XCTAssertTrue(String(decoding: try FileUtil.read(dir + "/" + ModelCard.fileName), as: UTF8.self).contains("averaged with the mirror image's"))
     }
 
     func testGridPoolingAveragesEachQuadrant() {

@@ -22,7 +22,8 @@ public struct Evaluation {
         /// Also probe every layer of the model on its own (`EvalRecord.perLayer`).
         public var allLayers = false
         public var knnStandardize = false
-        public var flipTTA = false
+        /// nil: the entry's recommendation.
+        public var flipTTA: Bool? = nil
         public var probe = LinearProbe.Settings()
         public var knn = KNNClassifier.Settings()
         public var denoiseT: [Int] = [100, 250, 500]
@@ -71,7 +72,7 @@ public struct Evaluation {
     /// Features of both sides (`flipTTA` applied).
     static func features(_ enc: FeatureEncoder, _ s: Sides, _ o: Options) throws -> (FeatureSet, FeatureSet, Double) {
         let t0 = Date()
-        let e = o.flipTTA ? enc.flipAveraged(s.train.geometry) : enc
+        let e = o.flipTTA == true ? enc.flipAveraged(s.train.geometry) : enc
         let ftr = try FeatureExtractor.extract(s.train, encoder: e, batch: o.batch, indices: s.trainIdx, label: "\(enc.name) features (train)")
         let fte = try FeatureExtractor.extract(s.test, encoder: e, batch: o.batch, indices: s.testIdx, label: "\(enc.name) features (\(o.val == nil ? "test" : "val"))")
         for v in ftr.values where !v.isFinite { throw LdaeError("the \(enc.name) features contain non-finite values") }
@@ -139,6 +140,8 @@ public struct Evaluation {
                 eprint("note: \(zm.ref) held out val_fraction \(t.valFraction) with val_seed \(t.valSeed); this evaluation holds out \(v.fraction) with seed \(v.seed)")
             }
         }
+        var o = o
+        if o.flipTTA == nil { o.flipTTA = zm.defaultFlipTTA }
         let s = sides(tr, te, o)
         let layers = o.layers ?? zm.defaultLayers, pooling = o.pooling ?? zm.defaultPooling
         let main = try metrics(ZooModel.encoder(zm.model, name: "encoder", featureT: o.featureT, timesteps: zm.manifest.training.timesteps,
@@ -159,7 +162,7 @@ public struct Evaluation {
                                            seed: o.seed, probe: o.probe, knn: o.knn, denoiseT: o.denoiseT,
                                            denoiseImages: denoising?.images ?? 0)
         settings.knnStandardize = o.knnStandardize
-        settings.flipTTA = o.flipTTA
+        settings.flipTTA = o.flipTTA ?? false
         var rec = EvalRecord(model: zm.ref, seconds: Date().timeIntervalSince(t0),
                              train: .init(indexSHA256: tr.indexSHA256, sources: tr.sources, images: tr.count, used: s.trainIdx.count),
                              test: .init(indexSHA256: te.indexSHA256, sources: te.sources, images: te.count, used: s.testIdx.count),

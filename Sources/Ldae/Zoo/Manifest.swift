@@ -59,10 +59,12 @@ public struct Manifest: Codable, Sendable {
     public struct FeatureSpec: Codable, Sendable, Equatable {
         public var layers: [FeatureLayer]
         public var pooling: FeaturePooling = .mean
+        /// Average each image's features with its mirror's (nil or false: off).
+        public var flipTTA: Bool? = nil
         /// How the choice was made (e.g. the validation split's table).
         public var chosenBy: String = ""
-        public init(layers: [FeatureLayer], pooling: FeaturePooling = .mean, chosenBy: String = "") {
-            self.layers = layers; self.pooling = pooling; self.chosenBy = chosenBy
+        public init(layers: [FeatureLayer], pooling: FeaturePooling = .mean, flipTTA: Bool = false, chosenBy: String = "") {
+            self.layers = layers; self.pooling = pooling; self.flipTTA = flipTTA ? true : nil; self.chosenBy = chosenBy
         }
     }
 

@@ -26,7 +26,8 @@ public enum ModelCard {
         let fw = feats.pooling.factor * feats.layers.reduce(0) { $0 + ($1.isDecoder ? c.decoderWidth : c.encoderWidth) }
         s.append("- **Recommended features** (what `ldae-zoo features \(m.name)` writes): \(feats.pooling.rawValue) pooling of the tokens at "
                  + "layer\(feats.layers.count > 1 ? "s" : "") \(feats.layers.map(\.description).joined(separator: ", ")) "
-                 + "(\(fw) values)" + (feats.chosenBy.isEmpty ? "." : "; \(feats.chosenBy)."))
+                 + "(\(fw) values)" + (feats.flipTTA == true ? ", averaged with the mirror image's" : "")
+                 + (feats.chosenBy.isEmpty ? "." : "; \(feats.chosenBy)."))
         s.append("")
         s.append("## Data and recipe")
         let held = t.valFraction > 0 ? "; \(pct(t.valFraction))% held out as the validation split (val_seed \(t.valSeed)), never trained on" : ""

@@ -51,6 +51,7 @@ public final class ZooModel {
     /// The features this entry recommends (manifest `features`), else the final norm's.
     public var defaultLayers: [FeatureLayer] { manifest.features?.layers ?? [.final] }
     public var defaultPooling: FeaturePooling { manifest.features?.pooling ?? .mean }
+    public var defaultFlipTTA: Bool { manifest.features?.flipTTA ?? false }
 
     /// Shards must have the model's patch geometry.
     public func checkGeometry(_ set: ShardSet) throws {
