@@ -66,6 +66,20 @@ final class ZooExportTests: XCTestCase {
         XCTAssertTrue(String(decoding: try FileUtil.read(dir + "/" + ModelCard.fileName), as: UTF8.self).contains("averaged with the mirror image's"))
     }
 
+    /// Every field of the records users read back survives a JSON round trip (snake_case keys: acronyms need
+    /// explicit coding keys, or they silently decode as nil).
+    func testFeatureSpecAndEvalSettingsRoundTripThroughJSON() throws {
+        let spec = Manifest.FeatureSpec(layers: [.block(3), .decoderBlock(1)], pooling: .grid4, flipTTA: true, chosenBy: "val")
+        let back = try JSON.decode(Manifest.FeatureSpec.self, from: try JSON.encode(spec), file: "spec")
+        XCTAssertEqual(back, spec)
+        XCTAssertTrue(String(decoding: try JSON.encode(spec), as: UTF8.self).contains("\"flip_tta\""))
+        var st = EvalRecord.Settings(featureT: 10, batch: 8, maxTrain: 5, maxTest: nil, seed: 1, probe: .init(), knn: .init(),
+                                     denoiseT: [100], denoiseImages: 3)
+        st.knnStandardize = true; st.flipTTA = true
+        let st2 = try JSON.decode(EvalRecord.Settings.self, from: try JSON.encode(st), file: "settings")
+        XCTAssertEqual(st2.flipTTA, true); XCTAssertEqual(st2.knnStandardize, true); XCTAssertEqual(st2.maxTrain, 5)
+    }
+
     func testGridPoolingAveragesEachQuadrant() {
         // grid 3: quadrants of 1x1, 1x2, 2x1 and 2x2 tokens
         let G = 3, c = 2

@@ -61,6 +61,9 @@ public struct EvalRecord: Codable, Sendable {
         public var knnStandardize: Bool? = nil
         /// Features averaged over each image and its mirror.
         public var flipTTA: Bool? = nil
+        enum CodingKeys: String, CodingKey {
+            case featureT, batch, maxTrain, maxTest, seed, probe, knn, denoiseT, denoiseImages, knnStandardize, flipTTA = "flipTta"
+        }
         public init(featureT: Int, batch: Int, maxTrain: Int?, maxTest: Int?, seed: UInt64, probe: LinearProbe.Settings,
                     knn: KNNClassifier.Settings, denoiseT: [Int], denoiseImages: Int) {
             self.featureT = featureT; self.batch = batch; self.maxTrain = maxTrain; self.maxTest = maxTest; self.seed = seed

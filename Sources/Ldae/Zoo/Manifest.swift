@@ -61,6 +61,8 @@ public struct Manifest: Codable, Sendable {
         public var pooling: FeaturePooling = .mean
         /// Average each image's features with its mirror's (nil or false: off).
         public var flipTTA: Bool? = nil
+        /// snake_case JSON: "flip_tta" decodes to "flipTta", so the acronym needs an explicit key
+        enum CodingKeys: String, CodingKey { case layers, pooling, flipTTA = "flipTta", chosenBy }
         /// How the choice was made (e.g. the validation split's table).
         public var chosenBy: String = ""
         public init(layers: [FeatureLayer], pooling: FeaturePooling = .mean, flipTTA: Bool = false, chosenBy: String = "") {
