@@ -111,7 +111,8 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "features.npy")
-        cmd = [ldae_zoo_binary(a.ldae_zoo), "features", a.ref, a.shards, "--out", out, "--max-images", str(len(img))]
+        cmd = [ldae_zoo_binary(a.ldae_zoo), "features", a.ref, a.shards, "--out", out, "--max-images", str(len(img)),
+               "--layers", "final", "--pooling", "mean", "--no-flip-tta"]   # timm's own output, whatever the entry recommends
         if a.zoo:
             cmd += ["--zoo", a.zoo]
         r = subprocess.run(cmd, capture_output=True, text=True)

@@ -31,8 +31,16 @@ final class ZooCommittedTests: XCTestCase {
                 let imgs = (0..<12).map { _ in (0..<(S * S * 3)).map { _ in UInt8(rng.uniform() * 255) } }
                 try TestSupport.makeShards(dir: tmp + "/s", images: imgs, labels: Array(repeating: 0, count: 12), imageSize: S,
                                            patchSize: m.model.patchSize, classNames: ["a"])
-                let (code, _, err) = try TestSupport.run("ldae-zoo", ["features", ref, tmp + "/s", "--out", tmp + "/f.npy", "--zoo", store.root])
+                // timm's own output (the token mean after the final norm), whatever the entry recommends
+                let (code, _, err) = try TestSupport.run("ldae-zoo", ["features", ref, tmp + "/s", "--out", tmp + "/f.npy", "--zoo", store.root,
+                                                                      "--layers", "final", "--pooling", "mean", "--no-flip-tta"])
                 XCTAssertEqual(code, 0, "\(ref): \(err)")
+                // the recommended features are what `features` writes by default, with the width the manifest implies
+                let (code2, out2, err2) = try TestSupport.run("ldae-zoo", ["features", ref, tmp + "/s", "--out", tmp + "/r.npy", "--zoo", store.root])
+                XCTAssertEqual(code2, 0, "\(ref): \(err2)")
+                let spec = m.features ?? Manifest.FeatureSpec(layers: [.final])
+                let width = spec.pooling.factor * spec.layers.reduce(0) { $0 + ($1.isDecoder ? m.model.decoderWidth : m.model.encoderWidth) }
+                XCTAssertTrue(out2.contains("[12, \(width)]"), "\(ref): \(out2)")
                 guard let py else { continue }
                 let (maxDiff, meanAbs) = try TestSupport.compareWithRefEncoder(py, entryDir: dir, shards: tmp + "/s", features: tmp + "/f.npy",
                                                                               n: 12, width: m.model.encoderWidth)
