@@ -221,7 +221,7 @@ runCommand("ldae-zoo") {
         guard let layers = try layerList(a, m.model) else { throw UsageError("recommend needs --layers L,...") }
         let spec = Manifest.FeatureSpec(layers: layers, pooling: try a.choice("pooling", default: FeaturePooling.mean), flipTTA: a.flag("flip-tta"), chosenBy: a.string("why") ?? "")
         try store.setFeatures(a.positionals[0], spec)
-        print("\(m.name)@\(m.version): features = token mean of layers \(layers.map(\.description).joined(separator: ",")) (\(spec.pooling.rawValue) pooling, \(spec.pooling.factor * layers.reduce(0) { $0 + ($1.isDecoder ? m.model.decoderWidth : m.model.encoderWidth) }) values)")
+        print("\(m.name)@\(m.version): features = token mean of layers \(layers.map(\.description).joined(separator: ",")) (\(spec.pooling.rawValue) pooling, \(spec.pooling.width(of: layers, config: m.model)) values)")
 
     case "sample": try runSample(argv)   // Sample.swift
 

@@ -85,6 +85,11 @@ public enum FeaturePooling: String, MethodOption {
     /// Values per channel.
     public var factor: Int { cells * cells }
 
+    /// Width of the concatenated features of `layers` for a model of configuration `c`.
+    public func width(of layers: [FeatureLayer], config c: ModelConfig) -> Int {
+        factor * layers.reduce(0) { $0 + ($1.isDecoder ? c.decoderWidth : c.encoderWidth) }
+    }
+
     /// out [b, factor * c] from x [b, G*G, c]. Cell j of k along a side covers rows [floor(j G / k), floor((j+1) G / k)),
     /// so for an odd grid the later cells are the larger ones; k is capped at G.
     func pool(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, b: Int, grid G: Int, c: Int) {

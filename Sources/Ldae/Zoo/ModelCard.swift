@@ -23,7 +23,7 @@ public enum ModelCard {
                  + (c.timeCond == .adaln ? "; every block told the noise level by adaLN (not loadable as a plain timm ViT)." : "."))
         s.append("- Input: \(c.imageSize)x\(c.imageSize) RGB scaled as \(PixelScaling.name) (timm mean = std = 0.5), weights \(m.weightsDtype).")
         let feats = m.features ?? Manifest.FeatureSpec(layers: [.final])
-        let fw = feats.pooling.factor * feats.layers.reduce(0) { $0 + ($1.isDecoder ? c.decoderWidth : c.encoderWidth) }
+        let fw = feats.pooling.width(of: feats.layers, config: c)
         s.append("- **Recommended features** (what `ldae-zoo features \(m.name)` writes): \(feats.pooling.rawValue) pooling of the tokens at "
                  + "layer\(feats.layers.count > 1 ? "s" : "") \(feats.layers.map(\.description).joined(separator: ", ")) "
                  + "(\(fw) values)" + (feats.flipTTA == true ? ", averaged with the mirror image's" : "")

@@ -37,7 +37,7 @@ public final class ZooModel {
                                layers: [FeatureLayer] = [.final], pooling: FeaturePooling = .mean) -> FeatureEncoder {
         let adaln = model.config.timeCond == .adaln
         let tv = Float(featureT) / Float(timesteps)
-        let width = pooling.factor * layers.reduce(0) { $0 + model.width(of: $1) }
+        let width = pooling.width(of: layers, config: model.config)
         return FeatureEncoder(name: name, width: width) { x, b, out in
             if adaln {
                 let t = [Float](repeating: tv, count: b)
