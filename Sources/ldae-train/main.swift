@@ -22,7 +22,8 @@ recipe (defaults = the paper's final l-DAE):
   --latent-dim d           PCA components kept (default 16)
   --latent-scale \(LatentScale.choices)  scale of the latent before noise (default none; whiten = unit variance per
                            component, global = one factor for unit average variance)
-  --schedule \(NoiseScheduleKind.choices)   (default ldae: gamma = 1, sigma linear 0..--sigma-max)
+  --schedule S             noise schedule (default ldae), one of:
+\(NoiseScheduleKind.usageLines(indent: "                             "))
   --sigma-max S            largest sigma of the ldae schedule (default sqrt(2))
   --noise-levels \(NoiseLevels.choices)          t per image (default) or one fixed --sigma (default 1/3)
   --sigma S                sigma of single-level noise

@@ -20,7 +20,7 @@ final class RecipeKnobTests: XCTestCase {
         XCTAssertEqual(d.sigmaMax, 2.0.squareRoot())
         // an unknown word is an error, not a silent default
         XCTAssertThrowsError(try JSON.decode(TrainConfig.self, from: Data(#"{"schedule":"edm2"}"#.utf8), file: "bad.json"))
-        XCTAssertEqual(NoiseScheduleKind.choices, "ldae|ddpm|linear|cosine")
+        XCTAssertEqual(NoiseScheduleKind.choices, "ldae|ddpm|linear|cosine|edm")
         XCTAssertEqual(TokenizerKind.choiceList, "pca or pixel")
     }
 
