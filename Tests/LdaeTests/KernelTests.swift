@@ -25,18 +25,18 @@ final class KernelTests: XCTestCase {
         let n = 37, c = 13, oc = 11
         var x = FD.randn(n * c, &rng), w = FD.randn(oc * c, &rng, scale: 0.5), b = FD.randn(oc, &rng)
         var fast = [Float](repeating: 0, count: n * oc), naive = fast
-        Linear.forward(out: &fast, inp: x, weight: w, bias: b, n: n, c: c, oc: oc)
+        Linear.forward(out: &fast, inp: x, weight: w, bias: b, n: n, c: c, oc: oc, plan: .automatic)
         Linear.forwardNaive(out: &naive, inp: x, weight: w, bias: b, n: n, c: c, oc: oc)
         XCTAssertLessThan(FD.maxAbsDiff(fast, naive), 1e-4)
         // accumulate mode adds
         var acc = naive
-        Linear.forward(out: &acc, inp: x, weight: w, bias: b, n: n, c: c, oc: oc, accumulate: true)
+        Linear.forward(out: &acc, inp: x, weight: w, bias: b, n: n, c: c, oc: oc, accumulate: true, plan: .automatic)
         XCTAssertLessThan(FD.maxAbsDiff(acc, naive.map { 2 * $0 }), 2e-4)
 
         let dout = FD.randn(n * oc, &rng)
         var dx = [Float](repeating: 0.5, count: n * c), dw = [Float](repeating: 0.25, count: oc * c), db = [Float](repeating: 1, count: oc)
         var dxN = dx, dwN = dw, dbN = db
-        Linear.backward(dinp: &dx, dweight: &dw, dbias: &db, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc)
+        Linear.backward(dinp: &dx, dweight: &dw, dbias: &db, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc, plan: .automatic)
         Linear.backwardNaive(dinp: &dxN, dweight: &dwN, dbias: &dbN, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc)
         XCTAssertLessThan(FD.maxAbsDiff(dx, dxN), 1e-4)
         XCTAssertLessThan(FD.maxAbsDiff(dw, dwN), 1e-4)
@@ -44,7 +44,7 @@ final class KernelTests: XCTestCase {
 
         // finite differences (gradients start from zero)
         var gx = [Float](repeating: 0, count: n * c), gw = [Float](repeating: 0, count: oc * c), gb = [Float](repeating: 0, count: oc)
-        Linear.backward(dinp: &gx, dweight: &gw, dbias: &gb, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc)
+        Linear.backward(dinp: &gx, dweight: &gw, dbias: &gb, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc, plan: .automatic)
         func loss(_ x: [Float], _ w: [Float], _ b: [Float]) -> Double {
             var o = [Float](repeating: 0, count: n * oc)
             Linear.forwardNaive(out: &o, inp: x, weight: w, bias: b, n: n, c: c, oc: oc)
@@ -57,7 +57,7 @@ final class KernelTests: XCTestCase {
         FD.assertClose("linear db", numeric: FD.numeric(&b, indices: Array(0..<oc), eps: 1e-2) { loss(x0, w0, $0) }, analytic: gb.map(Double.init))
         // overwrite mode ignores what was in dinp
         var gx2 = [Float](repeating: 7, count: n * c), gw2 = [Float](repeating: 0, count: oc * c)
-        Linear.backward(dinp: &gx2, dweight: &gw2, dbias: nil, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc, overwriteDinp: true)
+        Linear.backward(dinp: &gx2, dweight: &gw2, dbias: nil, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc, overwriteDinp: true, plan: .automatic)
         XCTAssertLessThan(FD.maxAbsDiff(gx2, gx), 1e-5)
     }
 
@@ -66,12 +66,12 @@ final class KernelTests: XCTestCase {
         for count in [0, 1, 3, 50] {
             let lock = NSLock()
             nonisolated(unsafe) var seen: [Int] = [], workers = Set<Int>()
-            Parallel.dynamic(count) { w, i in lock.lock(); seen.append(i); workers.insert(w); lock.unlock() }
+            ExecutionPlan.automatic.dynamic(count) { w, i in lock.lock(); seen.append(i); workers.insert(w); lock.unlock() }
             XCTAssertEqual(seen.sorted(), Array(0..<count))
-            XCTAssert(workers.allSatisfy { $0 >= 0 && $0 < Parallel.workers }, "\(workers)")
-            // inside `serially`: in order, on this thread, as worker 0
+            XCTAssert(workers.allSatisfy { $0 >= 0 && $0 < ExecutionPlan.automatic.workers }, "\(workers)")
+            // with a serial plan: in order, on this thread, as worker 0
             seen = []
-            Parallel.serially { Parallel.dynamic(count) { w, i in XCTAssertEqual(w, 0); seen.append(i) } }
+            ExecutionPlan.automatic.serial.dynamic(count) { w, i in XCTAssertEqual(w, 0); seen.append(i) }
             XCTAssertEqual(seen, Array(0..<count))
         }
     }
@@ -80,7 +80,7 @@ final class KernelTests: XCTestCase {
         for (k, count) in [(2, 0), (2, 5), (1, 3), (3, 7)] {
             let lock = NSLock()
             nonisolated(unsafe) var shares: [Int] = [], tail: [Int] = [], shareDone = Set<Int>(), early = false
-            Parallel.sharesThenDynamic(k, tail: count, share: { w in
+            ExecutionPlan.automatic.sharesThenDynamic(k, tail: count, share: { w in
                 lock.lock(); shares.append(w); lock.unlock()
                 Thread.sleep(forTimeInterval: w == 0 ? 0.02 : 0)   // worker 0 late: the others take the tail
                 lock.lock(); shareDone.insert(w); lock.unlock()
@@ -117,29 +117,31 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(ChunkPlan.backward(batch: 63, perChunk: 16, workers: 2).tail, [], "under two full chunks per core")
     }
 
-    func testSeriallyRunsLoopsInlineOnThisThreadOnly() {
-        let n = 64
-        // inside `serially`: one chunk covering everything, on the calling thread, also when nested
-        Parallel.serially {
-            XCTAssertTrue(Parallel.isSerial)
-            XCTAssertEqual(Parallel.chunkCount(n), 1)
-            var seen: [(Int, Int, Int)] = []
-            Parallel.chunksIndexed(n) { w, r0, r1 in seen.append((w, r0, r1)) }
-            XCTAssertEqual(seen.map { [$0.0, $0.1, $0.2] }, [[0, 0, n]])
-            Parallel.serially { XCTAssertTrue(Parallel.isSerial) }
-            XCTAssertTrue(Parallel.isSerial, "the nested call restores the flag it found")
+    func testASerialPlanRunsLoopsInlineOnThisThread() {
+        let n = 64, plan = ExecutionPlan.automatic, serial = plan.serial
+        // one chunk covering everything, on the calling thread
+        XCTAssertEqual(serial.workers, 1)
+        XCTAssertEqual(serial.chunkCount(n), 1)
+        var seen: [(Int, Int, Int)] = []
+        serial.chunksIndexed(n) { w, r0, r1 in seen.append((w, r0, r1)) }
+        XCTAssertEqual(seen.map { [$0.0, $0.1, $0.2] }, [[0, 0, n]])
+        let caller = Thread.current
+        nonisolated(unsafe) var elsewhere = false
+        serial.chunks(n) { _, _ in if Thread.current != caller { elsewhere = true } }
+        serial.sharesThenDynamic(1, tail: 3, share: { _ in if Thread.current != caller { elsewhere = true } }) { _, _ in
+            if Thread.current != caller { elsewhere = true }
         }
-        XCTAssertFalse(Parallel.isSerial)
-        XCTAssertEqual(Parallel.chunkCount(n), min(Parallel.workers, n))
-        // the flag is per thread: other threads keep their own (unset) value
-        Parallel.serially {
-            let done = DispatchSemaphore(value: 0)
-            nonisolated(unsafe) var otherSerial = true
-            let t = Thread { otherSerial = Parallel.isSerial; done.signal() }
-            t.start()
-            done.wait()
-            XCTAssertFalse(otherSerial)
-        }
+        XCTAssertFalse(elsewhere)
+        XCTAssertEqual(plan.chunkCount(n), min(plan.workers, n))
+        // the serial form changes the threads only
+        var back = serial
+        back.threads = plan.threads
+        XCTAssertEqual(back, plan)
+        // threads 0 means every core; fast kernels only where asked for and the CPU has them
+        XCTAssertEqual(ExecutionPlan(threads: 3).workers, 3)
+        XCTAssertEqual(ExecutionPlan(threads: 0).workers, ExecutionPlan.cores)
+        XCTAssertFalse(ExecutionPlan(fastKernels: false).usesFastKernels)
+        XCTAssertEqual(ExecutionPlan(fastKernels: true).usesFastKernels, FastKernels.available)
     }
 
     func testKernelsAtParallelSizesMatchNaive() {
@@ -147,31 +149,31 @@ final class KernelTests: XCTestCase {
         let n = 700, c = 24, oc = 40
         let x = FD.randn(n * c, &rng), w = FD.randn(oc * c, &rng, scale: 0.3), b = FD.randn(oc, &rng)
         var out = [Float](repeating: 0, count: n * oc), ref = out
-        Linear.forward(out: &out, inp: x, weight: w, bias: b, n: n, c: c, oc: oc)
+        Linear.forward(out: &out, inp: x, weight: w, bias: b, n: n, c: c, oc: oc, plan: .automatic)
         Linear.forwardNaive(out: &ref, inp: x, weight: w, bias: b, n: n, c: c, oc: oc)
         XCTAssertLessThan(FD.maxAbsDiff(out, ref), 1e-4)
         let dout = FD.randn(n * oc, &rng)
         var dx = [Float](repeating: 1, count: n * c), dw = [Float](repeating: 2, count: oc * c), db = [Float](repeating: 3, count: oc)
         var dxN = dx, dwN = dw, dbN = db
-        Linear.backward(dinp: &dx, dweight: &dw, dbias: &db, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc)
+        Linear.backward(dinp: &dx, dweight: &dw, dbias: &db, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc, plan: .automatic)
         Linear.backwardNaive(dinp: &dxN, dweight: &dwN, dbias: &dbN, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc)
         XCTAssertLessThan(FD.maxAbsDiff(dx, dxN), 1e-3)
         XCTAssertLessThan(FD.maxAbsDiff(dw, dwN), 1e-3)
         XCTAssertLessThan(FD.maxAbsDiff(db, dbN), 1e-3)
         var ln = [Float](repeating: 0, count: n * c), lnRef = ln, mean = [Float](repeating: 0, count: n), rstd = mean
         let gw = FD.randn(c, &rng), gb = FD.randn(c, &rng)
-        LayerNorm.forward(out: &ln, mean: &mean, rstd: &rstd, inp: x, weight: gw, bias: gb, n: n, c: c)
+        LayerNorm.forward(out: &ln, mean: &mean, rstd: &rstd, inp: x, weight: gw, bias: gb, n: n, c: c, plan: .automatic)
         LayerNorm.forwardNaive(out: &lnRef, inp: x, weight: gw, bias: gb, n: n, c: c)
         XCTAssertLessThan(FD.maxAbsDiff(ln, lnRef), 1e-5)
         // LayerNorm backward: parallel result = serial sum of per-row results (reference: one row at a time)
         let dy = FD.randn(n * c, &rng)
         var dlx = [Float](repeating: 0, count: n * c), dlw = [Float](repeating: 0, count: c), dlb = dlw
-        LayerNorm.backward(dinp: &dlx, dweight: &dlw, dbias: &dlb, dout: dy, inp: x, weight: gw, mean: mean, rstd: rstd, n: n, c: c)
+        LayerNorm.backward(dinp: &dlx, dweight: &dlw, dbias: &dlb, dout: dy, inp: x, weight: gw, mean: mean, rstd: rstd, n: n, c: c, plan: .automatic)
         var rx = [Float](repeating: 0, count: n * c), rw = [Float](repeating: 0, count: c), rb = rw
         for r in 0..<n {
             rx.withUnsafeMutableBufferPointer { px in
                 LayerNorm.backward(dinp: px.baseAddress! + r * c, dweight: &rw, dbias: &rb, dout: Array(dy[(r * c)..<((r + 1) * c)]),
-                                   inp: Array(x[(r * c)..<((r + 1) * c)]), weight: gw, mean: [mean[r]], rstd: [rstd[r]], n: 1, c: c)
+                                   inp: Array(x[(r * c)..<((r + 1) * c)]), weight: gw, mean: [mean[r]], rstd: [rstd[r]], n: 1, c: c, plan: .automatic)
             }
         }
         XCTAssertLessThan(FD.maxAbsDiff(dlx, rx), 1e-5)
@@ -179,7 +181,7 @@ final class KernelTests: XCTestCase {
         XCTAssertLessThan(FD.maxAbsDiff(dlb, rb), 1e-3)
         let big = FD.randn(20_000, &rng).map { $0 * 3 }
         var g = [Float](repeating: 0, count: big.count)
-        GELU.forward(out: &g, inp: big, n: big.count)
+        GELU.forward(out: &g, inp: big, n: big.count, plan: .automatic)
         for i in stride(from: 0, to: big.count, by: 97) { XCTAssertEqual(g[i], GELU.forwardNaive(big[i]), accuracy: 2e-6 * max(1, abs(big[i]))) }
     }
 
@@ -190,16 +192,16 @@ final class KernelTests: XCTestCase {
         var w = FD.randn(c, &rng).map { 1 + 0.3 * $0 }, b = FD.randn(c, &rng, scale: 0.3)
         var out = [Float](repeating: 0, count: n * c), naive = out
         var mean = [Float](repeating: 0, count: n), rstd = mean
-        LayerNorm.forward(out: &out, mean: &mean, rstd: &rstd, inp: x, weight: w, bias: b, n: n, c: c)
+        LayerNorm.forward(out: &out, mean: &mean, rstd: &rstd, inp: x, weight: w, bias: b, n: n, c: c, plan: .automatic)
         LayerNorm.forwardNaive(out: &naive, inp: x, weight: w, bias: b, n: n, c: c)
         XCTAssertLessThan(FD.maxAbsDiff(out, naive), 1e-5)
         var re = [Float](repeating: 0, count: n * c)
-        LayerNorm.apply(out: &re, inp: x, mean: mean, rstd: rstd, weight: w, bias: b, n: n, c: c)
+        LayerNorm.apply(out: &re, inp: x, mean: mean, rstd: rstd, weight: w, bias: b, n: n, c: c, plan: .automatic)
         XCTAssertEqual(re, out)
 
         let dout = FD.randn(n * c, &rng)
         var gx = [Float](repeating: 0, count: n * c), gw = [Float](repeating: 0, count: c), gb = gw
-        LayerNorm.backward(dinp: &gx, dweight: &gw, dbias: &gb, dout: dout, inp: x, weight: w, mean: mean, rstd: rstd, n: n, c: c)
+        LayerNorm.backward(dinp: &gx, dweight: &gw, dbias: &gb, dout: dout, inp: x, weight: w, mean: mean, rstd: rstd, n: n, c: c, plan: .automatic)
         func loss(_ x: [Float], _ w: [Float], _ b: [Float]) -> Double {
             var o = [Float](repeating: 0, count: n * c)
             LayerNorm.forwardNaive(out: &o, inp: x, weight: w, bias: b, n: n, c: c)
@@ -217,21 +219,21 @@ final class KernelTests: XCTestCase {
         let n = 203   // not a multiple of 8: exercises the tails
         var x = FD.randn(n, &rng).map { $0 * 3 }
         var out = [Float](repeating: 0, count: n)
-        GELU.forward(out: &out, inp: x, n: n)
+        GELU.forward(out: &out, inp: x, n: n, plan: .automatic)
         for i in 0..<n { XCTAssertEqual(out[i], GELU.forwardNaive(x[i]), accuracy: 2e-6 * max(1, abs(x[i]))) }
         // exact erf form, not the tanh approximation: they differ by ~1e-4 around |x| = 2
         let tanhApprox: (Float) -> Float = { v in 0.5 * v * (1 + Foundation.tanh(0.7978845608 * (v + 0.044715 * v * v * v))) }
         var y: [Float] = [0]
-        GELU.forward(out: &y, inp: [-2.5], n: 1)
+        GELU.forward(out: &y, inp: [-2.5], n: 1, plan: .automatic)
         XCTAssertGreaterThan(abs(y[0] - tanhApprox(-2.5)), 1e-4)
         XCTAssertEqual(y[0], GELU.forwardNaive(-2.5), accuracy: 1e-6)
 
         let dout = FD.randn(n, &rng)
         var gx = [Float](repeating: 0.25, count: n)
-        GELU.backward(dinp: &gx, inp: x, dout: dout, n: n)
+        GELU.backward(dinp: &gx, inp: x, dout: dout, n: n, plan: .automatic)
         gx = gx.map { $0 - 0.25 }
         var gi = dout
-        GELU.backwardInPlace(&gi, inp: x, n: n)
+        GELU.backwardInPlace(&gi, inp: x, n: n, plan: .automatic)
         XCTAssertLessThan(FD.maxAbsDiff(gi, gx), 1e-5)
         let num = FD.numeric(&x, indices: Array(0..<n), eps: 1e-2) { xs in FD.weighted(xs.map(GELU.forwardNaive), dout) }
         FD.assertClose("gelu dx", numeric: num, analytic: gx.map(Double.init), rtol: 1e-3)
@@ -243,18 +245,18 @@ final class KernelTests: XCTestCase {
         var qkv = FD.randn(b * t * 3 * c, &rng)
         var out = [Float](repeating: 0, count: b * t * c), naive = out, out2 = out
         var att = [Float](repeating: 0, count: b * h * t * t)
-        Attention.forward(out: &out, att: &att, qkv: qkv, b: b, t: t, c: c, heads: h)
+        Attention.forward(out: &out, att: &att, qkv: qkv, b: b, t: t, c: c, heads: h, plan: .automatic)
         Attention.forwardNaive(out: &naive, qkv: qkv, b: b, t: t, c: c, heads: h)
         XCTAssertLessThan(FD.maxAbsDiff(out, naive), 1e-5)
-        Attention.forward(out: &out2, att: nil, qkv: qkv, b: b, t: t, c: c, heads: h)   // inference scratch path
+        Attention.forward(out: &out2, att: nil, qkv: qkv, b: b, t: t, c: c, heads: h, plan: .automatic)   // inference scratch path
         XCTAssertEqual(out2, out)
         for r in 0..<(b * h * t) { XCTAssertEqual(att[r * t ..< (r + 1) * t].reduce(0, +), 1, accuracy: 1e-5) }
 
         let dout = FD.randn(b * t * c, &rng)
         var g = [Float](repeating: 0, count: qkv.count)
-        Attention.backward(dqkv: &g, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c, heads: h)
+        Attention.backward(dqkv: &g, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c, heads: h, plan: .automatic)
         var g2 = [Float](repeating: 9, count: qkv.count)
-        Attention.backward(dqkv: &g2, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c, heads: h, overwrite: true)
+        Attention.backward(dqkv: &g2, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c, heads: h, overwrite: true, plan: .automatic)
         XCTAssertLessThan(FD.maxAbsDiff(g, g2), 1e-5)
         let idx = FD.sampleIndices(qkv.count, 120, &rng)
         let num = FD.numeric(&qkv, indices: idx, eps: 1e-2) { q in
@@ -271,12 +273,12 @@ final class KernelTests: XCTestCase {
         var qkv = [Float](repeating: 0, count: t * 3 * c)
         for ti in 0..<t { for j in 0..<c { qkv[ti * 3 * c + 2 * c + j] = Float(ti * 10 + j) } }
         var out = [Float](repeating: 0, count: t * c)
-        Attention.forward(out: &out, att: nil, qkv: qkv, b: b, t: t, c: c, heads: h)
+        Attention.forward(out: &out, att: nil, qkv: qkv, b: b, t: t, c: c, heads: h, plan: .automatic)
         for j in 0..<c { XCTAssertEqual(out[j], Float(15 + j), accuracy: 1e-4) }
         // a large q.k for head 1 only, on token 2, changes only head 1's columns
         for ti in 0..<t { qkv[ti * 3 * c + 3] = 5; }
         qkv[2 * 3 * c + c + 3] = 5
-        Attention.forward(out: &out, att: nil, qkv: qkv, b: b, t: t, c: c, heads: h)
+        Attention.forward(out: &out, att: nil, qkv: qkv, b: b, t: t, c: c, heads: h, plan: .automatic)
         for j in 0..<3 { XCTAssertEqual(out[j], Float(15 + j), accuracy: 1e-4) }
         for j in 3..<6 { XCTAssertEqual(out[j], Float(20 + j), accuracy: 1e-3) }
     }
@@ -297,15 +299,15 @@ final class KernelTests: XCTestCase {
         var pos = FD.randn(t * c, &rng)
         let dx = FD.randn(b * t * c, &rng)
         var gp = [Float](repeating: 0, count: t * c)
-        PosEmbedAdd.backward(dpos: &gp, dx: dx, b: b, t: t, c: c)
+        PosEmbedAdd.backward(dpos: &gp, dx: dx, b: b, t: t, c: c, plan: .automatic)
         let x0 = x
         let numPos = FD.numeric(&pos, indices: Array(0..<pos.count), eps: 1e-2) { p in
-            var y = x0; PosEmbedAdd.forward(x: &y, pos: p, b: b, t: t, c: c); return FD.weighted(y, dx)
+            var y = x0; PosEmbedAdd.forward(x: &y, pos: p, b: b, t: t, c: c, plan: .automatic); return FD.weighted(y, dx)
         }
         FD.assertClose("pos embed", numeric: numPos, analytic: gp.map(Double.init))
         // residual
         var ra = [Float](repeating: 0, count: x.count), rb = ra
-        Residual.backward(da: &ra, db: &rb, dout: dx, n: x.count)
+        Residual.backward(da: &ra, db: &rb, dout: dx, n: x.count, plan: .automatic)
         XCTAssertEqual(ra, dx); XCTAssertEqual(rb, dx)
 
         // adaLN modulate and gated residual, mod rows at stride 6c
@@ -316,7 +318,7 @@ final class KernelTests: XCTestCase {
         func modLoss(_ xs: [Float], _ m: [Float]) -> Double {
             var o = [Float](repeating: 0, count: xs.count)
             m.withUnsafeBufferPointer { mp in
-                AdaLN.modulate(out: &o, x: xs, shift: mp.baseAddress!, scale: mp.baseAddress! + c, stride: stride, b: b, t: t, c: c)
+                AdaLN.modulate(out: &o, x: xs, shift: mp.baseAddress!, scale: mp.baseAddress! + c, stride: stride, b: b, t: t, c: c, plan: .automatic)
             }
             return FD.weighted(o, dy)
         }
@@ -324,7 +326,7 @@ final class KernelTests: XCTestCase {
         gmod.withUnsafeMutableBufferPointer { gm in
             mod.withUnsafeBufferPointer { mp in
                 AdaLN.modulateBackward(dx: &gxm, dy: dy, x: x, scale: mp.baseAddress! + c, dshift: gm.baseAddress!,
-                                       dscale: gm.baseAddress! + c, stride: stride, b: b, t: t, c: c)
+                                       dscale: gm.baseAddress! + c, stride: stride, b: b, t: t, c: c, plan: .automatic)
             }
         }
         let mod0 = mod
@@ -337,7 +339,7 @@ final class KernelTests: XCTestCase {
         func gateLoss(_ xs: [Float], _ m: [Float], _ ys: [Float]) -> Double {
             var o = [Float](repeating: 0, count: xs.count)
             m.withUnsafeBufferPointer { mp in
-                AdaLN.gatedResidual(out: &o, x: xs, gate: mp.baseAddress! + 2 * c, y: ys, stride: stride, b: b, t: t, c: c)
+                AdaLN.gatedResidual(out: &o, x: xs, gate: mp.baseAddress! + 2 * c, y: ys, stride: stride, b: b, t: t, c: c, plan: .automatic)
             }
             return FD.weighted(o, dy)
         }
@@ -345,7 +347,7 @@ final class KernelTests: XCTestCase {
         gg.withUnsafeMutableBufferPointer { gp in
             mod.withUnsafeBufferPointer { mp in
                 AdaLN.gatedResidualBackward(dy: &gy, dgate: gp.baseAddress! + 2 * c, dout: dy, y: y, gate: mp.baseAddress! + 2 * c,
-                                            stride: stride, b: b, t: t, c: c)
+                                            stride: stride, b: b, t: t, c: c, plan: .automatic)
             }
         }
         var yv = y

@@ -83,11 +83,11 @@ final class ModelTests: XCTestCase {
             var outs: [[Float]] = [], grads: [[Float]] = []
             // the whole batch layer by layer; one image per chunk (uneven shares: 5 chunks over the cores); 2 images
             for chunk in [0, config.tokens, 2 * config.tokens] {
-                m.chunkTokens = chunk
-                m.zeroGrad()
-                outs.append(Array(UnsafeBufferPointer(start: m.forward(x, t: t, batch: b), count: b * per)))
-                m.backward(dout)
-                grads.append(Array(UnsafeBufferPointer(start: m.grads, count: m.parameterCount)))
+                let mc = try LDAEModel(copying: m, plan: ExecutionPlan(chunkTokens: chunk))
+                mc.zeroGrad()
+                outs.append(Array(UnsafeBufferPointer(start: mc.forward(x, t: t, batch: b), count: b * per)))
+                mc.backward(dout)
+                grads.append(Array(UnsafeBufferPointer(start: mc.grads, count: mc.parameterCount)))
             }
             for k in 1..<outs.count {
                 XCTAssertEqual(outs[k], outs[0], "\(tc): chunked forward \(k)")
@@ -107,16 +107,16 @@ final class ModelTests: XCTestCase {
         let b = 16, per = config.tokens * config.tokenDim
         let x = FD.randn(b * per, &rng), dout = FD.randn(b * per, &rng), t = [Float](repeating: 0.5, count: b)
         XCTAssertEqual(ChunkPlan.backward(batch: b, perChunk: 4, workers: 2).tail.map(\.count), [2, 2, 1, 1])
-        func grads(chunk: Int, tail: Int) -> [Float] {
-            m.chunkTokens = chunk; m.backwardTailChunks = tail
+        func grads(_ m: LDAEModel) -> [Float] {
             m.zeroGrad()
             _ = m.forward(x, t: t, batch: b)
             m.backward(dout)
             return Array(UnsafeBufferPointer(start: m.grads, count: m.parameterCount))
         }
-        let whole = grads(chunk: 0, tail: 0)
-        let fixed = grads(chunk: 4 * config.tokens, tail: 0)
-        let tailed = (0..<4).map { _ in grads(chunk: 4 * config.tokens, tail: 4) }
+        let whole = grads(try LDAEModel(copying: m, plan: ExecutionPlan(chunkTokens: 0, backwardTailChunks: 0)))
+        let fixed = grads(try LDAEModel(copying: m, plan: ExecutionPlan(chunkTokens: 4 * config.tokens, backwardTailChunks: 0)))
+        let tailedModel = try LDAEModel(copying: m, plan: ExecutionPlan(chunkTokens: 4 * config.tokens, backwardTailChunks: 4))
+        let tailed = (0..<4).map { _ in grads(tailedModel) }
         let tol = 1e-6 * Double(whole.map(abs).max() ?? 1)   // float sums in another order
         XCTAssertLessThan(Double(FD.maxAbsDiff(fixed, whole)), tol)
         XCTAssertLessThan(Double(FD.maxAbsDiff(tailed[0], whole)), tol, "tail chunks against layer by layer")
@@ -167,14 +167,14 @@ final class ModelTests: XCTestCase {
             var feats = [Float](repeating: 0, count: b * config.encoderWidth)
             // inference chunks: the default (one chunk per core here), one image per chunk (each core's share in
             // several chunks: the offsets of x, t and out), and the whole batch layer by layer
-            for chunk in [m.chunkTokens, config.tokens, 0] {
-                m.chunkTokens = chunk
+            for chunk in [m.plan.chunkTokens, config.tokens, 0] {
+                let mc = try LDAEModel(copying: m, plan: ExecutionPlan(chunkTokens: chunk))
                 var rec = [Float](repeating: 0, count: b * per)
-                m.reconstruct(x, t: nil, batch: b, out: &rec)
+                mc.reconstruct(x, t: nil, batch: b, out: &rec)
                 XCTAssertLessThan(FD.maxAbsDiff(train, rec), 1e-5, "\(tc) chunk \(chunk)")
                 // features = token mean of the training path's normed encoder output
                 feats = [Float](repeating: .nan, count: b * config.encoderWidth)
-                m.features(x, t: nil, batch: b, out: &feats)
+                mc.features(x, t: nil, batch: b, out: &feats)
                 let enc = m.acts!.encNorm
                 for bi in 0..<b {
                     for c in 0..<config.encoderWidth {
@@ -196,8 +196,7 @@ final class ModelTests: XCTestCase {
                 m.features(x, t: [0.5, 0.2, 0.9], batch: b, out: &f2)
                 XCTAssertGreaterThan(FD.maxAbsDiff(feats, f2), 1e-4)
                 // each chunk reads its own images' t
-                m.chunkTokens = config.tokens
-                m.features(x, t: [0.5, 0.2, 0.9], batch: b, out: &f3)
+                try LDAEModel(copying: m, plan: ExecutionPlan(chunkTokens: config.tokens)).features(x, t: [0.5, 0.2, 0.9], batch: b, out: &f3)
                 XCTAssertLessThan(FD.maxAbsDiff(f2, f3), 1e-5)
             }
         }

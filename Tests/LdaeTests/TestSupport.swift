@@ -2,8 +2,19 @@ import Foundation
 import XCTest
 @testable import Ldae
 
+/// One kernel path: the plan that takes it, named for messages.
+struct KernelPath: CustomStringConvertible {
+    let plan: ExecutionPlan
+    var description: String { plan.usesFastKernels ? "fast" : "portable" }
+}
+
 /// Shared helpers for tests: temporary folders, synthetic shards, the fixture folder, Debian's python3.
 enum TestSupport {
+    /// The fast path (AVX2+FMA C kernels) first where this CPU has it, then the portable one.
+    static var kernelPaths: [KernelPath] {
+        (FastKernels.available ? [true, false] : [false]).map { KernelPath(plan: ExecutionPlan(fastKernels: $0)) }
+    }
+
     /// One folder per test process holding every test's temporary folder; removed when the process exits
     /// (set LDAE_KEEP_TEST_DIRS=1 to keep it for debugging; its path is printed then).
     static let runRoot: String = {

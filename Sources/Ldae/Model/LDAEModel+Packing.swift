@@ -17,9 +17,9 @@ final class PackedLinearWeights {
     deinit { LDAEModel.deallocateAligned(base) }
 
     /// Packs every linear in `lins` from `params` on the fast path; on the portable path marks them unpacked.
-    func pack(_ lins: [LDAEModel.LinearP], params p: UnsafePointer<Float>) {
+    func pack(_ lins: [LDAEModel.LinearP], params p: UnsafePointer<Float>, plan: ExecutionPlan) {
         ready = false
-        guard FastKernels.enabled else { return }
+        guard plan.usesFastKernels else { return }
         func shape(_ l: LDAEModel.LinearP) -> (k: Int, n: Int) { transposed ? (l.inF, l.outF) : (l.outF, l.inF) }
         if base == nil {
             var off = 0
@@ -31,7 +31,7 @@ final class PackedLinearWeights {
             base = LDAEModel.allocateAligned(off)
         }
         let b = base!, offs = offsets, t = transposed
-        Parallel.dynamic(lins.count) { _, i in
+        plan.dynamic(lins.count) { _, i in
             let l = lins[i], s = shape(l)
             FastKernels.packB(transB: t, k: s.k, n: s.n, b: p + l.w, ldb: l.inF, into: b + offs[l.w]!)
         }
@@ -56,11 +56,11 @@ extension LDAEModel {
     }
 
     /// Packs the forward's weights from the current parameters. Called at the start of every forward.
-    func packWeights() { forwardPacks.pack(tokenLinears, params: params) }
+    func packWeights() { forwardPacks.pack(tokenLinears, params: params, plan: plan) }
 
     /// Packs the input-gradient products' weights (every token linear but the patch embedding, whose input needs no
     /// gradient). Called at the start of every backward.
-    func packBackwardWeights() { backwardPacks.pack(Array(tokenLinears.dropFirst()), params: params) }
+    func packBackwardWeights() { backwardPacks.pack(Array(tokenLinears.dropFirst()), params: params, plan: plan) }
 
     /// Linear l's weight as packed by this forward's `packWeights`, or nil (portable path).
     func packed(_ l: LinearP) -> UnsafePointer<Float>? { forwardPacks.weight(l) }
