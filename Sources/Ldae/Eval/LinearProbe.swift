@@ -3,7 +3,7 @@ import Foundation
 /// Top-k accuracy (fraction in [0, 1]) of scores [n, K] against labels; k is capped at K.
 public func topKAccuracy(scores: [Float], labels: [Int32], classes k: Int, top: Int) -> Double {
     let n = labels.count
-    precondition(scores.count == n * k)
+    require(scores.count == n * k)
     guard n > 0 else { return 0 }
     let t = min(top, k)
     var hits = 0

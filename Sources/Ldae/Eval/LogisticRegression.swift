@@ -94,7 +94,7 @@ public struct LogisticRegression: Sendable {
     public mutating func fit(_ x: [Float], labels y: [Int32], l2: Double, maxIterations: Int = 100,
                              history m: Int = 10, tolerance: Double = 1e-4) -> FitResult {
         let f = dim, k = classes, n = y.count
-        precondition(x.count == n * f && n > 0)
+        require(x.count == n * f && n > 0)
         let np = f * k + k
         var p = [Float](weights + bias)
         var g = [Float](repeating: 0, count: np)

@@ -9,7 +9,7 @@ public struct Standardizer: Sendable {
 
     /// Statistics of x [n, f] (float64 accumulation).
     public init(fit x: [Float], count n: Int, dim f: Int) {
-        precondition(x.count == n * f && n > 0)
+        require(x.count == n * f && n > 0)
         var m = [Double](repeating: 0, count: f), v = [Double](repeating: 0, count: f)
         for i in 0..<n { for j in 0..<f { m[j] += Double(x[i * f + j]) } }
         for j in 0..<f { m[j] /= Double(n) }
@@ -21,7 +21,7 @@ public struct Standardizer: Sendable {
     /// Applies in place to x [n, f].
     public func apply(_ x: inout [Float]) {
         let f = mean.count
-        precondition(x.count % max(f, 1) == 0)
+        require(x.count % max(f, 1) == 0)
         let n = x.count / f
         for i in 0..<n { for j in 0..<f { x[i * f + j] = (x[i * f + j] - mean[j]) * invStd[j] } }
     }

@@ -36,7 +36,7 @@ public enum Linear {
                                 n: Int, c: Int, oc: Int, overwriteDinp: Bool = false,
                                 dinpTimes: UnsafePointer<Float>? = nil, packedWeight: UnsafePointer<Float>? = nil,
                                 plan: ExecutionPlan) {
-        precondition(dinpTimes == nil || overwriteDinp, "dinpTimes needs overwriteDinp")
+        require(dinpTimes == nil || overwriteDinp, "dinpTimes needs overwriteDinp")
         let fast = plan.usesFastKernels
         var biasDone = false
         if let dinp {

@@ -80,7 +80,7 @@ extension LDAEModel {
     /// into a buffer of its own. The buffers are summed in a fixed order at the end, so the result depends only on the
     /// batch and the number of threads, not on timing.
     public func backward(_ dOutput: UnsafePointer<Float>) {
-        precondition(hasForward, "backward needs a forward since the last backward")
+        require(hasForward, "backward needs a forward since the last backward")
         defer { hasForward = false }
         let a = acts!, batch = lastBatch
         BLAS.withOneThread {

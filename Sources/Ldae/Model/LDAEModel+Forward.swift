@@ -136,7 +136,7 @@ extension LDAEModel {
     /// Training forward. x: [B, T, D] encoder input; t: [B] in [0, 1) (used only with adaLN).
     /// Returns x0_hat [B, T, D], valid until the next forward. Keeps what backward needs.
     public func forward(_ x: UnsafePointer<Float>, t: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
-        precondition(batch > 0)
+        require(batch > 0)
         let a = ensureTraining(batch: batch)
         a.x.update(from: x, count: batch * T * D)
         a.t.update(from: t, count: batch)

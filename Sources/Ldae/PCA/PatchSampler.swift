@@ -12,7 +12,7 @@ public struct PatchSampler: Sendable {
     private var rng: RNG
 
     public init(total: Int, target: Int, seed: UInt64) {
-        precondition(total >= 0 && target >= 0)
+        require(total >= 0 && target >= 0)
         self.total = total; self.target = min(target, total)
         rng = RNG(seed: seed, stream: 0x5043_41)   // "PCA"
     }
@@ -22,7 +22,7 @@ public struct PatchSampler: Sendable {
     /// Whether the next item is selected.
     @inline(__always)
     public mutating func next() -> Bool {
-        precondition(seen < total, "PatchSampler: more items than declared")
+        require(seen < total, "PatchSampler: more items than declared")
         let left = total - seen, need = target - selected
         seen += 1
         if need == 0 { return false }

@@ -5,7 +5,7 @@ public enum SampleOutput {
     /// Pixel-scaled patches [n, T, D] as images in [0, 1]: float32 [n, S, S, 3], (x + 1) / 2 clamped.
     public static func unitImages(_ images: [Float], count n: Int, geometry g: PatchGeometry) -> [Float] {
         let V = g.valuesPerImage
-        precondition(images.count == n * V)
+        require(images.count == n * V)
         return (0..<n).flatMap { i in g.unpatchify(Array(images[(i * V)..<((i + 1) * V)])).map { min(1, max(0, ($0 + 1) / 2)) } }
     }
 

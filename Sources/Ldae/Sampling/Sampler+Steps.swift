@@ -60,7 +60,7 @@ extension DiffusionSampler {
         try checkTimesteps(ts)
         guard eta >= 0 && eta <= 1 else { throw LdaeError("DDIM eta must be in [0, 1], got \(eta)") }
         let L = geometry.tokens * latentDim, V = geometry.valuesPerImage, d = latentDim
-        precondition(start == nil || start!.count == n * L)
+        require(start == nil || start!.count == n * L)
         let noisy = method == .ddpm || eta > 0
         var result = [Float](repeating: 0, count: n * V)
         BLAS.withOneThread {
@@ -97,7 +97,7 @@ extension DiffusionSampler {
                        denoiser: Denoiser) throws -> [Float] {
         try checkTimesteps(ts)
         let V = geometry.valuesPerImage, T = geometry.tokens, L = T * latentDim
-        precondition(x0.count == n * V)
+        require(x0.count == n * V)
         var result = [Float](repeating: 0, count: n * L)
         BLAS.withOneThread {
             var b0 = 0

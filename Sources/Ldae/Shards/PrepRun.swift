@@ -72,7 +72,7 @@ final class PrepRun {
                                         file: o.out + "/" + Prep.skippedFile)
                     }
                 case .pending:
-                    preconditionFailure("slot \(i) not processed")
+                    fatalError("slot \(i) not processed")
                 }
                 status[i] = .pending
             }

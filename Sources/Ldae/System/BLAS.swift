@@ -74,7 +74,7 @@ public enum LAPACK {
     /// upper triangle (row-major) is read. Returns eigenvalues ascending and eigenvectors as rows
     /// (vectors[i*n ..< (i+1)*n] is the eigenvector of values[i]).
     public static func symmetricEigen(_ a: [Double], n: Int) throws -> (values: [Double], vectors: [Double]) {
-        precondition(a.count == n * n)
+        require(a.count == n * n)
         // Row-major upper == column-major lower; LAPACK is column-major, so ask for "L".
         var m = a
         var w = [Double](repeating: 0, count: n)

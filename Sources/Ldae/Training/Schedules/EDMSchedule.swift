@@ -36,7 +36,7 @@ public struct EDMSchedule: NoiseScheduleDefinition {
     /// Phi^-1(p) for p in (0, 1): Acklam's rational approximation (relative error 1.2e-9), then one Halley step on
     /// Phi(x) - p with Phi from erfc, which brings it to double precision.
     static func normalQuantile(_ p: Double) -> Double {
-        precondition(p > 0 && p < 1, "normal quantile of \(p)")
+        require(p > 0 && p < 1, "normal quantile of \(p)")
         let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
                  1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00]
         let b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,

@@ -28,7 +28,7 @@ public struct NoiseSchedule: Sendable {
 
     /// The schedule's (gamma_t, sigma_t), t in 1...timesteps.
     public func gammaSigma(_ t: Int) -> (gamma: Double, sigma: Double) {
-        precondition(t >= 1 && t <= timesteps, "timestep \(t) outside 1...\(timesteps)")
+        require(t >= 1 && t <= timesteps, "timestep \(t) outside 1...\(timesteps)")
         return (gamma2[t - 1].squareRoot(), sigmas[t - 1])
     }
 
