@@ -1,8 +1,7 @@
-// The token-wise linear weights, packed for the AVX2 GEMM's B operand once per pass instead of once per chunk of
-// rows: the forward packs op(B) = weight^T at its start (every chunk of `forwardChunks` then reads the packed copy;
-// that packing was about 2% of the features time at 16 chunks of a batch of 256), and the backward packs op(B) =
-// weight for the input-gradient products (dinp = dout @ weight) at its start (that packing, per chunk and layer,
-// was about 1% of the training step).
+// The token-wise linear weights, packed for the AVX2 GEMM's B operand once per pass rather than once per chunk of
+// rows (the same weights serve every chunk): the forward packs op(B) = weight^T at its start, every chunk of
+// `forwardChunks` then reads the packed copy; the backward packs op(B) = weight for the input-gradient products
+// (dinp = dout @ weight) at its start.
 
 /// One packed copy of every token linear's weight, in one aligned allocation addressed by offset.
 final class PackedLinearWeights {
