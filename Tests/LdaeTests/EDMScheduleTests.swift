@@ -71,20 +71,8 @@ final class EDMScheduleTests: XCTestCase {
     func testDDIMInversionRoundTripOnTheEDMTable() throws {
         for (pca, noise) in [(true, false), (false, true)] {
             let s = try makeSampler(["schedule": "edm"], pca: pca, noise: noise)
-            let d = s.latentDim, T = s.geometry.tokens, n = 8
-            var rng = RNG(seed: 8)
-            let mu = (0..<d).map { _ in Float(rng.normal() * 0.3) }, sd: Float = 0.4
-            let z0 = (0..<(n * T * d)).map { mu[$0 % d] + sd * Float(rng.normal()) }
-            let x0 = s.toPixels(z0, rows: n * T)
-            let den = gaussianOracle(s, mu: mu, sd: sd)
-            let mean = s.toPixels((0..<(n * T * d)).map { mu[$0 % d] }, rows: n * T)
             for (steps, tol) in [(50, 0.12), (1000, 0.01)] {
-                let ts = DiffusionSampler.evenlySpaced(steps: steps, of: s.timesteps)
-                let zT = try s.invert(x0, count: n, timesteps: ts, denoiser: den)
-                let back = try s.generate(count: n, timesteps: ts, method: .ddim, eta: 0, start: zT, denoiser: den)
-                let rel = (zip(back, x0).map { Double(($0 - $1) * ($0 - $1)) }.reduce(0, +)
-                           / zip(mean, x0).map { Double(($0 - $1) * ($0 - $1)) }.reduce(0, +)).squareRoot()
-                XCTAssertLessThan(rel, tol, "pca \(pca) noise \(noise), \(steps) steps")
+                XCTAssertLessThan(try GaussianRoundTrip.run(s, steps: steps).rel, tol, "pca \(pca) noise \(noise), \(steps) steps")
             }
         }
     }

@@ -39,10 +39,7 @@ extension H5File {
     public func hasAttribute(_ name: String) -> Bool { H5.sync { H5Aexists(id, name) > 0 } }
 
     public func stringAttribute(_ name: String) throws -> String? {
-        try H5.sync {
-            guard H5Aexists(id, name) > 0 else { return nil }
-            let a = try H5.check(H5Aopen(id, name, ldae_h5p_default()), "H5Aopen '\(name)'", path)
-            defer { H5Aclose(a) }
+        try withAttribute(name) { a -> String in
             let ft = H5Aget_type(a)
             defer { H5Tclose(ft) }
             guard H5Tget_class(ft) == H5T_STRING else { throw LdaeError("attribute '\(name)' is not a string", file: path) }
@@ -61,25 +58,26 @@ extension H5File {
         }
     }
 
-    public func intAttribute(_ name: String) throws -> Int? {
-        try H5.sync {
-            guard H5Aexists(id, name) > 0 else { return nil }
-            let a = try H5.check(H5Aopen(id, name, ldae_h5p_default()), "H5Aopen '\(name)'", path)
-            defer { H5Aclose(a) }
-            var v: Int64 = 0
-            try H5.check(H5Aread(a, Int64.h5type, &v), "H5Aread '\(name)'", path)
-            return Int(v)
+    public func intAttribute(_ name: String) throws -> Int? { try numberAttribute(name, as: Int64.self).map { Int($0) } }
+
+    public func doubleAttribute(_ name: String) throws -> Double? { try numberAttribute(name, as: Double.self) }
+
+    /// A scalar attribute read as T (HDF5 converts from the stored type), nil when absent.
+    private func numberAttribute<T: H5Scalar & Numeric>(_ name: String, as: T.Type) throws -> T? {
+        try withAttribute(name) { a in
+            var v: T = 0
+            try H5.check(withUnsafeMutableBytes(of: &v) { H5Aread(a, T.h5type, $0.baseAddress) }, "H5Aread '\(name)'", path)
+            return v
         }
     }
 
-    public func doubleAttribute(_ name: String) throws -> Double? {
+    /// body(the open attribute), nil when the root group has no attribute of that name.
+    private func withAttribute<R>(_ name: String, _ body: (hid_t) throws -> R) throws -> R? {
         try H5.sync {
             guard H5Aexists(id, name) > 0 else { return nil }
             let a = try H5.check(H5Aopen(id, name, ldae_h5p_default()), "H5Aopen '\(name)'", path)
             defer { H5Aclose(a) }
-            var v: Double = 0
-            try H5.check(H5Aread(a, Double.h5type, &v), "H5Aread '\(name)'", path)
-            return v
+            return try body(a)
         }
     }
 }
