@@ -18,8 +18,9 @@ func runTrain(_ argv: [String]) throws {
     guard let name = a.string("name") else { throw UsageError("--name NAME is required") }
     guard ZooStore.validName(name) else { throw UsageError("--name '\(name)' is not a valid zoo name (letters, digits, - _ .)") }
 
-    var o = TrainOptions(data: data, pcaPath: a.string("pca"), model: try modelConfig(a, data: data),
-                         train: try TrainConfig.flags.apply(a, to: TrainConfig()), name: name, outDir: a.string("out"))
+    let train = try TrainConfig.flags.apply(a, to: TrainConfig())   // usage errors before any file is opened
+    var o = TrainOptions(data: data, pcaPath: a.string("pca"), model: try modelConfig(a, data: data), train: train,
+                         name: name, outDir: a.string("out"))
     o.plan = try executionPlan(a)
     o.steps = try a.int("steps")
     o.resume = a.flag("resume")
