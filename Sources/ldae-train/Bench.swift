@@ -15,8 +15,7 @@ func runBench(_ argv: [String]) throws {
 
 /// --threads and --portable-kernels as the run's plan; --threads also sets OpenBLAS's own thread count.
 func executionPlan(_ a: Arguments) throws -> ExecutionPlan {
-    let threads = try a.int("threads", default: 0)
-    guard threads >= 0 else { throw UsageError("--threads must be >= 1 (or 0 for every core), got \(threads)") }
+    let threads = try a.int("threads", default: 0)   // 0 or less: every core
     BLAS.setThreads(threads)
     return ExecutionPlan(threads: threads, fastKernels: !a.flag("portable-kernels"))
 }
