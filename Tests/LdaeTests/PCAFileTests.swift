@@ -24,10 +24,7 @@ final class PCAFileTests: XCTestCase {
 
     func testMaxPatchesFitsExactlyTheSeededSubsample() throws {
         let dir = TestSupport.tempDir()
-        var rng = RNG(seed: 4)
-        let images = (0..<30).map { _ in (0..<(8 * 8 * 3)).map { _ in UInt8(rng.below(256)) } }
-        let set = try TestSupport.makeShards(dir: dir, images: images, labels: [Int32](repeating: -1, count: 30),
-                                             imageSize: 8, patchSize: 2, perShard: 7)
+        let set = try TestSupport.randomShards(dir: dir, count: 30, seed: 4, imageSize: 8, patchSize: 2, perShard: 7).set
         let D = set.geometry.tokenDim, total = 30 * set.geometry.tokens
         let b = try PCAStream.fit(set, maxPatches: 200, seed: 3)
         XCTAssertEqual(b.sampleCount, 200)

@@ -37,6 +37,16 @@ enum TestSupport {
 
     static var fixtures: String { Bundle.module.resourcePath! + "/Fixtures" }
 
+    /// `count` unlabeled images [S, S, 3] of uniform random bytes (RNG(seed)), and their shards of `perShard` images.
+    static func randomShards(dir: String, count: Int, seed: UInt64, imageSize: Int, patchSize: Int,
+                             perShard: Int) throws -> (set: ShardSet, images: [[UInt8]]) {
+        var rng = RNG(seed: seed)
+        let images = (0..<count).map { _ in (0..<(imageSize * imageSize * 3)).map { _ in UInt8(rng.below(256)) } }
+        let set = try makeShards(dir: dir, images: images, labels: [Int32](repeating: -1, count: count), imageSize: imageSize,
+                                 patchSize: patchSize, perShard: perShard)
+        return (set, images)
+    }
+
     /// Writes a shard folder (one or more shards + index.json) from synthetic images [N, S, S, 3].
     @discardableResult
     static func makeShards(dir: String, images: [[UInt8]], labels: [Int32], imageSize: Int, patchSize: Int,
