@@ -2,9 +2,8 @@
 //   qkv [B, T, 3C] rows = (q all heads | k all heads | v all heads); head h uses columns h*hd..<(h+1)*hd, hd = C/NH
 //   forward:  P = softmax(scale Q K^T) [T, T] per pair (kept in att [B, NH, T, T]),  out[b, :, h*hd..] = P V
 //   backward: dP = dO V^T; dV += P^T dO; dS = P * (dP - rowsum(dP * P)) * scale; dQ += dS K; dK += dS^T Q
-// Each product is one small GEMM done here directly rather than by ldae_sgemm (which packs both operands on every
-// call: at T = hd = 64, one ldae_sgemm per product was no faster than OpenBLAS in bench --kernels, the direct tiles
-// are ~1.4x): the right-hand operand is copied (transposed when needed, 8x8 register blocks) into a zero-padded,
+// Each product is one small GEMM done here directly rather than by ldae_sgemm, which packs both operands on every
+// call, too much overhead for products this small (docs/benchmarks.md): the right-hand operand is copied (transposed when needed, 8x8 register blocks) into a zero-padded,
 // aligned [k][n16] panel, the left-hand one is broadcast straight from its strided rows, and a 6x16 register tile
 // (12 ymm accumulators) runs the k loop of FMAs; column tails by masked loads/stores, so the padding is never stored.
 // Single-threaded; the Swift caller (Attention.swift) splits the pairs over the cores. Requires ldae_kernels_avx2().

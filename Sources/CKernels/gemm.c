@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-// KC: the reduction block. Up to KC_WHOLE the reduction is one block (measured best for the model's K of 192..768:
-// the C tile is written once); beyond it, blocks of KC_SPLIT.
+// KC: the reduction block. Up to KC_WHOLE the reduction is one block, so a C tile is written once for the model's K
+// of 192..768; beyond it, blocks of KC_SPLIT.
 enum { MR = 6, NR = 16, KC_WHOLE = 1024, KC_SPLIT = 256, MC = 144, NC = 2048 };
 
 int ldae_kernels_avx2(void) {
@@ -332,7 +332,7 @@ void ldae_sgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha
     long nc_max = n < NC ? n : NC;
     const long KC = k <= KC_WHOLE ? k : KC_SPLIT;
     // A row-major and unscaled is read in place by the micro-kernel (its broadcasts take 6 rows at stride lda):
-    // packing it cost about 5% of the encoder's forward, for no gain in the k loop. Its column sums, when asked for
+    // packing it would copy A for no gain in the k loop. Its column sums, when asked for
     // (a linear layer's bias gradient, with the input gradient), are then taken by colsum_rows, block by block.
     const int direct = !trans_a && alpha == 1;
     float *pa = direct ? NULL : ldae_thread_scratch(LDAE_SCRATCH_GEMM_A, (size_t)MC * (size_t)KC);

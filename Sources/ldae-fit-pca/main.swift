@@ -25,6 +25,52 @@ Prints the cumulative explained variance at d = 1, 2, 4, ..., D, and writes next
 rebuilt from d = 4, 16, 48 components beside the original).
 """
 
+/// The fit, or the finished basis of an earlier run of the same shards and settings (`--resume`).
+func fitOrReuse(_ set: ShardSet, out: String, maxPatches: Int?, seed: UInt64, resume: Bool) throws -> PCABasis {
+    let g = set.geometry
+    let resumePath = PCAResumeState.path(for: out)
+    let identity = PCAResumeState.identity(set, maxPatches: maxPatches, seed: seed)
+    if resume && !FileUtil.exists(resumePath) && FileUtil.exists(out), let done = try? PCABasis.load(out), done.fitIdentity == identity {
+        eprint("ldae-fit-pca: \(out) is already complete for these shards and settings: nothing to do (--resume)")
+        return done
+    }
+    if !resume && FileUtil.exists(resumePath) {
+        eprint("ldae-fit-pca: \(resumePath) exists from an interrupted run; starting over (--resume continues it)")
+    }
+    let progress = Progress("fit-pca", total: set.count, unit: "images")
+    let ck = PCACheckpointing(path: resumePath, interval: 30, resume: resume)
+    let acc = try PCAStream.accumulate(set, maxPatches: maxPatches, seed: seed, progress: progress, checkpointing: ck)
+    progress.finish(extra: "\(acc.count) patches")
+    var b = try PCAFit.basis(acc, patchSize: g.patchSize, channels: g.channels, indexSHA256: set.indexSHA256)
+    b.fitIdentity = identity
+    try b.save(out)
+    try? FileManager.default.removeItem(atPath: resumePath)
+    return b
+}
+
+/// Cumulative explained variance at d = 1, 2, 4, ..., and D.
+func printVarianceTable(_ basis: PCABasis) {
+    let D = basis.dim
+    var ds: [Int] = [], d = 1
+    while d < D { ds.append(d); d *= 2 }
+    ds.append(D)
+    let total = basis.eigenvalues.reduce(0.0) { $0 + Double($1) }
+    print("pixel scaling \(PixelScaling.name), \(basis.sampleCount) patches, total variance \(String(format: "%.6g", total))")
+    print("    d  eigenvalue  cumulative explained")
+    for d in ds { print(String(format: "%5d  %10.4g  %8.4f", d, Double(basis.eigenvalues[d - 1]), basis.cumulativeExplained(d))) }
+}
+
+/// The eigen-patch and reconstruction PNGs beside `out`.
+func writeFigures(_ basis: PCABasis, _ set: ShardSet, out: String) throws {
+    let paths = PCAFigures.figurePaths(for: out), D = set.geometry.tokenDim
+    try PCAFigures.eigenpatches(basis).writePNG(paths.eigenpatches)
+    let dims = PCAFigures.reconstructionDims(D)
+    try PCAFigures.reconstructions(basis, images: try PCAFigures.sampleImages(set, count: 8), geometry: set.geometry, dims: dims)
+        .writePNG(paths.reconstructions)
+    print("wrote \(paths.eigenpatches) (top \(min(64, D)) components, 8 per row, grey = 0)")
+    print("wrote \(paths.reconstructions) (columns: original, " + dims.map { "d = \($0)" }.joined(separator: ", ") + ")")
+}
+
 runCommand("ldae-fit-pca") {
     let args = try Arguments(Array(CommandLine.arguments.dropFirst()),
                              options: ["out", "max-patches", "seed", "threads"], flags: ["figures", "no-figures", "resume"])
@@ -36,12 +82,10 @@ runCommand("ldae-fit-pca") {
     let seed = try args.int("seed", default: 0)
     guard seed >= 0 else { throw UsageError("--seed must be non-negative, got \(seed)") }
     if args.flag("figures") && args.flag("no-figures") { throw UsageError("--figures and --no-figures contradict each other") }
-    let figures = !args.flag("no-figures")
     if let t = try args.int("threads") {
         guard t >= 1 else { throw UsageError("--threads must be at least 1, got \(t)") }
         BLAS.setThreads(t)
     }
-
     let outDir = URL(fileURLWithPath: out).deletingLastPathComponent().path
     guard FileUtil.isDirectory(outDir) else { throw LdaeError("output folder does not exist", file: outDir) }
     if FileUtil.isDirectory(out) { throw LdaeError("is a folder, expected a file name such as pca.h5", file: out) }
@@ -50,58 +94,13 @@ runCommand("ldae-fit-pca") {
     let lock = try FolderLock.acquire(outDir, command: "ldae-fit-pca", name: "." + URL(fileURLWithPath: out).lastPathComponent + ".lock")
     defer { lock.release() }
     let set = try ShardSet(args.positionals)
-    let g = set.geometry
-    let D = g.tokenDim
-    let total = set.count * g.tokens
-    let used = min(maxPatches ?? total, total)
-    eprint("ldae-fit-pca: \(set.count) images x \(g.tokens) patches of D = \(D) (patch \(g.patchSize), \(g.channels) channels)"
+    let g = set.geometry, total = set.count * g.tokens, used = min(maxPatches ?? total, total)
+    eprint("ldae-fit-pca: \(set.count) images x \(g.tokens) patches of D = \(g.tokenDim) (patch \(g.patchSize), \(g.channels) channels)"
            + (used < total ? ", subsample of \(used) patches (seed \(seed))" : ", all \(total) patches"))
-
     let start = Date()
-    let resumePath = PCAResumeState.path(for: out)
-    let identity = PCAResumeState.identity(set, maxPatches: maxPatches, seed: UInt64(seed))
-    let basis: PCABasis
-    if args.flag("resume") && !FileUtil.exists(resumePath) && FileUtil.exists(out),
-       let done = try? PCABasis.load(out), done.fitIdentity == identity {
-        // --resume on a finished fit of the same shards and settings: nothing to recompute.
-        eprint("ldae-fit-pca: \(out) is already complete for these shards and settings: nothing to do (--resume)")
-        basis = done
-    } else {
-        if !args.flag("resume") && FileUtil.exists(resumePath) {
-            eprint("ldae-fit-pca: \(resumePath) exists from an interrupted run; starting over (--resume continues it)")
-        }
-        let progress = Progress("fit-pca", total: set.count, unit: "images")
-        let ck = PCACheckpointing(path: resumePath, interval: 30, resume: args.flag("resume"))
-        let acc = try PCAStream.accumulate(set, maxPatches: maxPatches, seed: UInt64(seed), progress: progress, checkpointing: ck)
-        progress.finish(extra: "\(acc.count) patches")
-        var b = try PCAFit.basis(acc, patchSize: g.patchSize, channels: g.channels, indexSHA256: set.indexSHA256)
-        b.fitIdentity = identity
-        try b.save(out)
-        try? FileManager.default.removeItem(atPath: resumePath)
-        basis = b
-    }
+    let basis = try fitOrReuse(set, out: out, maxPatches: maxPatches, seed: UInt64(seed), resume: args.flag("resume"))
     let seconds = Date().timeIntervalSince(start)
-
-    // Cumulative explained variance at d = 1, 2, 4, ..., and D.
-    var ds: [Int] = []
-    var d = 1
-    while d < D { ds.append(d); d *= 2 }
-    ds.append(D)
-    let total64 = basis.eigenvalues.reduce(0.0) { $0 + Double($1) }
-    print("pixel scaling \(PixelScaling.name), \(basis.sampleCount) patches, total variance \(String(format: "%.6g", total64))")
-    print("    d  eigenvalue  cumulative explained")
-    for d in ds {
-        print(String(format: "%5d  %10.4g  %8.4f", d, Double(basis.eigenvalues[d - 1]), basis.cumulativeExplained(d)))
-    }
+    printVarianceTable(basis)
     print("wrote \(out) (fit in \(String(format: "%.2f", seconds)) s; shard index sha256 \(set.indexSHA256.prefix(12))...)")
-
-    if figures {
-        let paths = PCAFigures.figurePaths(for: out)
-        try PCAFigures.eigenpatches(basis).writePNG(paths.eigenpatches)
-        let imgs = try PCAFigures.sampleImages(set, count: 8)
-        let dims = PCAFigures.reconstructionDims(D)
-        try PCAFigures.reconstructions(basis, images: imgs, geometry: g, dims: dims).writePNG(paths.reconstructions)
-        print("wrote \(paths.eigenpatches) (top \(min(64, D)) components, 8 per row, grey = 0)")
-        print("wrote \(paths.reconstructions) (columns: original, " + dims.map { "d = \($0)" }.joined(separator: ", ") + ")")
-    }
+    if !args.flag("no-figures") { try writeFigures(basis, set, out: out) }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import Ldae
 
+// ldae-prep: `images` (Images.swift) and `merge`.
+
 let usage = """
 usage: ldae-prep images DIR --out OUT [options]
        ldae-prep merge PART_DIR... --out OUT
@@ -30,6 +32,8 @@ images: converts a folder of images into HDF5 shards + index.json.
   --part i/n                process only part i (0-based, 0..n-1) of the files: a contiguous, deterministic
                             block, e.g. for a SLURM array (--part $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)
   --resume                  continue an interrupted run in OUT without redoing its complete shards
+  --stop-after-shards N     stop with an error once N shards are written, leaving OUT as a killed run would
+                            (to try --resume)
   --quiet                   no progress lines
 
 merge: joins the folders written by `--part i/n` runs (all n of them, any order) into OUT: one index.json,
@@ -40,95 +44,22 @@ examples:
   ldae-prep images data/cifar10-jpg/test --out shards/test --class-names shards/train/index.json
 """
 
-func parsePart(_ s: String) throws -> (Int, Int) {
-    let p = s.split(separator: "/")
-    guard p.count == 2, let i = Int(p[0]), let n = Int(p[1]), n >= 1, i >= 0, i < n else {
-        throw UsageError("--part expects i/n with 0 <= i < n (0-based), got '\(s)'")
-    }
-    return (i, n)
-}
-
-func formatCount(_ n: Int) -> String {
-    let f = NumberFormatter(); f.numberStyle = .decimal; f.groupingSeparator = ","; f.usesGroupingSeparator = true
-    return f.string(from: NSNumber(value: n)) ?? "\(n)"
-}
-
-func summary(_ r: Prep.Result, out: String) -> String {
-    let idx = r.index
-    let read = idx.filesRead ?? (idx.total + idx.skipped.count)
-    var lines: [String] = []
-    let rate = r.elapsed > 0 ? String(format: ", %.0f images/s", Double(r.processedFiles) / r.elapsed) : ""
-    lines.append("ldae-prep: \(out): \(formatCount(idx.total)) images in \(idx.shards.count) shard(s), \(idx.imageSize)x\(idx.imageSize) px, patch \(idx.patchSize) -> [N, \(idx.geometry.tokens), \(idx.geometry.tokenDim)] uint8" +
-                 (r.elapsed > 0 ? String(format: " (%.1f s%@)", r.elapsed, rate) : ""))
-    if r.alreadyComplete { lines.append("  already complete: nothing to do") }
-    if r.resumedShards > 0 && !r.alreadyComplete { lines.append("  resumed after \(r.resumedShards) complete shard(s)") }
-    lines.append("  read      \(formatCount(read)) files" + (idx.labeled ? " in \(idx.classNames.count) classes" : " (unlabeled)") + (idx.part.map { ", part \($0)" } ?? ""))
-    lines.append("  written   \(formatCount(idx.total))")
-    let pct = read > 0 ? String(format: "%.2f%%", 100 * Double(idx.skipped.count) / Double(read)) : "0%"
-    let by = idx.skippedCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-    lines.append("  skipped   \(formatCount(idx.skipped.count)) (\(pct))" + (by.isEmpty ? "" : ": " + by))
-    for s in idx.skipped.prefix(5) { lines.append("    \(s.path): \(s.reason)") }
-    if idx.skipped.count > 5 { lines.append("    ... \(idx.skipped.count - 5) more in \(out)/index.json") }
-    if let w = idx.filesWithWarnings, w > 0 {
-        lines.append("  warnings  \(w) file(s) decoded despite \(idx.corruptDataWarnings ?? 0) libjpeg corrupt-data warning(s)")
-    }
-    if let e = idx.emptyClasses, !e.isEmpty { lines.append("  empty class folder(s): \(e.joined(separator: ", "))") }
-    return lines.joined(separator: "\n")
+/// `ldae-prep merge PART_DIR... --out OUT`.
+func runMerge(_ argv: [String]) throws {
+    let a = try Arguments(argv, options: ["out"], flags: [])
+    if a.wantsHelp { print(usage); return }
+    guard let out = a.string("out") else { throw UsageError("merge needs --out OUT") }
+    guard !a.positionals.isEmpty else { throw UsageError("merge needs the part folders to join") }
+    let idx = try PrepMerge.run(parts: a.positionals, out: out)
+    print("ldae-prep: \(out): merged \(a.positionals.count) part(s): \(formatCount(idx.total)) images in \(idx.shards.count) shard(s), \(idx.skipped.count) skipped")
 }
 
 runCommand("ldae-prep") {
-    var argv = Array(CommandLine.arguments.dropFirst())
-    let sub = argv.first
-    if sub == nil || sub == "--help" || sub == "-h" || sub == "help" { print(usage); return }
-    argv.removeFirst()
-    switch sub! {
-    case "images":
-        let a = try Arguments(argv, options: ["out", "size", "patch", "resize", "filter", "shard-size", "compress", "workers",
-                                               "max-pixels", "png-gamma", "on-error", "max-skip-fraction", "class-names", "part"],
-                              flags: ["resume", "quiet"])
-        if a.wantsHelp { print(usage); return }
-        guard a.positionals.count == 1 else { throw UsageError("images expects one input folder, got \(a.positionals.count)") }
-        guard let out = a.string("out") else { throw UsageError("images needs --out OUT") }
-        let size = try a.int("size", default: 32), patch = try a.int("patch", default: 4)
-        try Prep.checkSizes(imageSize: size, patchSize: patch, shardSize: 1, workers: 1)   // before sizes are multiplied
-        let policy = Resize.Policy(rawValue: try a.choice("resize", Resize.Policy.allCases.map { $0.rawValue }, default: "crop"))!
-        let filter = ResampleFilter(rawValue: try a.choice("filter", ResampleFilter.allCases.map { $0.rawValue }, default: "bicubic"))!
-        let pngGamma = PNGGamma(rawValue: try a.choice("png-gamma", PNGGamma.allCases.map { $0.rawValue }, default: "ignore"))!
-        let maxPixels = try a.int("max-pixels", default: 89_478_485)
-        guard maxPixels > 0 else { throw UsageError("--max-pixels must be positive") }
-        var o = Prep.Options(input: a.positionals[0], out: out,
-                             image: .init(geometry: PatchGeometry(imageSize: size, patchSize: patch), policy: policy,
-                                          filter: filter, maxPixels: UInt64(maxPixels)))
-        o.image.pngGamma = pngGamma
-        // Default: 10,000 images, fewer for large images so that a shard's patches stay within 256 MB
-        // (the writer holds up to two shards in memory).
-        let vpi = PatchGeometry(imageSize: size, patchSize: patch).valuesPerImage
-        o.shardSize = try a.int("shard-size", default: max(1, min(10_000, (256 << 20) / vpi)))
-        guard o.shardSize > 0 else { throw UsageError("--shard-size must be positive") }
-        o.gzip = try a.choice("compress", ["none", "gzip"], default: "none") == "gzip" ? 4 : nil
-        o.workers = try a.int("workers", default: ProcessInfo.processInfo.activeProcessorCount)
-        guard o.workers >= 1 else { throw UsageError("--workers must be at least 1") }
-        o.failOnError = try a.choice("on-error", ["skip", "fail"], default: "skip") == "fail"
-        o.maxSkipFraction = try a.double("max-skip-fraction", default: 0.01)
-        guard (0...1).contains(o.maxSkipFraction) else { throw UsageError("--max-skip-fraction must be between 0 and 1") }
-        if let c = a.string("class-names") {
-            o.classNames = try ImageFolder.loadClassNames(c)
-            o.classNamesSource = c
-        }
-        if let p = a.string("part") { o.part = try parsePart(p) }
-        o.resume = a.flag("resume")
-        o.quiet = a.flag("quiet")
-        if let k = ProcessInfo.processInfo.environment["LDAE_PREP_STOP_AFTER_SHARDS"], let v = Int(k) { o.stopAfterShards = v }
-        let r = try Prep.run(o)
-        print(summary(r, out: out))
-    case "merge":
-        let a = try Arguments(argv, options: ["out"], flags: [])
-        if a.wantsHelp { print(usage); return }
-        guard let out = a.string("out") else { throw UsageError("merge needs --out OUT") }
-        guard !a.positionals.isEmpty else { throw UsageError("merge needs the part folders to join") }
-        let idx = try PrepMerge.run(parts: a.positionals, out: out)
-        print("ldae-prep: \(out): merged \(a.positionals.count) part(s): \(formatCount(idx.total)) images in \(idx.shards.count) shard(s), \(idx.skipped.count) skipped")
-    default:
-        throw UsageError("unknown command '\(sub!)' (expected images or merge)")
+    let argv = Array(CommandLine.arguments.dropFirst())
+    switch argv.first {
+    case nil, "--help", "-h", "help": print(usage)
+    case "images": try runImages(Array(argv.dropFirst()))
+    case "merge": try runMerge(Array(argv.dropFirst()))
+    case let sub?: throw UsageError("unknown command '\(sub)' (expected images or merge)")
     }
 }

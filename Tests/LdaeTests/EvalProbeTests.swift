@@ -28,13 +28,13 @@ final class EvalProbeTests: XCTestCase {
             return x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in q.withUnsafeBufferPointer { pp in
                 logits.withUnsafeMutableBufferPointer { lp in scratch.withUnsafeMutableBufferPointer { gp in
                     LogisticRegression.lossAndGrad(x: xp.baseAddress!, y: yp.baseAddress!, n: 40, f: 5, k: 3, l2: 0.05,
-                                                   params: pp.baseAddress!, logits: lp.baseAddress!, grad: gp.baseAddress!)
+                                                   params: pp.baseAddress!, logits: lp.baseAddress!, grad: gp.baseAddress!, plan: .automatic)
                 } } } } }
         }
         _ = x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in p.withUnsafeBufferPointer { pp in
             logits.withUnsafeMutableBufferPointer { lp in g.withUnsafeMutableBufferPointer { gp in
                 LogisticRegression.lossAndGrad(x: xp.baseAddress!, y: yp.baseAddress!, n: 40, f: 5, k: 3, l2: 0.05,
-                                               params: pp.baseAddress!, logits: lp.baseAddress!, grad: gp.baseAddress!)
+                                               params: pp.baseAddress!, logits: lp.baseAddress!, grad: gp.baseAddress!, plan: .automatic)
             } } } } }
         // Naive loss in float64 as a reference for the value.
         var ref = 0.0
@@ -178,7 +178,7 @@ final class EvalProbeTests: XCTestCase {
         var rng = RNG(seed: 5)
         let p = (0..<(f * k + k)).map { _ in Float(rng.normal()) * 0.2 }
         var logits = [Float](repeating: 0, count: n * k), g = [Float](repeating: 0, count: f * k + k)
-        let loss = LogisticRegression.lossAndGrad(x: x, y: y, n: n, f: f, k: k, l2: 0, params: p, logits: &logits, grad: &g)
+        let loss = LogisticRegression.lossAndGrad(x: x, y: y, n: n, f: f, k: k, l2: 0, params: p, logits: &logits, grad: &g, plan: .automatic)
         var ref = 0.0, gb = [Double](repeating: 0, count: k)
         for i in 0..<n {
             var z = (0..<k).map { c in Double(p[f * k + c]) + (0..<f).reduce(0.0) { $0 + Double(x[i * f + $1]) * Double(p[$1 * k + c]) } }

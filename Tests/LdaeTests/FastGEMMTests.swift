@@ -5,14 +5,9 @@ import XCTest
 /// ldae's AVX2 SGEMM (CKernels/gemm.c) and its OpenBLAS fallback against the plain-loop reference kept beside it,
 /// on every layout and at edge sizes of the 6x16 tiling and of the reduction blocking.
 final class FastGEMMTests: XCTestCase {
-    /// Runs body with FastKernels.enabled set to each path this CPU has, restoring the old value.
-    static func onBothPaths(_ body: (String) throws -> Void) rethrows {
-        let saved = FastKernels.enabled
-        defer { FastKernels.enabled = saved }
-        for on in FastKernels.available ? [true, false] : [false] {
-            FastKernels.enabled = on
-            try body(on ? "fast" : "portable")
-        }
+    /// Runs body on each kernel path this CPU has (`TestSupport.kernelPaths`).
+    static func onBothPaths(_ body: (KernelPath) throws -> Void) rethrows {
+        for p in TestSupport.kernelPaths { try body(p) }
     }
 
     func testSGEMMMatchesReferenceOnEveryLayoutAndEdgeSize() {
@@ -20,6 +15,7 @@ final class FastGEMMTests: XCTestCase {
         // (m, n, k): tiles of 6x16 with remainders, one element, k = 0, and k > 1024 (blocked reduction).
         let shapes = [(1, 1, 1), (7, 5, 3), (6, 16, 8), (13, 37, 300), (150, 33, 17), (5, 40, 1030), (12, 17, 0)]
         Self.onBothPaths { path in
+            let plan = path.plan
             for (m, n, k) in shapes {
                 for ta in [false, true] {
                     for tb in [false, true] {
@@ -31,7 +27,7 @@ final class FastGEMMTests: XCTestCase {
                             var c = beta == 0 ? [Float](repeating: .nan, count: m * ldc) : FD.randn(m * ldc, &rng)
                             var ref = c
                             bias.withUnsafeBufferPointer { bp in
-                                FastKernels.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                                FastKernels.sgemm(fast: plan.usesFastKernels, transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                                                   b: b, ldb: ldb, beta: beta, c: &c, ldc: ldc,
                                                   bias: withBias ? bp.baseAddress : nil)
                                 FastKernels.sgemmReference(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a,
@@ -69,8 +65,9 @@ final class FastGEMMTests: XCTestCase {
                 let a = FD.randn((ta ? k : m) * lda, &rng), b = FD.randn(k * n, &rng)
                 var c = [Float](repeating: 0, count: m * n)
                 Self.onBothPaths { path in
+                    let plan = path.plan
                     var sums = [Float](repeating: 0.25, count: k)
-                    FastKernels.sgemm(transA: ta, transB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: n,
+                    FastKernels.sgemm(fast: plan.usesFastKernels, transA: ta, transB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: n,
                                       beta: 0, c: &c, ldc: n, colsumA: &sums)
                     for p in 0..<k {
                         var ref = 0.25
@@ -86,9 +83,7 @@ final class FastGEMMTests: XCTestCase {
     /// in-place column sums add in the packing's order, bit for bit.
     func testColumnSumsInPlaceEqualPackedBitForBit() {
         guard FastKernels.available else { return }   // the portable path sums in one loop either way
-        let saved = FastKernels.enabled
-        FastKernels.enabled = true
-        defer { FastKernels.enabled = saved }
+        let plan = ExecutionPlan(fastKernels: true)
         var rng = RNG(seed: 15)
         for (m, k) in [(151, 37), (12, 1030), (5, 8)] {
             let a = FD.randn(m * k, &rng), b = FD.randn(k * 3, &rng)
@@ -96,7 +91,7 @@ final class FastGEMMTests: XCTestCase {
             var sums: [[Float]] = []
             for alpha in [Float(1), 0.5] {
                 var s = [Float](repeating: 0.25, count: k)
-                FastKernels.sgemm(transA: false, transB: false, m: m, n: 3, k: k, alpha: alpha, a: a, lda: k, b: b, ldb: 3,
+                FastKernels.sgemm(fast: plan.usesFastKernels, transA: false, transB: false, m: m, n: 3, k: k, alpha: alpha, a: a, lda: k, b: b, ldb: 3,
                                   beta: 0, c: &c, ldc: 3, colsumA: &s)
                 sums.append(s)
             }
@@ -116,11 +111,12 @@ final class FastGEMMTests: XCTestCase {
                 FastKernels.sgemmReference(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k,
                                            beta: beta, c: &ref, ldc: n, bias: bias)
                 Self.onBothPaths { path in
+                    let plan = path.plan
                     var c = c0
                     var g = [Float](repeating: .nan, count: m * n)
                     c.withUnsafeMutableBufferPointer { cp in
                         g.withUnsafeMutableBufferPointer { gp in
-                            FastKernels.sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k,
+                            FastKernels.sgemm(fast: plan.usesFastKernels, transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k,
                                               beta: beta, c: cp.baseAddress!, ldc: n, bias: bias,
                                               geluOut: inPlace ? cp.baseAddress! : gp.baseAddress!)
                         }
@@ -149,11 +145,12 @@ final class FastGEMMTests: XCTestCase {
                                        ldb: n, beta: beta, c: &ref, ldc: n, bias: bias)
             for i in 0..<(m * n) { ref[i] *= mul[i] }
             Self.onBothPaths { path in
+                let plan = path.plan
                 for withGELU in [false, true] {
                     var c = c0
                     var g = [Float](repeating: .nan, count: m * n)
                     g.withUnsafeMutableBufferPointer { gp in
-                        FastKernels.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: k, b: b,
+                        FastKernels.sgemm(fast: plan.usesFastKernels, transA: false, transB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: k, b: b,
                                           ldb: n, beta: beta, c: &c, ldc: n, bias: bias,
                                           geluOut: withGELU ? gp.baseAddress! : nil, mulC: mul)
                     }
@@ -171,9 +168,7 @@ final class FastGEMMTests: XCTestCase {
 
     func testPrepackedBGivesTheSameProduct() {
         guard FastKernels.available else { return }
-        let saved = FastKernels.enabled
-        defer { FastKernels.enabled = saved }
-        FastKernels.enabled = true
+        let plan = ExecutionPlan(fastKernels: true)
         var rng = RNG(seed: 16)
         // edge panels, several column blocks (n > 2048), blocked reduction (k > 1024), both layouts of B
         for (m, n, k) in [(7, 37, 20), (13, 2100, 9), (6, 16, 1030), (1, 5, 1)] {
@@ -185,10 +180,10 @@ final class FastGEMMTests: XCTestCase {
                 let aligned = UnsafeMutablePointer<Float>(bitPattern: (Int(bitPattern: packed) + 63) & ~63)!
                 FastKernels.packB(transB: tb, k: k, n: n, b: b, ldb: ldb, into: aligned)
                 var c1 = [Float](repeating: .nan, count: m * n), c2 = c1
-                FastKernels.sgemm(transA: false, transB: tb, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: ldb,
+                FastKernels.sgemm(fast: plan.usesFastKernels, transA: false, transB: tb, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: ldb,
                                   beta: 0, c: &c1, ldc: n, bias: bias)
                 // b itself is not read with packedB: a wrong pointer there must not matter
-                FastKernels.sgemm(transA: false, transB: tb, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: a, ldb: ldb,
+                FastKernels.sgemm(fast: plan.usesFastKernels, transA: false, transB: tb, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: a, ldb: ldb,
                                   beta: 0, c: &c2, ldc: n, bias: bias, packedB: aligned)
                 XCTAssertEqual(c1, c2, "m=\(m) n=\(n) k=\(k) tb=\(tb)")
             }
@@ -202,16 +197,17 @@ final class FastGEMMTests: XCTestCase {
         let x = FD.randn(n * c, &rng), w = FD.randn(oc * c, &rng, scale: 0.3), b = FD.randn(oc, &rng)
         let dout = FD.randn(n * oc, &rng)
         var outs: [[Float]] = [], dxs: [[Float]] = [], dws: [[Float]] = [], dbs: [[Float]] = []
-        Self.onBothPaths { _ in
+        Self.onBothPaths { path in
+            let plan = path.plan
             var out = [Float](repeating: 0, count: n * oc)
-            Linear.forward(out: &out, inp: x, weight: w, bias: b, n: n, c: c, oc: oc)
+            Linear.forward(out: &out, inp: x, weight: w, bias: b, n: n, c: c, oc: oc, plan: plan)
             var dx = [Float](repeating: 0.5, count: n * c), dw = [Float](repeating: 0, count: oc * c)
             var db = [Float](repeating: 0, count: oc)
-            Linear.backward(dinp: &dx, dweight: &dw, dbias: &db, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc)
+            Linear.backward(dinp: &dx, dweight: &dw, dbias: &db, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc, plan: plan)
             outs.append(out); dxs.append(dx); dws.append(dw); dbs.append(db)
             // the bias gradient also without dinp (the fused column sums need the dinp product)
             var db2 = [Float](repeating: 0, count: oc), dw2 = dw
-            Linear.backward(dinp: nil, dweight: &dw2, dbias: &db2, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc)
+            Linear.backward(dinp: nil, dweight: &dw2, dbias: &db2, dout: dout, inp: x, weight: w, n: n, c: c, oc: oc, plan: plan)
             XCTAssertLessThan(FD.maxAbsDiff(db, db2), 1e-4)
         }
         XCTAssertEqual(outs.count, 2)

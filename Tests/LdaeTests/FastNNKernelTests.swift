@@ -2,19 +2,13 @@ import Foundation
 import XCTest
 @testable import Ldae
 
-/// The AVX2 C kernels for GELU and attention (Sources/CKernels, chosen by FastKernels.enabled) and their portable
+/// The AVX2 C kernels for GELU and attention (Sources/CKernels, chosen by the plan's fastKernels) and their portable
 /// Swift fallbacks, each against the naive references and finite differences. Every check runs on both paths
 /// (the fast one only where FastKernels.available).
 final class FastNNKernelTests: XCTestCase {
-    /// Runs body(path name) with FastKernels.enabled = true (when the CPU has AVX2+FMA) and = false, restoring it.
-    private func onBothPaths(_ body: (String) -> Void) {
-        let saved = FastKernels.enabled
-        defer { FastKernels.enabled = saved }
-        let paths: [(String, Bool)] = FastKernels.available ? [("fast", true), ("portable", false)] : [("portable", false)]
-        for (name, on) in paths {
-            FastKernels.enabled = on
-            body(name)
-        }
+    /// Runs body on each kernel path this CPU has (`TestSupport.kernelPaths`).
+    private func onBothPaths(_ body: (KernelPath) -> Void) {
+        for p in TestSupport.kernelPaths { body(p) }
     }
 
     // MARK: GELU
@@ -26,21 +20,22 @@ final class FastNNKernelTests: XCTestCase {
         var x = FD.randn(n, &rng).map { $0 * 4 }
         x[0] = 0; x[1] = -15; x[2] = 15; x[n - 1] = -6.5; x[n - 2] = 5.75; x[n - 3] = -0.3
         onBothPaths { path in
+            let plan = path.plan
             var out = [Float](repeating: .nan, count: n)
-            GELU.forward(out: &out, inp: x, n: n)
+            GELU.forward(out: &out, inp: x, n: n, plan: plan)
             var worst: Float = 0
             for i in 0..<n { worst = max(worst, abs(out[i] - GELU.forwardNaive(x[i])) / max(1, abs(x[i]))) }
             XCTAssertLessThan(worst, 1e-6, "\(path): gelu vs libm erf")
             // in place (out aliases inp)
             var y = x
-            y.withUnsafeMutableBufferPointer { GELU.forward(out: $0.baseAddress!, inp: $0.baseAddress!, n: n) }
+            y.withUnsafeMutableBufferPointer { GELU.forward(out: $0.baseAddress!, inp: $0.baseAddress!, n: n, plan: plan) }
             XCTAssertEqual(y, out, "\(path): in-place forward")
             // a short buffer (n < 8: only the masked tail) leaves the element after it alone
             var z: [Float] = [-2.5, 0.5, 1.25, 42]
-            GELU.forward(out: &z, inp: [-2.5, 0.5, 1.25], n: 3)
-            XCTAssertEqual(z[0], GELU.forwardNaive(-2.5), accuracy: 1e-6, path)
-            XCTAssertEqual(z[2], GELU.forwardNaive(1.25), accuracy: 1e-6, path)
-            XCTAssertEqual(z[3], 42, path)
+            GELU.forward(out: &z, inp: [-2.5, 0.5, 1.25], n: 3, plan: plan)
+            XCTAssertEqual(z[0], GELU.forwardNaive(-2.5), accuracy: 1e-6, "\(path)")
+            XCTAssertEqual(z[2], GELU.forwardNaive(1.25), accuracy: 1e-6, "\(path)")
+            XCTAssertEqual(z[3], 42, "\(path)")
         }
     }
 
@@ -52,19 +47,20 @@ final class FastNNKernelTests: XCTestCase {
         let dout = FD.randn(n, &rng)
         let num = FD.numeric(&x, indices: Array(0..<n), eps: 1e-2) { xs in FD.weighted(xs.map(GELU.forwardNaive), dout) }
         onBothPaths { path in
+            let plan = path.plan
             var gx = [Float](repeating: 0.25, count: n + 1)   // one past the end: must stay 0.25
-            GELU.backward(dinp: &gx, inp: x, dout: dout, n: n)
+            GELU.backward(dinp: &gx, inp: x, dout: dout, n: n, plan: plan)
             XCTAssertEqual(gx[n], 0.25, "\(path): backward wrote past n")
             let added = gx[0..<n].map { Double($0) - 0.25 }
             FD.assertClose("\(path) gelu dx (adding)", numeric: num, analytic: added, rtol: 1e-3)
             var gi = dout + [7]
-            GELU.backwardInPlace(&gi, inp: x, n: n)
+            GELU.backwardInPlace(&gi, inp: x, n: n, plan: plan)
             XCTAssertEqual(gi[n], 7, "\(path): backwardInPlace wrote past n")
             FD.assertClose("\(path) gelu dx (in place)", numeric: num, analytic: gi[0..<n].map(Double.init), rtol: 1e-3)
             for i in 0..<n { XCTAssertEqual(Double(gi[i]), added[i], accuracy: 1e-5, "\(path) in place vs adding at \(i)") }
             // the derivative itself against a Double reference: Phi(x) + x phi(x)
             var ones = [Float](repeating: 1, count: n)
-            GELU.backwardInPlace(&ones, inp: x, n: n)
+            GELU.backwardInPlace(&ones, inp: x, n: n, plan: plan)
             var worst = 0.0
             for i in 0..<n {
                 let v = Double(x[i])
@@ -82,14 +78,12 @@ final class FastNNKernelTests: XCTestCase {
         let n = 3 * 4096 + 13
         let x = FD.randn(n, &rng).map { $0 * 3 }
         let d = FD.randn(n, &rng)
-        let saved = FastKernels.enabled
-        defer { FastKernels.enabled = saved }
         var outs: [[Float]] = [], grads: [[Float]] = []
         for on in [true, false] {
-            FastKernels.enabled = on
+            let plan = ExecutionPlan(fastKernels: on)
             var o = [Float](repeating: 0, count: n), g = d
-            GELU.forward(out: &o, inp: x, n: n)
-            GELU.backwardInPlace(&g, inp: x, n: n)
+            GELU.forward(out: &o, inp: x, n: n, plan: plan)
+            GELU.backwardInPlace(&g, inp: x, n: n, plan: plan)
             outs.append(o); grads.append(g)
         }
         XCTAssertLessThan(FD.maxAbsDiff(outs[0], outs[1]), 2e-6)
@@ -98,18 +92,16 @@ final class FastNNKernelTests: XCTestCase {
 
     func testGELUForwardAndDerivativeInOnePassMatchTheSeparateKernels() {
         var rng = RNG(seed: 17)
-        let saved = FastKernels.enabled
-        defer { FastKernels.enabled = saved }
         // below one 8-lane step, a tail, and a size split over the cores
         for n in [5, 8 * 3 + 5, 2 * 4096 + 7] {
             let x = FD.randn(n, &rng).map { $0 * 3 }
             for on in FastKernels.available ? [true, false] : [false] {
-                FastKernels.enabled = on
+                let plan = ExecutionPlan(fastKernels: on)
                 var out = [Float](repeating: .nan, count: n), xd = x
-                GELU.forwardAndDerivative(out: &out, x: &xd, n: n)
+                GELU.forwardAndDerivative(out: &out, x: &xd, n: n, plan: plan)
                 var ref = [Float](repeating: .nan, count: n), ones = [Float](repeating: 1, count: n)
-                GELU.forward(out: &ref, inp: x, n: n)
-                GELU.backwardInPlace(&ones, inp: x, n: n)   // 1 * gelu'(x)
+                GELU.forward(out: &ref, inp: x, n: n, plan: plan)
+                GELU.backwardInPlace(&ones, inp: x, n: n, plan: plan)   // 1 * gelu'(x)
                 XCTAssertEqual(out, ref, "gelu n=\(n) fast=\(on)")
                 XCTAssertEqual(xd, ones, "gelu' n=\(n) fast=\(on)")
                 for i in 0..<min(n, 16) {   // and against a Double reference: Phi(x) + x phi(x)
@@ -144,10 +136,11 @@ final class FastNNKernelTests: XCTestCase {
             var naive = [Float](repeating: 0, count: b * t * c)
             Attention.forwardNaive(out: &naive, qkv: qkv, b: b, t: t, c: c, heads: h)
             onBothPaths { path in
+                let plan = path.plan
                 let tag = "\(path) b\(b) t\(t) c\(c) h\(h)"
                 var out = [Float](repeating: .nan, count: b * t * c)
                 var att = [Float](repeating: .nan, count: b * h * t * t)
-                Attention.forward(out: &out, att: &att, qkv: qkv, b: b, t: t, c: c, heads: h)
+                Attention.forward(out: &out, att: &att, qkv: qkv, b: b, t: t, c: c, heads: h, plan: plan)
                 XCTAssertLessThan(FD.maxAbsDiff(out, naive), 1e-5, tag)
                 XCTAssertFalse(out.contains { !$0.isFinite }, tag)
                 for r in 0..<(b * h * t) {
@@ -155,7 +148,7 @@ final class FastNNKernelTests: XCTestCase {
                 }
                 // inference: att == nil uses scratch, same output
                 var out2 = [Float](repeating: .nan, count: b * t * c)
-                Attention.forward(out: &out2, att: nil, qkv: qkv, b: b, t: t, c: c, heads: h)
+                Attention.forward(out: &out2, att: nil, qkv: qkv, b: b, t: t, c: c, heads: h, plan: plan)
                 XCTAssertEqual(out2, out, "\(tag) att nil")
             }
         }
@@ -173,15 +166,16 @@ final class FastNNKernelTests: XCTestCase {
                 return FD.weighted(o, dout)
             }
             onBothPaths { path in
+                let plan = path.plan
                 let tag = "\(path) b\(b) t\(t) c\(c) h\(h)"
                 var out = [Float](repeating: 0, count: b * t * c)
                 var att = [Float](repeating: 0, count: b * h * t * t)
-                Attention.forward(out: &out, att: &att, qkv: qkv, b: b, t: t, c: c, heads: h)
+                Attention.forward(out: &out, att: &att, qkv: qkv, b: b, t: t, c: c, heads: h, plan: plan)
                 // adding into 0.5, then overwrite into NaN: the same gradient
                 var g = [Float](repeating: 0.5, count: qkv.count)
-                Attention.backward(dqkv: &g, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c, heads: h)
+                Attention.backward(dqkv: &g, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c, heads: h, plan: plan)
                 var g2 = [Float](repeating: .nan, count: qkv.count)
-                Attention.backward(dqkv: &g2, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c, heads: h, overwrite: true)
+                Attention.backward(dqkv: &g2, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c, heads: h, overwrite: true, plan: plan)
                 let added = g.map { $0 - 0.5 }
                 XCTAssertFalse(g2.contains { !$0.isFinite }, "\(tag) overwrite left NaN")
                 XCTAssertLessThan(FD.maxAbsDiff(added, g2), 1e-5, "\(tag) adding vs overwrite")
@@ -196,15 +190,13 @@ final class FastNNKernelTests: XCTestCase {
         var rng = RNG(seed: 23)
         let b = 2, t = 64, c = 192, h = 3
         let qkv = FD.randn(b * t * 3 * c, &rng), dout = FD.randn(b * t * c, &rng)
-        let saved = FastKernels.enabled
-        defer { FastKernels.enabled = saved }
         var res: [([Float], [Float], [Float])] = []
         for on in [true, false] {
-            FastKernels.enabled = on
+            let plan = ExecutionPlan(fastKernels: on)
             var out = [Float](repeating: 0, count: b * t * c), att = [Float](repeating: 0, count: b * h * t * t)
-            Attention.forward(out: &out, att: &att, qkv: qkv, b: b, t: t, c: c, heads: h)
+            Attention.forward(out: &out, att: &att, qkv: qkv, b: b, t: t, c: c, heads: h, plan: plan)
             var g = [Float](repeating: 0.25, count: qkv.count)
-            Attention.backward(dqkv: &g, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c, heads: h)
+            Attention.backward(dqkv: &g, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c, heads: h, plan: plan)
             res.append((out, att, g))
         }
         XCTAssertLessThan(FD.maxAbsDiff(res[0].0, res[1].0), 1e-5, "out")

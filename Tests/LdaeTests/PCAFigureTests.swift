@@ -60,10 +60,7 @@ final class PCAFigureTests: XCTestCase {
 
     func testPCAFiguresHaveExpectedLayoutAndFullReconstructionIsTheOriginal() throws {
         let dir = TestSupport.tempDir()
-        var rng = RNG(seed: 3)
-        let images = (0..<12).map { _ in (0..<(8 * 8 * 3)).map { _ in UInt8(rng.below(256)) } }
-        let set = try TestSupport.makeShards(dir: dir, images: images, labels: [Int32](repeating: -1, count: 12),
-                                             imageSize: 8, patchSize: 2, perShard: 5)
+        let (set, images) = try TestSupport.randomShards(dir: dir, count: 12, seed: 3, imageSize: 8, patchSize: 2, perShard: 5)
         let b = try PCAStream.fit(set)
         XCTAssertEqual(PCAFigures.reconstructionDims(12), [4, 12])
         XCTAssertEqual(PCAFigures.reconstructionDims(768), [4, 16, 48])

@@ -40,7 +40,7 @@ final class PrepCLITests: XCTestCase {
         let base = TestSupport.tempDir()
         let input = PrepPipelineTests.fx("cifar10/train")
         let args = ["images", input, "--out", base + "/out", "--shard-size", "64", "--workers", "2"]
-        let (rc, _, err) = try TestSupport.run("ldae-prep", args, env: ["LDAE_PREP_STOP_AFTER_SHARDS": "1"])
+        let (rc, _, err) = try TestSupport.run("ldae-prep", args + ["--stop-after-shards", "1"])
         XCTAssertEqual(rc, 1)
         XCTAssertTrue(err.contains("stopped after 1 shard"), err)
         XCTAssertEqual(Prep.existingShards(base + "/out"), 1)

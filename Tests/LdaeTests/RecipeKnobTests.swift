@@ -20,7 +20,7 @@ final class RecipeKnobTests: XCTestCase {
         XCTAssertEqual(d.sigmaMax, 2.0.squareRoot())
         // an unknown word is an error, not a silent default
         XCTAssertThrowsError(try JSON.decode(TrainConfig.self, from: Data(#"{"schedule":"edm2"}"#.utf8), file: "bad.json"))
-        XCTAssertEqual(NoiseScheduleKind.choices, "ldae|ddpm|linear|cosine")
+        XCTAssertEqual(NoiseScheduleKind.choices, "ldae|ddpm|linear|cosine|edm")
         XCTAssertEqual(TokenizerKind.choiceList, "pca or pixel")
     }
 
@@ -181,11 +181,11 @@ final class RecipeKnobTests: XCTestCase {
                 case .decoderBlock(let k): return (k < config.decoderDepth ? a.dec[k].xIn : a.decOut, Vd)
                 }
             }
-            for chunk in [m.chunkTokens, config.tokens] {
-                m.chunkTokens = chunk
+            for chunk in [m.plan.chunkTokens, config.tokens] {
+                let mc = try LDAEModel(copying: m, plan: ExecutionPlan(chunkTokens: chunk))
                 let total = layers.reduce(0) { $0 + m.width(of: $1) }
                 var f = [Float](repeating: .nan, count: b * total)
-                m.features(x, t: nil, batch: b, layers: layers, out: &f)
+                mc.features(x, t: nil, batch: b, layers: layers, out: &f)
                 var off = 0
                 for l in layers {
                     let (buf, c) = source(l)

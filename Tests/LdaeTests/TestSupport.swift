@@ -2,8 +2,19 @@ import Foundation
 import XCTest
 @testable import Ldae
 
+/// One kernel path: the plan that takes it, named for messages.
+struct KernelPath: CustomStringConvertible {
+    let plan: ExecutionPlan
+    var description: String { plan.usesFastKernels ? "fast" : "portable" }
+}
+
 /// Shared helpers for tests: temporary folders, synthetic shards, the fixture folder, Debian's python3.
 enum TestSupport {
+    /// The fast path (AVX2+FMA C kernels) first where this CPU has it, then the portable one.
+    static var kernelPaths: [KernelPath] {
+        (FastKernels.available ? [true, false] : [false]).map { KernelPath(plan: ExecutionPlan(fastKernels: $0)) }
+    }
+
     /// One folder per test process holding every test's temporary folder; removed when the process exits
     /// (set LDAE_KEEP_TEST_DIRS=1 to keep it for debugging; its path is printed then).
     static let runRoot: String = {
@@ -25,6 +36,16 @@ enum TestSupport {
     }
 
     static var fixtures: String { Bundle.module.resourcePath! + "/Fixtures" }
+
+    /// `count` unlabeled images [S, S, 3] of uniform random bytes (RNG(seed)), and their shards of `perShard` images.
+    static func randomShards(dir: String, count: Int, seed: UInt64, imageSize: Int, patchSize: Int,
+                             perShard: Int) throws -> (set: ShardSet, images: [[UInt8]]) {
+        var rng = RNG(seed: seed)
+        let images = (0..<count).map { _ in (0..<(imageSize * imageSize * 3)).map { _ in UInt8(rng.below(256)) } }
+        let set = try makeShards(dir: dir, images: images, labels: [Int32](repeating: -1, count: count), imageSize: imageSize,
+                                 patchSize: patchSize, perShard: perShard)
+        return (set, images)
+    }
 
     /// Writes a shard folder (one or more shards + index.json) from synthetic images [N, S, S, 3].
     @discardableResult

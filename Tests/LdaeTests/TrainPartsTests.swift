@@ -34,7 +34,7 @@ final class TrainPartsTests: XCTestCase {
         for step in 1...5 {
             let g = (0..<n).map { _ in Float(rng.normal()) }
             let lr = 0.01 * Double(step)
-            p.withUnsafeMutableBufferPointer { pp in opt.update(params: pp.baseAddress!, grads: g, lr: lr) }
+            p.withUnsafeMutableBufferPointer { pp in opt.update(params: pp.baseAddress!, grads: g, lr: lr, plan: .automatic) }
             for i in 0..<n {   // torch.optim.AdamW, in double
                 let gi = Double(g[i])
                 if i < 4 { pRef[i] *= 1 - lr * 0.05 }
@@ -48,7 +48,7 @@ final class TrainPartsTests: XCTestCase {
         // with zero gradients only decayed segments move
         var q: [Float] = [1, 1, 1, 1, 1, 1]
         let o2 = AdamW(count: n, segments: opt.segments, beta1: 0.9, beta2: 0.95, weightDecay: 0.1)
-        q.withUnsafeMutableBufferPointer { o2.update(params: $0.baseAddress!, grads: [Float](repeating: 0, count: n), lr: 0.5) }
+        q.withUnsafeMutableBufferPointer { o2.update(params: $0.baseAddress!, grads: [Float](repeating: 0, count: n), lr: 0.5, plan: .automatic) }
         XCTAssertEqual(q, [0.95, 0.95, 0.95, 0.95, 1, 1])
     }
 
@@ -64,7 +64,7 @@ final class TrainPartsTests: XCTestCase {
         for step in 1...3 {
             let g = (0..<n).map { _ in Float(rng.normal()) }
             let lr = 0.01
-            p.withUnsafeMutableBufferPointer { pp in opt.update(params: pp.baseAddress!, grads: g, lr: lr) }
+            p.withUnsafeMutableBufferPointer { pp in opt.update(params: pp.baseAddress!, grads: g, lr: lr, plan: .automatic) }
             for i in 0..<n {
                 let gi = Double(g[i])
                 if i < split { pRef[i] *= 1 - lr * 0.05 }
@@ -78,17 +78,17 @@ final class TrainPartsTests: XCTestCase {
         XCTAssertLessThan(worst, 1e-5)
         // norm over many 4096-blocks and a ragged tail against a Double loop
         let ref = p.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-        let got = p.withUnsafeBufferPointer { GradOps.norm($0.baseAddress!, count: n) }
+        let got = p.withUnsafeBufferPointer { GradOps.norm($0.baseAddress!, count: n, plan: .automatic) }
         XCTAssertEqual(got, ref, accuracy: 1e-5 * ref)
     }
 
     func testClipAndEMA() {
         var g: [Float] = [3, 4, 0]
-        let n = g.withUnsafeMutableBufferPointer { GradOps.clip($0.baseAddress!, count: 3, maxNorm: 1) }
+        let n = g.withUnsafeMutableBufferPointer { GradOps.clip($0.baseAddress!, count: 3, maxNorm: 1, plan: .automatic) }
         XCTAssertEqual(n, 5, accuracy: 1e-9)
         XCTAssertEqual(Double(g[0]), 0.6, accuracy: 1e-5); XCTAssertEqual(Double(g[1]), 0.8, accuracy: 1e-5)
         var h: [Float] = [3, 4]
-        _ = h.withUnsafeMutableBufferPointer { GradOps.clip($0.baseAddress!, count: 2, maxNorm: 10) }
+        _ = h.withUnsafeMutableBufferPointer { GradOps.clip($0.baseAddress!, count: 2, maxNorm: 10, plan: .automatic) }
         XCTAssertEqual(h, [3, 4])
         var e: [Float] = [1, 2]
         e.withUnsafeMutableBufferPointer { GradOps.emaUpdate($0.baseAddress!, params: [3, 2], count: 2, decay: 0.75) }

@@ -6,7 +6,7 @@
 # one, otherwise by the small h5py writer below (same file format); they are cached in data/bench-pca/.
 # Times the whole command (read from disk + accumulate + eigendecomposition + write), median of $RUNS runs,
 # peak RSS by /usr/bin/time, and, when /usr/bin/python3 has numpy + h5py, numpy on the same data in the same
-# run: float32 in memory (center, X^T X, eigh: the issue's reference) and with the read from the shards.
+# run: float32 in memory (center, X^T X, eigh: the straightforward reference) and with the read from the shards.
 # Ends with one line: seconds=... seconds_768=... peak_rss_mb=... (+ numpy figures and ratios).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/bench train [--batch 128] [--steps 5] [--threads N] [--rounds R]
+# tools/bench train [--batch 128] [--steps 5] [--threads N] [--rounds R] [--baseline-bin DIR] [--portable-kernels]
 # Training-step benchmark of the reference (tiny) config: median step time, images/s, GFLOP/s, encoder features
 # images/s at batch 256, peak RSS. Run by tools/bench (which builds release first).
 # `ldae-train bench` measures, in one process, OpenBLAS sgemm, the model's forward+backward alone, encoder features,
@@ -7,18 +7,21 @@
 # machine's reference) and, where torch + timm import, PyTorch eager on the same config (tools/bench.d/torch_ref.py).
 # With --rounds R (default 1) ldae and PyTorch run alternately R times and the figures are the medians over rounds,
 # so both see the same machine (these 2 cores are shared and the load drifts by +-20% over minutes).
-# LDAE_FAST_KERNELS=0 runs ldae's portable path (OpenBLAS + Swift SIMD) instead of the AVX2 C kernels.
+# --portable-kernels runs ldae's portable path (OpenBLAS + Swift SIMD) instead of the AVX2 C kernels.
+# --baseline-bin DIR: another build's binaries (DIR/ldae-train, e.g. .build/release of another checkout) run in the
+# same rounds, alternating with this build's, with the per-round ratios (baseline ms / this ms: above 1 = faster).
 # `ldae-train bench --kernels` gives the per-kernel split, both paths alternating. Ends with one key=value line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 exe=.build/release/ldae-train
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other processes on these 2 cores slow every figure)" >&2
-rounds=1; largs=(); targs=(); threads=2
+rounds=1; largs=(); targs=(); threads=2; base=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
     --batch|--steps|--warmup) largs+=("$1" "$2"); targs+=("$1" "$2"); shift 2 ;;
     --threads) threads=$2; largs+=("$1" "$2"); shift 2 ;;
+    --baseline-bin) base=$2; shift 2 ;;
     *) largs+=("$1"); shift ;;
   esac
 done
@@ -43,11 +46,22 @@ if "$py" -c "import torch, timm" 2>/dev/null; then havetorch=1; else
 fi
 key() { echo "$1" | sed -n "s/^\(.* \)\{0,1\}$2=\([0-9.]*\).*/\2/p"; }   # value of key $2 in line $1 (anchored)
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ls_ms=(); ls_fi=(); ts_ms=(); ts_fi=(); rs=(); rf=(); out=""
+if [ -n "$base" ] && [ ! -x "$base/ldae-train" ]; then echo "--baseline-bin: no executable $base/ldae-train" >&2; exit 2; fi
+ls_ms=(); ls_fi=(); ts_ms=(); ts_fi=(); rs=(); rf=(); bs_ms=(); bs_fi=(); bq=(); bqf=(); out=""
 for r in $(seq 1 "$rounds"); do
   [ "$rounds" -gt 1 ] && echo "== round $r of $rounds" >&2
+  bout=""
+  # the baseline first in odd rounds, second in even ones, so that neither side always runs first
+  if [ -n "$base" ] && [ $((r % 2)) = 1 ]; then bout=$("$base/ldae-train" bench "${largs[@]}" | tail -1); fi
   out=$("$exe" bench "${largs[@]}" | tee -a /dev/stderr | tail -1)   # -a: a plain tee truncates a redirected stderr file
   ls_ms+=("$(key "$out" step_ms)"); ls_fi+=("$(key "$out" features_images_per_s)")
+  if [ -n "$base" ]; then
+    if [ $((r % 2)) = 0 ]; then bout=$("$base/ldae-train" bench "${largs[@]}" | tail -1); fi
+    bs_ms+=("$(key "$bout" step_ms)"); bs_fi+=("$(key "$bout" features_images_per_s)")
+    bq+=("$(awk -v a="${bs_ms[-1]}" -v b="${ls_ms[-1]}" 'BEGIN { printf "%.3f", a / b }')")
+    bqf+=("$(awk -v a="${ls_fi[-1]}" -v b="${bs_fi[-1]}" 'BEGIN { printf "%.3f", a / b }')")
+    echo "round $r: this build ${ls_ms[-1]} ms/step, ${ls_fi[-1]} feature images/s; baseline ${bs_ms[-1]} ms/step, ${bs_fi[-1]} feature images/s -> ${bq[-1]}x step, ${bqf[-1]}x features" >&2
+  fi
   if [ "$havetorch" = 1 ]; then
     tout=$("$py" tools/bench.d/torch_ref.py "${targs[@]}" --threads "$threads" | tail -1)
     ts_ms+=("$(key "$tout" torch_step_ms)"); ts_fi+=("$(key "$tout" torch_features_images_per_s)")
@@ -73,5 +87,11 @@ if [ "$havetorch" = 1 ]; then
   prs=$(printf '%s\n' "${rs[@]}" | median); prf=$(printf '%s\n' "${rf[@]}" | median)
   echo "per-round ratios: step ${rs[*]} (median ${prs}x), features ${rf[*]} (median ${prf}x)" >&2
   out="$out torch_step_ms=$tms torch_features_images_per_s=$tf speedup_step=$sr speedup_features=$fr round_speedup_step_median=$prs round_speedup_features_median=$prf"
+fi
+if [ -n "$base" ]; then
+  bms=$(printf '%s\n' "${bs_ms[@]}" | median); bfi=$(printf '%s\n' "${bs_fi[@]}" | median)
+  pq=$(printf '%s\n' "${bq[@]}" | median); pqf=$(printf '%s\n' "${bqf[@]}" | median)
+  echo "against $base, $rounds round(s): per-round step ratios ${bq[*]} (median ${pq}x), features ${bqf[*]} (median ${pqf}x); 1.00 = the same speed, above = this build faster" >&2
+  out="$out baseline_step_ms=$bms baseline_features_images_per_s=$bfi vs_baseline_step=$pq vs_baseline_features=$pqf"
 fi
 echo "$out"

@@ -4,7 +4,7 @@ extension ModelBenchmark {
     /// Per-kernel timings at the reference shapes (tiny config, batch B), to see where a step's time goes.
     /// Each kernel runs on both paths, ldae's AVX2 C kernels ("fast") and the portable one (OpenBLAS sgemm, Swift
     /// SIMD), alternating rep by rep so that both see the same load; prints each path's median and the ratio.
-    public static func kernels(batch: Int = 128, reps: Int = 5, log: (String) -> Void = { print($0) }) {
+    public static func kernels(batch: Int = 128, reps: Int = 5, plan: ExecutionPlan = .automatic, log: (String) -> Void = { print($0) }) {
         let T = 64, W = 192, H = 3, n = batch * T
         let reps = max(reps, 7)
         func buf(_ k: Int) -> UnsafeMutablePointer<Float> {
@@ -13,9 +13,10 @@ extension ModelBenchmark {
             for i in 0..<k { p[i] = Float(rng.uniform() - 0.5) }
             return p
         }
-        let saved = FastKernels.enabled
-        defer { FastKernels.enabled = saved }
-        let paths = FastKernels.available ? [true, false] : [false]
+        var fastPlan = plan, portablePlan = plan
+        fastPlan.fastKernels = true
+        portablePlan.fastKernels = false
+        let paths = FastKernels.available ? [fastPlan, portablePlan] : [portablePlan]
         /// Median ms of body(0), ..., body(count - 1), alternating them within every rep after one warm-up rep.
         func alternate(_ count: Int, _ body: (Int) -> Void) -> [Double] {
             var ts = [[Double]](repeating: [], count: count)
@@ -27,9 +28,9 @@ extension ModelBenchmark {
             }
             return ts.map(median)
         }
-        /// Median ms of body on each path (fast first).
-        func time(_ body: () -> Void) -> [Double] {
-            alternate(paths.count) { i in FastKernels.enabled = paths[i]; body() }
+        /// Median ms of body(plan) on each path (fast first).
+        func time(_ body: (ExecutionPlan) -> Void) -> [Double] {
+            alternate(paths.count) { i in body(paths[i]) }
         }
         func report(_ name: String, _ ms: [Double], flops: Double = 0) {
             func one(_ t: Double) -> String {
@@ -41,27 +42,27 @@ extension ModelBenchmark {
                 log("\(name): portable \(one(ms[0])) (no AVX2+FMA on this CPU)")
             }
         }
-        log("kernels: tiny-config shapes, batch \(batch), \(Parallel.workers) worker threads, median of \(reps), paths alternating")
+        log("kernels: tiny-config shapes, batch \(batch), \(plan.workers) worker threads, median of \(reps), paths alternating")
         let x = buf(n * 4 * W), y = buf(n * 4 * W), z = buf(n * 4 * W), w = buf(4 * W * W), g = buf(4 * W * W)
         let m = buf(n), s = buf(n), att = buf(batch * H * T * T)
-        Parallel.withSingleThreadedBLAS {
+        BLAS.withOneThread {
             for (c, oc) in [(W, 3 * W), (W, W), (W, 4 * W), (4 * W, W)] {
                 let fl = 2.0 * Double(n * c * oc)
                 let label = String(format: "linear %4d->%4d", c, oc)
-                report(label + " forward", time { Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: c, oc: oc) }, flops: fl)
+                report(label + " forward", time { Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: c, oc: oc, plan: $0) }, flops: fl)
                 report(label + " backward", time {
-                    Linear.backward(dinp: z, dweight: g, dbias: m, dout: y, inp: x, weight: w, n: n, c: c, oc: oc, overwriteDinp: true)
+                    Linear.backward(dinp: z, dweight: g, dbias: m, dout: y, inp: x, weight: w, n: n, c: c, oc: oc, overwriteDinp: true,
+                                    plan: $0)
                 }, flops: 2 * fl)
             }
             if FastKernels.available {
                 // fc1 then GELU as two passes, against GELU written from the GEMM's registers (both fast paths)
-                FastKernels.enabled = true
                 let ms = alternate(2) { i in
                     if i == 0 {
-                        Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: W, oc: 4 * W)
-                        GELU.forward(out: z, inp: y, n: n * 4 * W)
+                        Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: W, oc: 4 * W, plan: fastPlan)
+                        GELU.forward(out: z, inp: y, n: n * 4 * W, plan: fastPlan)
                     } else {
-                        Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: W, oc: 4 * W, geluOut: z)
+                        Linear.forward(out: y, inp: x, weight: w, bias: g, n: n, c: W, oc: 4 * W, geluOut: z, plan: fastPlan)
                     }
                 }
                 log(String(format: "fc1 %d->%d + gelu: two passes %6.1f ms, fused epilogue %6.1f ms, ratio %.2fx", W, 4 * W,
@@ -71,14 +72,13 @@ extension ModelBenchmark {
                 // The backward's input-gradient products as the model runs them (chunks of 1024 rows, one per core at
                 // a time): fc1's, dinp [1024, W] = dout [1024, 4W] @ weight [4W, W] with the bias gradient's column
                 // sums, packing the weight in every chunk against the copy packed once per backward.
-                FastKernels.enabled = true
                 let rows = 1024, chunks = max(1, n / rows)
                 let pb = LDAEModel.allocateAligned(FastKernels.packedBSize(k: 4 * W, n: W))
                 FastKernels.packB(transB: false, k: 4 * W, n: W, b: w, ldb: W, into: pb)
-                let sums = buf(Parallel.workers * 4 * W)
+                let sums = buf(plan.workers * 4 * W)
                 let ms = alternate(2) { i in
-                    Parallel.dynamic(chunks) { core, c in
-                        FastKernels.sgemm(transA: false, transB: false, m: rows, n: W, k: 4 * W, alpha: 1,
+                    plan.dynamic(chunks) { core, c in
+                        FastKernels.sgemm(fast: true, transA: false, transB: false, m: rows, n: W, k: 4 * W, alpha: 1,
                                           a: y + c * rows * 4 * W, lda: 4 * W, b: w, ldb: W, beta: 0,
                                           c: z + c * rows * W, ldc: W, colsumA: sums + core * 4 * W,
                                           packedB: i == 0 ? nil : UnsafePointer(pb))
@@ -89,39 +89,42 @@ extension ModelBenchmark {
                 LDAEModel.deallocateAligned(pb); LDAEModel.deallocateAligned(sums)
             }
             let afl = 4.0 * Double(batch * T * T * W)
-            report("attention forward", time { Attention.forward(out: y, att: att, qkv: x, b: batch, t: T, c: W, heads: H) }, flops: afl)
+            report("attention forward", time { Attention.forward(out: y, att: att, qkv: x, b: batch, t: T, c: W, heads: H, plan: $0) }, flops: afl)
             report("attention backward", time {
-                Attention.backward(dqkv: z, dout: y, qkv: x, att: att, b: batch, t: T, c: W, heads: H, overwrite: true)
+                Attention.backward(dqkv: z, dout: y, qkv: x, att: att, b: batch, t: T, c: W, heads: H, overwrite: true, plan: $0)
             }, flops: 2 * afl)
-            report("gelu [\(n) x \(4 * W)] forward", time { GELU.forward(out: y, inp: x, n: n * 4 * W) })
-            report("gelu [\(n) x \(4 * W)] backward", time { GELU.backwardInPlace(y, inp: x, n: n * 4 * W) })
+            report("gelu [\(n) x \(4 * W)] forward", time { GELU.forward(out: y, inp: x, n: n * 4 * W, plan: $0) })
+            report("gelu [\(n) x \(4 * W)] backward", time { GELU.backwardInPlace(y, inp: x, n: n * 4 * W, plan: $0) })
             // LayerNorm has one path (Swift SIMD)
             let ln = alternate(2) { i in
-                if i == 0 { LayerNorm.forward(out: y, mean: m, rstd: s, inp: x, weight: w, bias: g, n: n, c: W) } else {
-                    LayerNorm.backward(dinp: z, dweight: g, dbias: w, dout: y, inp: x, weight: w, mean: m, rstd: s, n: n, c: W)
+                if i == 0 { LayerNorm.forward(out: y, mean: m, rstd: s, inp: x, weight: w, bias: g, n: n, c: W, plan: plan) } else {
+                    LayerNorm.backward(dinp: z, dweight: g, dbias: w, dout: y, inp: x, weight: w, mean: m, rstd: s, n: n, c: W,
+                                       plan: plan)
                 }
             }
             log(String(format: "layernorm [%d x %d] (one path): forward %6.1f ms, backward %6.1f ms", n, W, ln[0], ln[1]))
         }
-        // Encoder features: chunks of 1024 tokens, one per core at a time, against the whole batch layer by layer (same results)
-        if let model = try? LDAEModel(config: ModelPreset.tiny.config, seed: 0) {
-            FastKernels.enabled = saved   // the default path (`time` above leaves the portable one on)
-            let fb = 2 * batch
-            let xin = buf(fb * T * model.config.tokenDim), feats = buf(fb * W)
-            let ms = alternate(2) { i in
-                model.chunkTokens = i == 0 ? 1024 : 0
-                model.features(xin, t: nil, batch: fb, out: feats)
-            }
+        // Encoder features: chunks of 1024 tokens, one per core at a time, against the whole batch layer by layer (same
+        // results); the models share their weights and differ only in their plans
+        var chunked = plan, layerByLayer = plan, equalChunks = plan
+        chunked.chunkTokens = 1024; chunked.minChunkTokens = 256; chunked.backwardTailChunks = 4
+        layerByLayer.chunkTokens = 0
+        equalChunks.chunkTokens = 1024; equalChunks.minChunkTokens = 1024; equalChunks.backwardTailChunks = 0
+        if let base = try? LDAEModel(config: ModelPreset.tiny.config, seed: 0, plan: chunked),
+           let whole = try? LDAEModel(copying: base, plan: layerByLayer),
+           let equal = try? LDAEModel(copying: base, plan: equalChunks) {
+            let fb = 2 * batch, D = base.config.tokenDim
+            let xin = buf(fb * T * D), feats = buf(fb * W)
+            let ms = alternate(2) { i in (i == 0 ? base : whole).features(xin, t: nil, batch: fb, out: feats) }
             log(String(format: "features, batch %d: chunks of 1024 tokens, one per core at a time %6.1f ms, whole batch layer by layer %6.1f ms, ratio %.2fx",
                        fb, ms[0], ms[1], ms[1] / ms[0]))
             // the training forward (saving activations) and backward the same two ways
-            let tin = buf(batch * T * model.config.tokenDim), tt = buf(batch), dout = buf(batch * T * model.config.tokenDim)
-            // forward and backward timed separately, the two settings alternating rep by rep: [fwd 0, fwd 1, bwd 0, bwd 1]
-            func passes(_ set: (Int) -> Void) -> [Double] {
+            let tin = buf(batch * T * D), tt = buf(batch), dout = buf(batch * T * D)
+            // forward and backward timed separately, the two models alternating rep by rep: [fwd 0, fwd 1, bwd 0, bwd 1]
+            func passes(_ models: [LDAEModel]) -> [Double] {
                 var t = [[Double]](repeating: [], count: 4)
                 for r in 0..<(reps + 1) {
-                    for i in 0..<2 {
-                        set(i)
+                    for (i, model) in models.enumerated() {
                         let t0 = Date()
                         _ = model.forward(tin, t: tt, batch: batch)
                         let t1 = Date()
@@ -133,34 +136,28 @@ extension ModelBenchmark {
                 }
                 return t.map(median)
             }
-            let m = passes { i in model.chunkTokens = i == 0 ? 1024 : 0 }
+            let m = passes([base, whole])
             log(String(format: "training forward, batch %d: chunks of 1024 tokens %6.1f ms, whole batch layer by layer %6.1f ms, ratio %.2fx",
                        batch, m[0], m[1], m[1] / m[0]))
             log(String(format: "training backward, batch %d: chunks of 1024 tokens %6.1f ms, whole batch layer by layer %6.1f ms, ratio %.2fx",
                        batch, m[2], m[3], m[3] / m[2]))
             // the balance at the end of each pass: the forward's last chunks smaller (down to 256 tokens) against equal
             // chunks; the backward's tail of small chunks handed out as cores free up against fixed shares only
-            model.chunkTokens = 1024
-            let bm = passes { i in
-                model.minChunkTokens = i == 0 ? 256 : 1024
-                model.backwardTailChunks = i == 0 ? 4 : 0
-            }
+            let bm = passes([base, equal])
             log(String(format: "training forward, batch %d: last chunks smaller %6.1f ms, equal chunks %6.1f ms, ratio %.2fx",
                        batch, bm[0], bm[1], bm[1] / bm[0]))
             log(String(format: "training backward, batch %d: shares then a tail of 4 small chunks %6.1f ms, fixed shares only %6.1f ms, ratio %.2fx",
                        batch, bm[2], bm[3], bm[3] / bm[2]))
-            model.minChunkTokens = 256; model.backwardTailChunks = 4
-            for p in [tin, tt, dout] { LDAEModel.deallocateAligned(p) }
-            LDAEModel.deallocateAligned(xin); LDAEModel.deallocateAligned(feats)
+            for p in [tin, tt, dout, xin, feats] { LDAEModel.deallocateAligned(p) }
         }
         // OpenBLAS's own threading on the largest forward shape, for reference
         let old = BLAS.threads
-        BLAS.setThreads(Parallel.workers)
+        BLAS.setThreads(plan.workers)
         let t = alternate(1) { _ in
             BLAS.sgemm(transA: false, transB: true, m: n, n: 4 * W, k: W, alpha: 1, a: x, lda: W, b: w, ldb: W, beta: 0, c: y, ldc: 4 * W)
         }[0]
         BLAS.setThreads(old)
-        log(String(format: "openblas's own %d-thread sgemm [%d x %d] x [%d x %d]^T: %6.1f ms (%5.1f GFLOP/s)", Parallel.workers,
+        log(String(format: "openblas's own %d-thread sgemm [%d x %d] x [%d x %d]^T: %6.1f ms (%5.1f GFLOP/s)", plan.workers,
                    n, W, 4 * W, W, t, 2.0 * Double(n * W * 4 * W) / t / 1e6))
         for p in [x, y, z, w, g, m, s, att] { LDAEModel.deallocateAligned(p) }
     }

@@ -5,7 +5,7 @@ import Foundation
 /// Speed is measured only here (through a CLI / tools/bench), never in unit tests.
 public enum ModelBenchmark {
     public struct Result: Sendable {
-        public var sgemmGflops: Double        // OpenBLAS sgemm, 2048^3, `threads` threads
+        public var sgemmGflops: Double        // OpenBLAS sgemm, 2048^3, at the plan's threads
         public var sgemmLayerGflops: Double   // OpenBLAS sgemm on the reference fc1 shape [8192 x 192] x [192 x 768]
         public var stepMs: Double             // model forward + backward, median
         public var featuresMs: Double         // features() at featureBatch, median
@@ -63,8 +63,10 @@ public enum ModelBenchmark {
     /// `key=value` line. Inputs are random (timing does not depend on values).
     @discardableResult
     public static func run(config: ModelConfig = ModelPreset.tiny.config, batch: Int = 128, steps: Int = 5,
-                           featureBatch: Int = 256, threads: Int = 2, log: (String) -> Void = { print($0) }) throws -> Result {
-        let model = try LDAEModel(config: config, seed: 0)
+                           featureBatch: Int = 256, plan: ExecutionPlan = .automatic,
+                           log: (String) -> Void = { print($0) }) throws -> Result {
+        let model = try LDAEModel(config: config, seed: 0, plan: plan)
+        let threads = plan.workers
         let per = config.tokens * config.tokenDim
         var rng = RNG(seed: 2)
         let x = (0..<(max(batch, featureBatch) * per)).map { _ in Float(rng.normal()) }
@@ -90,7 +92,7 @@ public enum ModelBenchmark {
             log(String(format: "step %d: %.1f ms (forward %.1f ms), cpu %.1f ms%@", s, dt * 1000, tf * 1000, dc * 1000, s == 0 ? " (warmup)" : ""))
         }
         log(String(format: "cpu time per step (median): %.1f ms over %d threads; load average now %@", median(cpuTimes) * 1000,
-                   Parallel.workers, (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"))
+                   threads, (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"))
         var feats = [Float](repeating: 0, count: featureBatch * config.encoderWidth)
         var featTimes: [Double] = []
         for s in 0..<(max(3, steps) + 1) {

@@ -6,23 +6,8 @@ import Foundation
 /// the model alone are compared in one run. Prints medians and ends with one `key=value ...` line.
 /// Speed is only ever measured here, never in tests.
 public enum TrainBench {
-    /// Peak resident set size in MB (VmHWM from /proc/self/status), or 0 when unavailable.
-    public static func peakRSSMB() -> Double {
-        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
-            return kb / 1024
-        }
-        return 0
-    }
-
-    static func median(_ v: [Double]) -> Double {
-        let s = v.sorted()
-        return s.isEmpty ? .nan : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
-
-    public static func run(batch B: Int, steps: Int, warmup: Int, threads: Int, featureBatch: Int = 256) throws {
-        if threads > 0 { setenv("LDAE_THREADS", String(threads), 1); BLAS.setThreads(threads) }
+    /// The plan's `timesPhases` is turned on for the training steps.
+    public static func run(batch B: Int, steps: Int, warmup: Int, plan: ExecutionPlan, featureBatch: Int = 256) throws {
         guard B >= 1, steps >= 1 else { throw UsageError("--batch and --steps must be >= 1") }
         let mc = ModelPreset.tiny.config
         var tc = TrainConfig(); tc.batchSize = B
@@ -46,38 +31,40 @@ public enum TrainBench {
         for r in 0..<D { for j in 0..<D { comps[r * D + j] = Float(vecs[(D - 1 - r) * D + j]) } }
         let pca = PCABasis(mean: [Float](repeating: 0, count: D), components: comps, eigenvalues: vals.reversed().map { Float($0) },
                            patchSize: g.patchSize, channels: 3, sampleCount: rows, indexSHA256: "")
-        let model = try LDAEModel(config: mc, seed: 0)
+        var timed = plan
+        timed.timesPhases = true
+        let model = try LDAEModel(config: mc, seed: 0, plan: timed)
         let obj = try LDAEObjective(config: tc, pca: pca, geometry: g)
         let opt = AdamW(count: model.parameterCount,
                         segments: model.tensors.filter { $0.trainable }.map { .init(offset: $0.offset, count: $0.count, decay: $0.decay) },
                         beta1: tc.beta1, beta2: tc.beta2, weightDecay: tc.weightDecay)
         let stepper = TrainStep(model: model, objective: obj, schedule: NoiseSchedule(tc), optimizer: opt, config: tc)
         let flops = model.trainingFlops(batch: B)
-        let threadsUsed = threads > 0 ? threads : Parallel.workers
-        print(String(format: "bench: tiny config, %d parameters, batch %d, %.1f GFLOP per training step, %d worker threads, %d BLAS threads",
-                     model.parameterCount, B, flops / 1e9, Parallel.workers, BLAS.threads))
+        print(String(format: "bench: tiny config, %d parameters, batch %d, %.1f GFLOP per training step, %d worker threads, %d BLAS threads, %@ kernels",
+                     model.parameterCount, B, flops / 1e9, plan.workers, BLAS.threads, plan.usesFastKernels ? "AVX2+FMA" : "portable"))
         // 1. the model helper's benchmark (its key=value line is relabelled so that ours is the last line)
-        let mr = try ModelBenchmark.run(config: mc, batch: B, steps: steps, featureBatch: featureBatch, threads: threadsUsed) { line in
+        let mr = try ModelBenchmark.run(config: mc, batch: B, steps: steps, featureBatch: featureBatch, plan: plan) { line in
             print(line.hasPrefix("step_ms=") ? "model benchmark: " + line : "model: " + line)
         }
         // 2. full training steps
         var stepMs: [Double] = []
         for s in 0..<(warmup + steps) {
-            if s == warmup { stepper.phaseSeconds = [:] }
+            if s == warmup { stepper.resetPhaseSeconds() }
             let t0 = Date()
             _ = try x0.withUnsafeBufferPointer { try stepper.step(x0: $0.baseAddress!, step: s, lr: 1e-4) }
             let ms = Date().timeIntervalSince(t0) * 1000
             if s >= warmup { stepMs.append(ms) }
             print(String(format: "train: step %d: %.1f ms%@", s, ms, s < warmup ? " (warmup)" : ""))
         }
-        if let ph = stepper.phaseSeconds {
+        do {
+            let ph = stepper.phaseSeconds
             let order = ["corrupt", "forward", "loss", "backward", "clip", "adamw"]
             print("train: mean per step by phase: " + order.map { String(format: "%@ %.1f ms", $0, 1000 * (ph[$0] ?? 0) / Double(steps)) }.joined(separator: ", "))
         }
-        let step = median(stepMs)
+        let step = ModelBenchmark.median(stepMs)
         let ips = Double(B) / (step / 1000), fips = mr.featuresImagesPerS
         let gflops = flops / (step / 1000) / 1e9
-        let rss = max(peakRSSMB(), mr.peakRSSMB)
+        let rss = max(ModelBenchmark.peakRSSMB(), mr.peakRSSMB)
         print(String(format: "training step, batch %d (median of %d): %.1f ms = %.1f images/s, %.1f GFLOP/s (%.0f%% of sgemm 2048^3); model forward+backward alone %.1f ms, ratio step/model %.2f",
                      B, steps, step, ips, gflops, 100 * gflops / mr.sgemmGflops, mr.stepMs, step / mr.stepMs))
         print(String(format: "features, batch %d: %.1f ms = %.1f images/s", featureBatch, mr.featuresMs, fips))

@@ -18,7 +18,7 @@ public enum DenoiseEval {
                            clean: [Float], count n: Int, levels: [Int], seed: UInt64, batch: Int = 64,
                            keep: Int = 8) throws -> Output {
         let g = objective.geometry, V = g.valuesPerImage, T = g.tokens, D = g.tokenDim
-        precondition(clean.count == n * V && n > 0)
+        require(clean.count == n * V && n > 0)
         let cfg = objective.config
         for t in levels where t < 1 || t > schedule.timesteps {
             throw LdaeError("denoising timestep \(t) is outside 1...\(schedule.timesteps)")

@@ -31,6 +31,19 @@ public struct Evaluation {
         public var figureDir: String? = nil
         public var record: Bool = true
         public init(train: [String], test: [String]) { self.train = train; self.test = test }
+
+        /// The options' ranges, as usage errors naming the flag.
+        public func validate() throws {
+            for b in baselines where !Evaluation.baselineNames.contains(b) {
+                throw UsageError("--baseline must be one of \(Evaluation.baselineNames.joined(separator: ", ")), got '\(b)'")
+            }
+            guard knn.k >= 1, batch >= 1, probe.maxIterations >= 1, !probe.l2Grid.isEmpty, probe.l2Grid.allSatisfy({ $0 >= 0 }) else {
+                throw UsageError("--knn-k, --batch and --probe-iters must be >= 1, --wd-grid non-empty and >= 0")
+            }
+            if let m = maxTrain, m < 2 { throw UsageError("--max-train must be >= 2") }
+            if let m = maxTest, m < 1 { throw UsageError("--max-test must be >= 1") }
+            if let v = val, !(v.fraction > 0 && v.fraction < 1) { throw UsageError("--val-fraction must be in (0, 1)") }
+        }
     }
     public static let baselineNames = ["pixels", "random"]
 
@@ -127,9 +140,7 @@ public struct Evaluation {
 
     public static func run(store: ZooStore, ref: String, options o: Options) throws -> EvalRecord {
         let t0 = Date()
-        for b in o.baselines where !baselineNames.contains(b) {
-            throw UsageError("--baseline must be one of \(baselineNames.joined(separator: ", ")), got '\(b)'")
-        }
+        try o.validate()
         let zm = try ZooModel(store: store, ref: ref)
         let (tr, te) = try openSplits(zm, o)
         if let v = o.val {

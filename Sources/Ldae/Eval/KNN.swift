@@ -33,7 +33,7 @@ public struct KNNClassifier: Sendable {
     /// Class vote scores [nTest, K] for test features given train features and labels (labels in 0..<K).
     public func scores(train: [Float], trainLabels: [Int32], test: [Float], dim f: Int, classes kc: Int) -> [Float] {
         let n = trainLabels.count, m = test.count / max(f, 1)
-        precondition(train.count == n * f && test.count == m * f)
+        require(train.count == n * f && test.count == m * f)
         var tr = train, te = test
         KNNClassifier.normalizeRows(&tr, dim: f)
         KNNClassifier.normalizeRows(&te, dim: f)

@@ -35,12 +35,12 @@ public enum NPYReader {
             throw LdaeError("npy header has no shape", file: path)
         }
         let shape = sf[sf.index(after: open)..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let n = shape.reduce(1, *)
+        guard let n = Checked.count(shape) else { throw LdaeError("npy header has an impossible shape \(shape)", file: path) }
         let esize: Int
         switch descr { case "<f4", "<i4": esize = 4; case "<f8", "<i8": esize = 8
         default: throw LdaeError("unsupported dtype '\(descr)' (float32/float64/int32/int64 little-endian)", file: path) }
         let start = hstart + hlen
-        guard d.count - start >= n * esize else { throw LdaeError("truncated: \(d.count - start) data bytes for shape \(shape) of \(descr)", file: path) }
+        guard let bytes = Checked.bytes(n, esize), Checked.inside(start: start, length: bytes, total: d.count) else { throw LdaeError("truncated: \(d.count - start) data bytes for shape \(shape) of \(descr)", file: path) }
         var vals = [Double](repeating: 0, count: n)
         d.withUnsafeBytes { raw in
             let p = raw.baseAddress! + start

@@ -8,7 +8,7 @@ public enum PSNR {
 
     /// Mean squared error on [0, 1] pixels between two pixel-scaled arrays of the same length.
     public static func mse(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Double {
-        precondition(a.count == b.count && a.count > 0)
+        require(a.count == b.count && a.count > 0)
         var s = 0.0
         for i in 0..<a.count { let d = unit(a[i]) - unit(b[i]); s += d * d }
         return s / Double(a.count)
@@ -19,7 +19,7 @@ public enum PSNR {
 
     /// Per-image PSNR of `images` [n, V] against `reference` [n, V] (pixel-scaled), as an array of n values.
     public static func perImage(_ images: [Float], reference: [Float], count n: Int) -> [Double] {
-        precondition(images.count == reference.count && n > 0 && images.count % n == 0)
+        require(images.count == reference.count && n > 0 && images.count % n == 0)
         let v = images.count / n
         return images.withUnsafeBufferPointer { ip in reference.withUnsafeBufferPointer { rp in
             (0..<n).map { i in

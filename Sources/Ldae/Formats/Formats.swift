@@ -70,7 +70,7 @@ public struct PatchGeometry: Codable, Equatable, Sendable {
 
     /// [S, S, C] image (row, col, channel) -> [T, D] patches.
     public func patchify<T>(_ img: [T]) -> [T] {
-        precondition(img.count == imageSize * imageSize * channels)
+        require(img.count == imageSize * imageSize * channels)
         var out = img
         for y in 0..<imageSize { for x in 0..<imageSize { for c in 0..<channels {
             out[patchOffset(y: y, x: x, c: c)] = img[(y * imageSize + x) * channels + c]
@@ -80,7 +80,7 @@ public struct PatchGeometry: Codable, Equatable, Sendable {
 
     /// [T, D] patches -> [S, S, C] image.
     public func unpatchify<T>(_ p: [T]) -> [T] {
-        precondition(p.count == valuesPerImage)
+        require(p.count == valuesPerImage)
         var out = p
         for y in 0..<imageSize { for x in 0..<imageSize { for c in 0..<channels {
             out[(y * imageSize + x) * channels + c] = p[patchOffset(y: y, x: x, c: c)]

@@ -10,7 +10,7 @@ public enum Safetensors {
         public var shape: [Int]
         public var values: [Float]
         public init(_ name: String, shape: [Int], values: [Float]) {
-            precondition(shape.reduce(1, *) == values.count, "tensor \(name): shape \(shape) vs \(values.count) values")
+            require(shape.reduce(1, *) == values.count, "tensor \(name): shape \(shape) vs \(values.count) values")
             self.name = name; self.shape = shape; self.values = values
         }
     }
@@ -72,10 +72,13 @@ public enum Safetensors {
                   let offs = d["data_offsets"] as? [Int], offs.count == 2 else {
                 throw LdaeError("tensor '\(name)' has a malformed header entry", file: path)
             }
-            let n = shape.reduce(1, *)
             let esize = dt == "F32" ? 4 : dt == "F16" ? 2 : 0
             guard esize > 0 else { throw LdaeError("tensor '\(name)' has unsupported dtype \(dt)", file: path) }
-            guard offs[1] - offs[0] == n * esize, base + offs[1] <= data.count, offs[0] >= 0 else {
+            guard let n = Checked.count(shape), let bytes = Checked.bytes(n, esize) else {
+                throw LdaeError("tensor '\(name)' has an impossible shape \(shape)", file: path)
+            }
+            guard offs[0] >= 0, offs[1] >= offs[0], offs[1] - offs[0] == bytes,
+                  Checked.inside(start: offs[0], length: bytes, total: data.count - base) else {
                 throw LdaeError("tensor '\(name)' data is out of bounds (file truncated?)", file: path)
             }
             var vals = [Float](repeating: 0, count: n)
@@ -116,7 +119,7 @@ public enum NPY {
     public static func encode(_ values: [Int32], shape: [Int]) -> Data { encode(raw: values, descr: "<i4", shape: shape) }
 
     static func encode<T>(raw values: [T], descr: String, shape: [Int]) -> Data {
-        precondition(shape.reduce(1, *) == values.count)
+        require(shape.reduce(1, *) == values.count)
         let shapeStr = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeStr), }"
         while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }

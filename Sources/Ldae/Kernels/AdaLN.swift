@@ -35,8 +35,8 @@ public enum AdaLN {
     /// out[b, t, :] = x[b, t, :] * (1 + scale[b, :]) + shift[b, :]   (out may alias x)
     public static func modulate(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                 shift: UnsafePointer<Float>, scale: UnsafePointer<Float>, stride: Int,
-                                b: Int, t: Int, c: Int) {
-        Parallel.chunks(b) { b0, b1 in
+                                b: Int, t: Int, c: Int, plan: ExecutionPlan) {
+        plan.chunks(b) { b0, b1 in
             for bi in b0..<b1 {
                 let sh = shift + bi * stride, sc = scale + bi * stride
                 for ti in 0..<t {
@@ -51,8 +51,8 @@ public enum AdaLN {
     /// dshift[b] += sum_t dy, dscale[b] += sum_t dy * x.
     public static func modulateBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                         scale: UnsafePointer<Float>, dshift: UnsafeMutablePointer<Float>,
-                                        dscale: UnsafeMutablePointer<Float>, stride: Int, b: Int, t: Int, c: Int) {
-        Parallel.chunks(b) { b0, b1 in
+                                        dscale: UnsafeMutablePointer<Float>, stride: Int, b: Int, t: Int, c: Int, plan: ExecutionPlan) {
+        plan.chunks(b) { b0, b1 in
             for bi in b0..<b1 {
                 let sc = scale + bi * stride, dsh = dshift + bi * stride, dsc = dscale + bi * stride
                 for ti in 0..<t {
@@ -69,8 +69,8 @@ public enum AdaLN {
 
     /// out[b, t, :] = x[b, t, :] + gate[b, :] * y[b, t, :]   (out may alias x)
     public static func gatedResidual(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, gate: UnsafePointer<Float>,
-                                     y: UnsafePointer<Float>, stride: Int, b: Int, t: Int, c: Int) {
-        Parallel.chunks(b) { b0, b1 in
+                                     y: UnsafePointer<Float>, stride: Int, b: Int, t: Int, c: Int, plan: ExecutionPlan) {
+        plan.chunks(b) { b0, b1 in
             for bi in b0..<b1 {
                 let g = gate + bi * stride
                 for ti in 0..<t {
@@ -85,8 +85,8 @@ public enum AdaLN {
     /// (dx += dout is the identity path, left to the caller.)
     public static func gatedResidualBackward(dy: UnsafeMutablePointer<Float>, dgate: UnsafeMutablePointer<Float>,
                                              dout: UnsafePointer<Float>, y: UnsafePointer<Float>, gate: UnsafePointer<Float>,
-                                             stride: Int, b: Int, t: Int, c: Int) {
-        Parallel.chunks(b) { b0, b1 in
+                                             stride: Int, b: Int, t: Int, c: Int, plan: ExecutionPlan) {
+        plan.chunks(b) { b0, b1 in
             for bi in b0..<b1 {
                 let g = gate + bi * stride, dg = dgate + bi * stride
                 for ti in 0..<t {

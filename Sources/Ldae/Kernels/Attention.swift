@@ -2,25 +2,25 @@
 //   qkv [B, T, 3C] rows = (q for all heads | k for all heads | v for all heads); head h uses columns h*hd..<(h+1)*hd
 //   att[b, h] = softmax(Q_bh K_bh^T / sqrt(hd))   [B, H, T, T]
 //   out[b, t, h*hd..<(h+1)*hd] = att[b, h] V_bh    out [B, T, C]
-// Parallel over the B*H (batch, head) pairs. With FastKernels.enabled each chunk of pairs is one call into the AVX2 C
+// Parallel over the B*H (batch, head) pairs. With the fast kernels each chunk of pairs is one call into the AVX2 C
 // kernel (Sources/CKernels/attention.c: direct 6x16 FMA tiles, AVX2 softmax); otherwise each pair is three (forward)
 // or four (backward) small single-threaded sgemms plus the Swift softmax below.
 
 public enum Attention {
     /// att: where to keep the probabilities [B, H, T, T] for backward; nil = per-worker scratch (inference).
     public static func forward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>?,
-                               qkv: UnsafePointer<Float>, b nb: Int, t nt: Int, c: Int, heads: Int) {
+                               qkv: UnsafePointer<Float>, b nb: Int, t nt: Int, c: Int, heads: Int, plan: ExecutionPlan) {
         let hd = c / heads, c3 = 3 * c, tt = nt * nt
-        if FastKernels.enabled {
-            Parallel.chunks(nb * heads) { p0, p1 in
+        if plan.usesFastKernels {
+            plan.chunks(nb * heads) { p0, p1 in
                 FastKernels.attentionForward(out: out, att: att, qkv: qkv, b: nb, t: nt, c: c, heads: heads, p0: p0, p1: p1)
             }
             return
         }
         let scale = 1 / Float(hd).squareRoot()
-        let scratch: UnsafeMutablePointer<Float>? = att == nil ? .allocate(capacity: Parallel.workers * tt) : nil
+        let scratch: UnsafeMutablePointer<Float>? = att == nil ? .allocate(capacity: plan.workers * tt) : nil
         defer { scratch?.deallocate() }
-        Parallel.chunksIndexed(nb * heads) { k, p0, p1 in
+        plan.chunksIndexed(nb * heads) { k, p0, p1 in
             for p in p0..<p1 {
                 let b = p / heads, h = p % heads
                 let q = qkv + b * nt * c3 + h * hd
@@ -49,20 +49,20 @@ public enum Attention {
     /// Backward from dout [B, T, C] into dqkv [B, T, 3C] (ADDS; overwrite: = instead), using the saved att.
     public static func backward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 qkv: UnsafePointer<Float>, att: UnsafePointer<Float>,
-                                b nb: Int, t nt: Int, c: Int, heads: Int, overwrite: Bool = false) {
+                                b nb: Int, t nt: Int, c: Int, heads: Int, overwrite: Bool = false, plan: ExecutionPlan) {
         let hd = c / heads, c3 = 3 * c, tt = nt * nt
         let scale = 1 / Float(hd).squareRoot()
-        if FastKernels.enabled {
-            Parallel.chunks(nb * heads) { p0, p1 in
+        if plan.usesFastKernels {
+            plan.chunks(nb * heads) { p0, p1 in
                 FastKernels.attentionBackward(dqkv: dqkv, dout: dout, qkv: qkv, att: att, b: nb, t: nt, c: c,
                                               heads: heads, p0: p0, p1: p1, overwrite: overwrite)
             }
             return
         }
         let beta: Float = overwrite ? 0 : 1
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Parallel.workers * tt)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.workers * tt)
         defer { scratch.deallocate() }
-        Parallel.chunksIndexed(nb * heads) { k, p0, p1 in
+        plan.chunksIndexed(nb * heads) { k, p0, p1 in
             let da = scratch + k * tt
             for p in p0..<p1 {
                 let b = p / heads, h = p % heads

@@ -2,8 +2,9 @@
 
 public enum Residual {
     /// out[n] = a[n] + b[n]  (out may alias a or b)
-    public static func forward(out: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, n: Int) {
-        Parallel.chunks(n, grain: 8192) { s, e in
+    public static func forward(out: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, n: Int,
+                               plan: ExecutionPlan) {
+        plan.chunks(n, grain: 8192) { s, e in
             var i = s
             while i + 8 <= e { VMath.store(VMath.load(a + i) + VMath.load(b + i), out + i); i += 8 }
             while i < e { out[i] = a[i] + b[i]; i += 1 }
@@ -11,9 +12,9 @@ public enum Residual {
     }
     /// out[n] += sources[0][n] + sources[1][n] + ..., added one source after another (the same bits as one
     /// `forward(out: out, a: out, b: source)` per source, in one pass over memory).
-    public static func addInto(_ out: UnsafeMutablePointer<Float>, sources: [UnsafePointer<Float>], n: Int) {
+    public static func addInto(_ out: UnsafeMutablePointer<Float>, sources: [UnsafePointer<Float>], n: Int, plan: ExecutionPlan) {
         if sources.isEmpty { return }
-        Parallel.chunks(n, grain: 8192) { s, e in
+        plan.chunks(n, grain: 8192) { s, e in
             var i = s
             while i + 8 <= e {
                 var acc = VMath.load(out + i)
@@ -24,22 +25,23 @@ public enum Residual {
         }
     }
     /// Backward, ADDING: da += dout, db += dout.
-    public static func backward(da: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, n: Int) {
-        forward(out: da, a: da, b: dout, n: n)
-        forward(out: db, a: db, b: dout, n: n)
+    public static func backward(da: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, n: Int,
+                                plan: ExecutionPlan) {
+        forward(out: da, a: da, b: dout, n: n, plan: plan)
+        forward(out: db, a: db, b: dout, n: n, plan: plan)
     }
 }
 
 public enum PosEmbedAdd {
     /// x[B, T, C] += pos[T, C]
-    public static func forward(x: UnsafeMutablePointer<Float>, pos: UnsafePointer<Float>, b: Int, t: Int, c: Int) {
-        Parallel.chunks(b, grain: 1) { b0, b1 in
+    public static func forward(x: UnsafeMutablePointer<Float>, pos: UnsafePointer<Float>, b: Int, t: Int, c: Int, plan: ExecutionPlan) {
+        plan.chunks(b, grain: 1) { b0, b1 in
             for bi in b0..<b1 { let r = x + bi * t * c; for i in 0..<(t * c) { r[i] += pos[i] } }
         }
     }
     /// dpos[T, C] += sum over b of dx[B, T, C]
-    public static func backward(dpos: UnsafeMutablePointer<Float>, dx: UnsafePointer<Float>, b: Int, t: Int, c: Int) {
-        Linear.columnSums(into: dpos, dx, n: b, oc: t * c)
+    public static func backward(dpos: UnsafeMutablePointer<Float>, dx: UnsafePointer<Float>, b: Int, t: Int, c: Int, plan: ExecutionPlan) {
+        Linear.columnSums(into: dpos, dx, n: b, oc: t * c, plan: plan)
     }
 }
 

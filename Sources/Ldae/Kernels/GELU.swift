@@ -1,6 +1,6 @@
 // GELU with the exact erf form (torch nn.GELU() default, timm Mlp): gelu(x) = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).
 // Parallel over contiguous chunks; each chunk runs the AVX2 C loop (FastKernels, same erf/exp approximations) when
-// FastKernels.enabled, the Swift loop below otherwise.
+// the plan uses the fast kernels, the Swift loop below otherwise.
 
 public enum GELU {
     static let invSqrt2: Float = 0.70710678118654752
@@ -16,9 +16,9 @@ public enum GELU {
     }
 
     /// out[n] = gelu(inp[n])  (out may alias inp)
-    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
-        let fast = FastKernels.enabled
-        Parallel.chunks(n, grain: 4096) { a, b in
+    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int, plan: ExecutionPlan) {
+        let fast = plan.usesFastKernels
+        plan.chunks(n, grain: 4096) { a, b in
             if fast { FastKernels.geluForward(out: out + a, inp: inp + a, n: b - a); return }
             for i in a..<b { out[i] = value(inp[i]) }
         }
@@ -26,9 +26,9 @@ public enum GELU {
 
     /// Backward, ADDING: dinp[n] += dout[n] * gelu'(inp[n]).
     public static func backward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-                                dout: UnsafePointer<Float>, n: Int) {
-        let fast = FastKernels.enabled
-        Parallel.chunks(n, grain: 4096) { a, b in
+                                dout: UnsafePointer<Float>, n: Int, plan: ExecutionPlan) {
+        let fast = plan.usesFastKernels
+        plan.chunks(n, grain: 4096) { a, b in
             if fast { FastKernels.geluBackward(dinp: dinp + a, inp: inp + a, dout: dout + a, n: b - a); return }
             for i in a..<b { dinp[i] += dout[i] * derivative(inp[i]) }
         }
@@ -36,18 +36,19 @@ public enum GELU {
 
     /// out[n] = gelu(x[n]) and, in place, x[n] = gelu'(x[n]): the model's backward recomputes the activation (for
     /// fc2's weight gradient) and needs the derivative (for fc1's output gradient); one erf serves both.
-    public static func forwardAndDerivative(out: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>, n: Int) {
-        let fast = FastKernels.enabled
-        Parallel.chunks(n, grain: 4096) { a, b in
+    public static func forwardAndDerivative(out: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>, n: Int,
+                                            plan: ExecutionPlan) {
+        let fast = plan.usesFastKernels
+        plan.chunks(n, grain: 4096) { a, b in
             if fast { FastKernels.geluForwardGrad(out: out + a, x: x + a, n: b - a); return }
             for i in a..<b { let v = x[i]; out[i] = value(v); x[i] = derivative(v) }
         }
     }
 
     /// In place: d[n] = d[n] * gelu'(inp[n]) (the model's fused form of `backward` into a fresh buffer).
-    public static func backwardInPlace(_ d: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int) {
-        let fast = FastKernels.enabled
-        Parallel.chunks(n, grain: 4096) { a, b in
+    public static func backwardInPlace(_ d: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int, plan: ExecutionPlan) {
+        let fast = plan.usesFastKernels
+        plan.chunks(n, grain: 4096) { a, b in
             if fast { FastKernels.geluBackwardInPlace(d + a, inp: inp + a, n: b - a); return }
             for i in a..<b { d[i] *= derivative(inp[i]) }
         }

@@ -6,8 +6,8 @@ public enum LayerNorm {
     /// out[N, C] = (inp - mean) * rstd * weight + bias; saves mean[N], rstd[N].
     public static func forward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
                                rstd: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-                               weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, n: Int, c: Int) {
-        Parallel.chunks(n, grain: 64) { r0, r1 in
+                               weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, n: Int, c: Int, plan: ExecutionPlan) {
+        plan.chunks(n, grain: 64) { r0, r1 in
             for r in r0..<r1 {
                 let x = inp + r * c
                 let m = VMath.sum(x, c) / Float(c)
@@ -26,8 +26,8 @@ public enum LayerNorm {
     /// Recomputes the forward output from saved statistics (used by backward passes that did not keep it).
     public static func apply(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, mean: UnsafePointer<Float>,
                              rstd: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-                             n: Int, c: Int) {
-        Parallel.chunks(n, grain: 64) { r0, r1 in
+                             n: Int, c: Int, plan: ExecutionPlan) {
+        plan.chunks(n, grain: 64) { r0, r1 in
             for r in r0..<r1 { normalizeRow(out + r * c, inp + r * c, mean[r], rstd[r], weight, bias, c) }
         }
     }
@@ -47,12 +47,12 @@ public enum LayerNorm {
     public static func backward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                                mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, n: Int, c: Int) {
-        let w = Parallel.workers
+                                mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, n: Int, c: Int, plan: ExecutionPlan) {
+        let w = plan.workers
         let part = UnsafeMutablePointer<Float>.allocate(capacity: w * 2 * c)
         part.initialize(repeating: 0, count: w * 2 * c)
         defer { part.deallocate() }
-        Parallel.chunksIndexed(n, grain: 64) { k, r0, r1 in
+        plan.chunksIndexed(n, grain: 64) { k, r0, r1 in
             let dw = part + k * 2 * c, db = dw + c
             for r in r0..<r1 {
                 let x = inp + r * c, dy = dout + r * c, dx = dinp + r * c

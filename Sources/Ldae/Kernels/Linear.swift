@@ -1,7 +1,7 @@
 // Linear layer (torch nn.Linear, weight [OC, C]) over flat row-major buffers.
-// Rows are split across cores; each core runs a single-threaded sgemm on its rows: ldae's AVX2 kernel for the
-// forward and the input gradient (K = C or OC <= 768), OpenBLAS for the weight gradient (K = N rows, where
-// OpenBLAS is faster: `ldae-train bench --kernels`).
+// Rows are split over the plan's threads; each runs a single-threaded sgemm on its rows: ldae's AVX2 kernel for the
+// forward and the input gradient (K = C or OC, at most a few hundred), OpenBLAS for the weight gradient (K = N rows,
+// long reductions, where OpenBLAS's kernel is the better one; `ldae-train bench --kernels` compares them).
 
 public enum Linear {
     /// out[N, OC] = inp[N, C] @ weight[OC, C]^T + bias[OC]   (accumulate: out += ...)
@@ -11,9 +11,11 @@ public enum Linear {
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                n: Int, c: Int, oc: Int, accumulate: Bool = false,
-                               geluOut: UnsafeMutablePointer<Float>? = nil, packedWeight: UnsafePointer<Float>? = nil) {
-        Parallel.chunks(n, grain: 32) { r0, r1 in
-            FastKernels.sgemm(transA: false, transB: true, m: r1 - r0, n: oc, k: c, alpha: 1,
+                               geluOut: UnsafeMutablePointer<Float>? = nil, packedWeight: UnsafePointer<Float>? = nil,
+                               plan: ExecutionPlan) {
+        let fast = plan.usesFastKernels
+        plan.chunks(n, grain: 32) { r0, r1 in
+            FastKernels.sgemm(fast: fast, transA: false, transB: true, m: r1 - r0, n: oc, k: c, alpha: 1,
                               a: inp + r0 * c, lda: c, b: weight, ldb: c, beta: accumulate ? 1 : 0,
                               c: out + r0 * oc, ldc: oc, bias: bias, geluOut: geluOut.map { $0 + r0 * oc },
                               packedB: packedWeight)
@@ -32,19 +34,21 @@ public enum Linear {
                                 dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 n: Int, c: Int, oc: Int, overwriteDinp: Bool = false,
-                                dinpTimes: UnsafePointer<Float>? = nil, packedWeight: UnsafePointer<Float>? = nil) {
-        precondition(dinpTimes == nil || overwriteDinp, "dinpTimes needs overwriteDinp")
+                                dinpTimes: UnsafePointer<Float>? = nil, packedWeight: UnsafePointer<Float>? = nil,
+                                plan: ExecutionPlan) {
+        require(dinpTimes == nil || overwriteDinp, "dinpTimes needs overwriteDinp")
+        let fast = plan.usesFastKernels
         var biasDone = false
         if let dinp {
             // with the AVX2 kernel the bias gradient comes with this product (column sums of dout taken as its rows are
             // packed or read): per-chunk partial sums, added into dbias in chunk order
-            let fuse = dbias != nil && FastKernels.enabled
-            let k = Parallel.chunkCount(n, grain: 32)
+            let fuse = dbias != nil && fast
+            let k = plan.chunkCount(n, grain: 32)
             let part: UnsafeMutablePointer<Float>? = fuse ? .allocate(capacity: k * oc) : nil
             part?.initialize(repeating: 0, count: k * oc)
             defer { part?.deallocate() }
-            Parallel.chunksIndexed(n, grain: 32) { w, r0, r1 in
-                FastKernels.sgemm(transA: false, transB: false, m: r1 - r0, n: c, k: oc, alpha: 1,
+            plan.chunksIndexed(n, grain: 32) { w, r0, r1 in
+                FastKernels.sgemm(fast: fast, transA: false, transB: false, m: r1 - r0, n: c, k: oc, alpha: 1,
                                   a: dout + r0 * oc, lda: oc, b: weight, ldb: c,
                                   beta: overwriteDinp ? 0 : 1, c: dinp + r0 * c, ldc: c, colsumA: part.map { $0 + w * oc },
                                   mulC: dinpTimes.map { $0 + r0 * c }, packedB: packedWeight)
@@ -56,27 +60,28 @@ public enum Linear {
         }
         // Weight gradient: split the reduction over rows (each core reads half of dout and inp); core 0 adds into
         // dweight, the others into partial sums added at the end.
-        let k = Parallel.chunkCount(n, grain: 256)
+        let k = plan.chunkCount(n, grain: 256)
         let part: UnsafeMutablePointer<Float>? = k > 1 ? .allocate(capacity: (k - 1) * oc * c) : nil
         defer { part?.deallocate() }
-        Parallel.chunksIndexed(n, grain: 256) { w, r0, r1 in
+        plan.chunksIndexed(n, grain: 256) { w, r0, r1 in
             let dst = w == 0 ? dweight : part! + (w - 1) * oc * c
             BLAS.sgemm(transA: true, transB: false, m: oc, n: c, k: r1 - r0, alpha: 1,
                        a: dout + r0 * oc, lda: oc, b: inp + r0 * c, ldb: c, beta: w == 0 ? 1 : 0, c: dst, ldc: c)
         }
         if let part {
-            for w in 1..<k { Residual.forward(out: dweight, a: dweight, b: part + (w - 1) * oc * c, n: oc * c) }
+            for w in 1..<k { Residual.forward(out: dweight, a: dweight, b: part + (w - 1) * oc * c, n: oc * c, plan: plan) }
         }
-        if let dbias, !biasDone { columnSums(into: dbias, dout, n: n, oc: oc) }
+        if let dbias, !biasDone { columnSums(into: dbias, dout, n: n, oc: oc, plan: plan) }
     }
 
     /// acc[OC] += sum over rows of m[N, OC]
-    static func columnSums(into acc: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, n: Int, oc: Int) {
-        let w = Parallel.workers
+    static func columnSums(into acc: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, n: Int, oc: Int,
+                           plan: ExecutionPlan) {
+        let w = plan.workers
         let part = UnsafeMutablePointer<Float>.allocate(capacity: w * oc)
         part.initialize(repeating: 0, count: w * oc)
         defer { part.deallocate() }
-        Parallel.chunksIndexed(n, grain: 64) { k, r0, r1 in
+        plan.chunksIndexed(n, grain: 64) { k, r0, r1 in
             let p = part + k * oc
             for r in r0..<r1 {
                 let row = m + r * oc

@@ -5,7 +5,7 @@ import Foundation
 /// [1-D(dim/2, pos = j) | 1-D(dim/2, pos = i)], 1-D(E, pos) = [sin(pos w_k) | cos(pos w_k)], w_k = 10000^(-k/(E/2)).
 public enum SinCosPosEmbed {
     public static func make(dim: Int, grid: Int) -> [Float] {
-        precondition(dim % 4 == 0)
+        require(dim % 4 == 0)
         let half = dim / 2, quarter = dim / 4
         var out = [Float](repeating: 0, count: grid * grid * dim)
         for i in 0..<grid {

@@ -1,9 +1,8 @@
-// How the chunked passes cut a batch of images into chunks (`LDAEModel.chunkTokens`).
+// How the chunked passes cut a batch of images into chunks (`ExecutionPlan.chunkTokens`).
 //
-// The cores take chunks as they free up, so the work balances except for the last chunk: when the two cores run at
+// The cores take chunks as they free up, so the work balances except for the last chunk: when the cores run at
 // different speeds (other load on a shared machine), one of them can sit idle for up to a whole chunk at the end of
-// each pass. With chunks of 16 images that was up to 240 ms of the forward and 350 ms of the backward in a 2.9 s
-// training step (a `perf` timeline of `ldae-train bench`). So the last chunks get smaller.
+// each pass. So the last chunks get smaller (docs/benchmarks.md has the timeline that showed it).
 
 struct ChunkPlan: Equatable {
     /// The forward's chunks, in hand-out order: guided self-scheduling, each chunk about the remaining images over

@@ -132,8 +132,8 @@ extension LDAEModel {
         var o = 0
         for l in layers { offsets[l, default: []].append(o); o += F * width(of: l) }
         let needDecoder = layers.contains { $0.isDecoder }
-        inferenceShares(batch: batch) { ib, b0, b1 in
-            let nb = b1 - b0, n = nb * T, p = params
+        inferenceShares(batch: batch, t: t) { ib, b0, b1, plan in
+            let nb = b1 - b0
             var pooled = [Float](repeating: 0, count: nb * F * cmax)
             func tap(_ layer: FeatureLayer, _ buf: UnsafePointer<Float>, _ c: Int) {
                 guard let offs = offsets[layer] else { return }
@@ -142,17 +142,13 @@ extension LDAEModel {
                     for off in offs { for i in 0..<nb { (out + (b0 + i) * total + off).update(from: pp.baseAddress! + i * F * c, count: F * c) } }
                 }
             }
-            inferEncoder(ib, x: x + b0 * T * D, t: t.map { $0 + b0 }, batch: nb) { stage, buf in
+            forwardEncoder(x + b0 * T * D, inferenceBuffers(ib, norm: ib.enc), cs: ib.cond.cs, batch: nb, plan: plan) { stage, buf in
                 tap(stage == 0 ? .embed : .block(stage), buf, self.W)
             }
             tap(.final, ib.enc, W)
             guard needDecoder else { return }
-            Linear.forward(out: ib.x, inp: ib.enc, weight: p + decoderEmbed.w, bias: p + decoderEmbed.b, n: n, c: W, oc: V,
-                           packedWeight: packed(decoderEmbed))
-            PosEmbedAdd.forward(x: ib.x, pos: p + decoderPosEmbed, b: nb, t: T, c: V)
-            for (k, bp) in decoderBlocks.enumerated() {
-                blockForward(bp, ib.block, ln: ib.ln, geluOut: ib.block.fc1, cs: ib.cond.cs, batch: nb)
-                tap(.decoderBlock(k + 1), ib.x, V)
+            forwardDecoder(ib.enc, inferenceBuffers(ib, norm: ib.ln), out: nil, cs: ib.cond.cs, batch: nb, plan: plan) { k, buf in
+                tap(.decoderBlock(k), buf, self.V)
             }
         }
     }

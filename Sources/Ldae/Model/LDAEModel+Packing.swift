@@ -1,8 +1,7 @@
-// The token-wise linear weights, packed for the AVX2 GEMM's B operand once per pass instead of once per chunk of
-// rows: the forward packs op(B) = weight^T at its start (every chunk of `forwardChunks` then reads the packed copy;
-// that packing was about 2% of the features time at 16 chunks of a batch of 256), and the backward packs op(B) =
-// weight for the input-gradient products (dinp = dout @ weight) at its start (that packing, per chunk and layer,
-// was about 1% of the training step).
+// The token-wise linear weights, packed for the AVX2 GEMM's B operand once per pass rather than once per chunk of
+// rows (the same weights serve every chunk): the forward packs op(B) = weight^T at its start, every chunk of
+// `forwardChunks` then reads the packed copy; the backward packs op(B) = weight for the input-gradient products
+// (dinp = dout @ weight) at its start.
 
 /// One packed copy of every token linear's weight, in one aligned allocation addressed by offset.
 final class PackedLinearWeights {
@@ -17,9 +16,9 @@ final class PackedLinearWeights {
     deinit { LDAEModel.deallocateAligned(base) }
 
     /// Packs every linear in `lins` from `params` on the fast path; on the portable path marks them unpacked.
-    func pack(_ lins: [LDAEModel.LinearP], params p: UnsafePointer<Float>) {
+    func pack(_ lins: [LDAEModel.LinearP], params p: UnsafePointer<Float>, plan: ExecutionPlan) {
         ready = false
-        guard FastKernels.enabled else { return }
+        guard plan.usesFastKernels else { return }
         func shape(_ l: LDAEModel.LinearP) -> (k: Int, n: Int) { transposed ? (l.inF, l.outF) : (l.outF, l.inF) }
         if base == nil {
             var off = 0
@@ -31,7 +30,7 @@ final class PackedLinearWeights {
             base = LDAEModel.allocateAligned(off)
         }
         let b = base!, offs = offsets, t = transposed
-        Parallel.dynamic(lins.count) { _, i in
+        plan.dynamic(lins.count) { _, i in
             let l = lins[i], s = shape(l)
             FastKernels.packB(transB: t, k: s.k, n: s.n, b: p + l.w, ldb: l.inF, into: b + offs[l.w]!)
         }
@@ -56,11 +55,11 @@ extension LDAEModel {
     }
 
     /// Packs the forward's weights from the current parameters. Called at the start of every forward.
-    func packWeights() { forwardPacks.pack(tokenLinears, params: params) }
+    func packWeights() { forwardPacks.pack(tokenLinears, params: params, plan: plan) }
 
     /// Packs the input-gradient products' weights (every token linear but the patch embedding, whose input needs no
     /// gradient). Called at the start of every backward.
-    func packBackwardWeights() { backwardPacks.pack(Array(tokenLinears.dropFirst()), params: params) }
+    func packBackwardWeights() { backwardPacks.pack(Array(tokenLinears.dropFirst()), params: params, plan: plan) }
 
     /// Linear l's weight as packed by this forward's `packWeights`, or nil (portable path).
     func packed(_ l: LinearP) -> UnsafePointer<Float>? { forwardPacks.weight(l) }

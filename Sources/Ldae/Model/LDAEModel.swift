@@ -13,6 +13,8 @@ public final class LDAEModel {
     public let encoderParameterCount: Int
     public let params: UnsafeMutablePointer<Float>
     public let grads: UnsafeMutablePointer<Float>
+    /// Threads, kernels and chunking of every pass (`ExecutionPlan`).
+    public let plan: ExecutionPlan
 
     public struct TensorInfo: Sendable {
         public let name: String
@@ -56,9 +58,11 @@ public final class LDAEModel {
     let decoderNorm: NormP
     let decoderPred: LinearP
 
-    public init(config: ModelConfig, seed: UInt64) throws {
+    public init(config: ModelConfig, seed: UInt64, plan: ExecutionPlan = .automatic) throws {
         try config.validate()
         self.config = config
+        self.plan = plan
+        inferArenas = (0..<plan.workers).map { _ in Arena() }
         T = config.tokens; D = config.tokenDim; W = config.encoderWidth; V = config.decoderWidth
         adaln = config.timeCond == .adaln
         var list: [TensorInfo] = []
@@ -115,9 +119,14 @@ public final class LDAEModel {
         initialize(seed: seed)
     }
 
-    /// Zeroed floats at a 64-byte (cache-line) boundary: with the arena's 16-float offsets every activation row of
-    /// width 16k then starts on a cache line, so the 32-byte AVX loads and stores of the kernels never straddle two
-    /// (a plain allocate returns page + 16 bytes for large sizes). Free with `deallocateAligned`.
+    /// A model with `other`'s configuration and current parameters that runs with another plan.
+    public convenience init(copying other: LDAEModel, plan: ExecutionPlan) throws {
+        try self.init(config: other.config, seed: 0, plan: plan)
+        params.update(from: other.params, count: parameterCount)
+    }
+
+    /// Zeroed floats at a 64-byte (cache-line) boundary (a plain allocate returns page + 16 bytes for large sizes), so
+    /// that the arenas' 16-float offsets start every buffer on a cache line. Free with `deallocateAligned`.
     static func allocateAligned(_ count: Int) -> UnsafeMutablePointer<Float> {
         let p = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
         let f = p.bindMemory(to: Float.self, capacity: max(1, count))
@@ -175,206 +184,25 @@ public final class LDAEModel {
 
     public func zeroGrad() { grads.update(repeating: 0, count: parameterCount) }
 
-    // MARK: activations (grown on demand; one arena for training, one for inference)
+    // MARK: activations (LDAEModel+Activations.swift; grown on demand)
 
-    final class Arena {
-        var base: UnsafeMutablePointer<Float>? = nil
-        var capacity = 0
-        var batch = 0
-        var used = 0
-        func reset(total: Int) {
-            if total > capacity {
-                LDAEModel.deallocateAligned(base)
-                base = LDAEModel.allocateAligned(total)
-                capacity = total
-            }
-            used = 0
-        }
-        func take(_ n: Int) -> UnsafeMutablePointer<Float> {
-            let p = base! + used
-            used += (n + 15) & ~15
-            return p
-        }
-        func free() { LDAEModel.deallocateAligned(base); base = nil; capacity = 0 }
-    }
-
-    /// Saved activations of one block (training) or shared scratch (inference).
-    struct BlockActs {
-        var xIn: UnsafeMutablePointer<Float>      // [N, C] block input (residual stream)
-        var xMid: UnsafeMutablePointer<Float>     // [N, C] after the attention residual
-        var xOut: UnsafeMutablePointer<Float>     // [N, C] block output
-        var mean1, rstd1, mean2, rstd2: UnsafeMutablePointer<Float>   // [N]
-        var qkv: UnsafeMutablePointer<Float>      // [N, 3C]
-        var att: UnsafeMutablePointer<Float>?     // [B, H, T, T] softmax probabilities (nil: not kept)
-        var attOut: UnsafeMutablePointer<Float>   // [N, C] attention output before proj
-        var fc1: UnsafeMutablePointer<Float>      // [N, Hd] before GELU
-        var mod: UnsafeMutablePointer<Float>?     // [B, 6C] adaLN shift/scale/gate (msa, mlp)
-        var branch: UnsafeMutablePointer<Float>?  // adaLN: [N, C] proj output (attn branch) before the gate
-        var branch2: UnsafeMutablePointer<Float>? // adaLN: [N, C] fc2 output (mlp branch) before the gate
-
-        /// The same buffers from image b0 on (every pointer advanced by b0 images of this block's widths): the view a
-        /// forward chunk of images [b0, b0 + nb) works in.
-        func images(from b0: Int, _ bp: BlockP, tokens T: Int) -> BlockActs {
-            let r = b0 * T, c = bp.width
-            return BlockActs(xIn: xIn + r * c, xMid: xMid + r * c, xOut: xOut + r * c,
-                             mean1: mean1 + r, rstd1: rstd1 + r, mean2: mean2 + r, rstd2: rstd2 + r,
-                             qkv: qkv + r * 3 * c, att: att.map { $0 + b0 * bp.heads * T * T }, attOut: attOut + r * c,
-                             fc1: fc1 + r * bp.hidden, mod: mod.map { $0 + b0 * 6 * c },
-                             branch: branch.map { $0 + r * c }, branch2: branch2.map { $0 + r * c })
-        }
-    }
-
-    struct Scratch {
-        var ln: UnsafeMutablePointer<Float>       // [N, Cmax] LayerNorm output
-        var gelu: UnsafeMutablePointer<Float>     // [N, Hmax] GELU output
-        var small: UnsafeMutablePointer<Float>    // [N, Cmax]
-        var small2: UnsafeMutablePointer<Float>   // [N, Cmax]
-        var big: UnsafeMutablePointer<Float>      // [N, max(Hmax, 3 Cmax)]
-        var dresDec: UnsafeMutablePointer<Float>  // [N, V]
-        var dresEnc: UnsafeMutablePointer<Float>  // [N, W]
-        var dmod: UnsafeMutablePointer<Float>     // [B, 6 Cmax]
-    }
-
-    struct Cond { var freq, h1, s1, c, cs, dcs: UnsafeMutablePointer<Float> }
-
-    func takeCond(_ a: Arena, batch: Int) -> Cond {
-        Cond(freq: a.take(batch * LDAEModel.freqDim), h1: a.take(batch * W), s1: a.take(batch * W),
-             c: a.take(batch * W), cs: a.take(batch * W), dcs: a.take(batch * W))
-    }
-
-    struct TrainActs {
-        var x: UnsafeMutablePointer<Float>        // [N, D] copy of the input
-        var t: UnsafeMutablePointer<Float>        // [B]
-        var enc: [BlockActs]
-        var encOut: UnsafeMutablePointer<Float>   // [N, W] residual stream after the last encoder block
-        var encNorm: UnsafeMutablePointer<Float>  // [N, W] after `norm`
-        var encMean, encRstd: UnsafeMutablePointer<Float>
-        var dec: [BlockActs]
-        var decOut: UnsafeMutablePointer<Float>   // [N, V]
-        var decNorm: UnsafeMutablePointer<Float>  // [N, V]
-        var decMean, decRstd: UnsafeMutablePointer<Float>
-        var out: UnsafeMutablePointer<Float>      // [N, D] x0_hat
-        // adaLN conditioning: freq [B, 256], h1 = mlp.0 [B, W], s1 = SiLU(h1), c = mlp.2 [B, W], cs = SiLU(c) [B, W],
-        // dcs = dL/dcs [B, W]
-        var cond: Cond
-        var s: Scratch
-    }
-
+    /// The training forward's saved activations.
     let train = Arena()
-    /// Inference buffers, one arena per core (each core runs whole chunks of the batch: `inferenceShares`).
-    let inferArenas: [Arena] = (0..<Parallel.workers).map { _ in Arena() }
-    /// Tokens per chunk of the forward (training and inference) and of the backward: the batch is cut into chunks of
-    /// about this many tokens (at least one image); each core runs the whole network on a chunk at a time with the
-    /// kernels serial inside, so the chunk's activations stay in its caches from layer to layer and there is no
-    /// barrier per layer (the forward hands chunks out as cores free up, smaller ones at the end; the backward gives
-    /// each core a fixed share, then hands out a tail of small chunks: `ChunkPlan`, `backward`). At 1024 tokens the
-    /// largest buffer (the tiny config's MLP hidden layer, 1024 x 768 floats) is 3 MB. In `ldae-train bench --kernels`,
-    /// against the whole batch layer by layer: features 0-9% faster (128 tokens: 10% slower), the training forward
-    /// 1.03-1.18x, the backward 1.09-1.39x. 0 or less: the whole batch layer by layer, each kernel split over the cores.
-    public var chunkTokens = 1024
-    /// The forward's last chunks shrink down to this many tokens (`ChunkPlan.guided`); chunkTokens or more: equal
-    /// chunks throughout.
-    public var minChunkTokens = 256
+    /// Inference buffers, one arena per thread (each runs whole chunks of the batch: `inferenceShares`).
+    let inferArenas: [Arena]
+    var acts: TrainActs? = nil
+    /// The batch `acts` was carved for.
+    var trainBatch = 0
+    var lastBatch = 0
+    var hasForward = false
     /// `backward`: the parameter gradients of cores 1..<workers, then of the tail's chunks
     /// ([workerGradsCount][parameterCount]), summed into grads.
     var workerGrads: UnsafeMutablePointer<Float>? = nil
     var workerGradsCount = 0
-    /// At most this many tail chunks in the chunked backward (`ChunkPlan.backward`), each with a gradient buffer of
-    /// its own (parameterCount floats: 25 MB for the tiny config). 0: fixed shares only.
-    public var backwardTailChunks = 4
     /// The token linears' weights packed by `packWeights` (for the forward) and `packBackwardWeights` (for the
     /// input gradients).
     let forwardPacks = PackedLinearWeights(transposed: true)
     let backwardPacks = PackedLinearWeights(transposed: false)
-    var acts: TrainActs? = nil
-    var lastBatch = 0
-    var hasForward = false
-
-    var cmax: Int { max(W, V) }
-    var hmax: Int { cmax * config.mlpRatio }
-
-    func makeScratch(_ a: Arena, batch: Int) -> Scratch {
-        let n = batch * T
-        return Scratch(ln: a.take(n * cmax), gelu: a.take(n * hmax), small: a.take(n * cmax), small2: a.take(n * cmax),
-                       big: a.take(n * max(hmax, 3 * cmax)), dresDec: a.take(n * V), dresEnc: a.take(n * W),
-                       dmod: a.take(batch * 6 * cmax))
-    }
-
-    func scratchSize(batch: Int) -> Int {
-        let n = batch * T
-        return 16 * 8 + n * cmax * 3 + n * hmax + n * max(hmax, 3 * cmax) + n * (V + W) + batch * 6 * cmax
-    }
-
-    func blockActsSize(_ bp: BlockP, batch: Int) -> Int {
-        let n = batch * T, c = bp.width
-        var s = n * c * 3 + 4 * n + n * 3 * c + batch * bp.heads * T * T + n * c + n * bp.hidden + 16 * 12
-        if adaln { s += batch * 6 * c + 2 * n * c }
-        return s
-    }
-
-    func takeBlockActs(_ a: Arena, _ bp: BlockP, batch: Int, xIn: UnsafeMutablePointer<Float>) -> BlockActs {
-        let n = batch * T, c = bp.width
-        return BlockActs(xIn: xIn, xMid: a.take(n * c), xOut: a.take(n * c),
-                         mean1: a.take(n), rstd1: a.take(n), mean2: a.take(n), rstd2: a.take(n),
-                         qkv: a.take(n * 3 * c), att: a.take(batch * bp.heads * T * T), attOut: a.take(n * c),
-                         fc1: a.take(n * bp.hidden),
-                         mod: adaln ? a.take(batch * 6 * c) : nil,
-                         branch: adaln ? a.take(n * c) : nil, branch2: adaln ? a.take(n * c) : nil)
-    }
-
-    /// The training buffers from image b0 on (see `BlockActs.images`); the scratch rows at the widest layer's stride.
-    func images(from b0: Int, of a: TrainActs) -> TrainActs {
-        let r = b0 * T, f = LDAEModel.freqDim, s = a.s
-        return TrainActs(
-            x: a.x + r * D, t: a.t + b0,
-            enc: zip(a.enc, blocks).map { $0.images(from: b0, $1, tokens: T) },
-            encOut: a.encOut + r * W, encNorm: a.encNorm + r * W, encMean: a.encMean + r, encRstd: a.encRstd + r,
-            dec: zip(a.dec, decoderBlocks).map { $0.images(from: b0, $1, tokens: T) },
-            decOut: a.decOut + r * V, decNorm: a.decNorm + r * V, decMean: a.decMean + r, decRstd: a.decRstd + r,
-            out: a.out + r * D,
-            cond: Cond(freq: a.cond.freq + b0 * f, h1: a.cond.h1 + b0 * W, s1: a.cond.s1 + b0 * W, c: a.cond.c + b0 * W,
-                       cs: a.cond.cs + b0 * W, dcs: a.cond.dcs + b0 * W),
-            s: Scratch(ln: s.ln + r * cmax, gelu: s.gelu + r * hmax, small: s.small + r * cmax, small2: s.small2 + r * cmax,
-                       big: s.big + r * max(hmax, 3 * cmax), dresDec: s.dresDec + r * V, dresEnc: s.dresEnc + r * W,
-                       dmod: s.dmod + b0 * 6 * cmax))
-    }
-
-    func ensureTraining(batch: Int) -> TrainActs {
-        if let a = acts, train.batch == batch { return a }
-        let n = batch * T
-        var total = scratchSize(batch: batch) + n * D * 2 + batch + 16 * 20
-        total += n * W * 2 + n * 2 + n * V * 2 + n * 2 + n * W
-        total += batch * (LDAEModel.freqDim + 5 * W)
-        for bp in blocks + decoderBlocks { total += blockActsSize(bp, batch: batch) }
-        total += n * V
-        train.reset(total: total)
-        train.batch = batch
-        let x = train.take(n * D), t = train.take(batch)
-        let embed = train.take(n * W)
-        var enc: [BlockActs] = []
-        var cur = embed
-        for bp in blocks { let ba = takeBlockActs(train, bp, batch: batch, xIn: cur); enc.append(ba); cur = ba.xOut }
-        let encOut = cur
-        let encNorm = train.take(n * W), encMean = train.take(n), encRstd = train.take(n)
-        let dembed = train.take(n * V)
-        var dec: [BlockActs] = []
-        cur = dembed
-        for bp in decoderBlocks { let ba = takeBlockActs(train, bp, batch: batch, xIn: cur); dec.append(ba); cur = ba.xOut }
-        let decOut = cur
-        let decNorm = train.take(n * V), decMean = train.take(n), decRstd = train.take(n)
-        let out = train.take(n * D)
-        let cond = takeCond(train, batch: batch)
-        let s = makeScratch(train, batch: batch)
-        precondition(train.used <= train.capacity)
-        let a = TrainActs(x: x, t: t, enc: enc, encOut: encOut, encNorm: encNorm, encMean: encMean, encRstd: encRstd,
-                          dec: dec, decOut: decOut, decNorm: decNorm, decMean: decMean, decRstd: decRstd, out: out,
-                          cond: cond, s: s)
-        acts = a
-        return a
-    }
-
-    /// Bytes of activation memory held for training at `batch` (for reports).
-    public func activationBytes(batch: Int) -> Int { train.capacity * 4 + inferArenas.reduce(0) { $0 + $1.capacity * 4 } }
 
     // MARK: FLOPs
 

@@ -86,7 +86,7 @@ public struct PCABasis: Sendable {
     /// Latent of the top d components: z[n, d] = (x[n, D] - mean) V_d^T.
     public func project(_ x: [Float], count n: Int, d: Int) -> [Float] {
         let D = dim
-        precondition(x.count == n * D && d <= D)
+        require(x.count == n * D && d <= D)
         var c = x
         for i in 0..<n { for j in 0..<D { c[i * D + j] -= mean[j] } }
         var z = [Float](repeating: 0, count: n * d)
@@ -101,7 +101,7 @@ public struct PCABasis: Sendable {
     /// Pixels from a top-d latent: x[n, D] = mean + z[n, d] V_d.
     public func reconstruct(_ z: [Float], count n: Int, d: Int) -> [Float] {
         let D = dim
-        precondition(z.count == n * d && d <= D)
+        require(z.count == n * d && d <= D)
         var x = [Float](repeating: 0, count: n * D)
         for i in 0..<n { for j in 0..<D { x[i * D + j] = mean[j] } }
         if n == 0 || d == 0 { return x }

@@ -30,12 +30,12 @@ public enum PCAFigures {
     /// `images` are patchified uint8 images [T, D] of `geometry`.
     public static func reconstructions(_ b: PCABasis, images: [[UInt8]], geometry g: PatchGeometry,
                                        dims: [Int]) -> ImageGrid {
-        precondition(g.tokenDim == b.dim)
+        require(g.tokenDim == b.dim)
         let S = g.imageSize, T = g.tokens
         var grid = ImageGrid(rows: max(1, images.count), cols: 1 + dims.count, tileWidth: S, tileHeight: S,
                              scale: ImageGrid.upscale(tile: S, target: 96), padding: 3, background: (255, 255, 255))
         for (r, img) in images.enumerated() {
-            precondition(img.count == g.valuesPerImage)
+            require(img.count == g.valuesPerImage)
             grid.place(row: r, col: 0, patches: img, geometry: g)
             let x = img.map { PixelScaling.table[Int($0)] }   // [T, D]
             for (c, d) in dims.enumerated() {

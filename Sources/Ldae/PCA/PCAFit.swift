@@ -36,7 +36,7 @@ public struct CovarianceAccumulator: Sendable {
     public static let byteBlockRows = 1024
 
     public init(dim: Int) {
-        precondition(dim > 0)
+        require(dim > 0)
         self.dim = dim
         moments = Moments(dim: dim)
         byteSum = [Double](repeating: 0, count: dim)
@@ -69,7 +69,7 @@ public struct CovarianceAccumulator: Sendable {
 
     /// Adds `n` rows of float data [n, D] (copied to float64 internally, in blocks).
     public mutating func add(floats x: [Float], rows n: Int) {
-        precondition(x.count == n * dim)
+        require(x.count == n * dim)
         let B = CovarianceAccumulator.blockRows(dim: dim)
         var buf = [Double](repeating: 0, count: B * dim)
         var r = 0
@@ -182,7 +182,7 @@ public struct CovarianceAccumulator: Sendable {
 
     /// Combines another accumulator (e.g. one per worker thread) into this one.
     public mutating func merge(_ o: CovarianceAccumulator) {
-        precondition(o.dim == dim)
+        require(o.dim == dim)
         moments = CovarianceAccumulator.combine(moments, o.moments)
         byteCount += o.byteCount
         for j in 0..<dim { byteSum[j] += o.byteSum[j] }

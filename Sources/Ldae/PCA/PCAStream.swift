@@ -1,68 +1,10 @@
 import Foundation
 
-/// Seeded selection of exactly `target` of `total` items in one sequential pass (Knuth's selection
-/// sampling, TAOCP 3.4.2 Algorithm S): item i is taken with probability (still needed) / (still left).
-/// Every subset of size `target` is equally likely, so the sample is spread over the whole stream
-/// (all shards), and the same seed always selects the same items.
-public struct PatchSampler: Sendable {
-    public let total: Int
-    public let target: Int
-    public private(set) var seen = 0
-    public private(set) var selected = 0
-    private var rng: RNG
-
-    public init(total: Int, target: Int, seed: UInt64) {
-        precondition(total >= 0 && target >= 0)
-        self.total = total; self.target = min(target, total)
-        rng = RNG(seed: seed, stream: 0x5043_41)   // "PCA"
-    }
-
-    public var takesAll: Bool { target == total }
-
-    /// Whether the next item is selected.
-    @inline(__always)
-    public mutating func next() -> Bool {
-        precondition(seen < total, "PatchSampler: more items than declared")
-        let left = total - seen, need = target - selected
-        seen += 1
-        if need == 0 { return false }
-        if need >= left || Double(left) * rng.uniform() < Double(need) { selected += 1; return true }
-        return false
-    }
-}
-
-/// A bounded blocking queue between the reader thread and the accumulating thread.
-final class BlockQueue<T>: @unchecked Sendable {
-    private var items: [T] = []
-    private var finished = false
-    private var error: Error?
-    private let cond = NSCondition()
-    private let capacity: Int
-    init(capacity: Int) { self.capacity = capacity }
-
-    func put(_ x: T) {
-        cond.lock(); defer { cond.unlock() }
-        while items.count >= capacity && !finished { cond.wait() }
-        items.append(x); cond.broadcast()
-    }
-    /// Ends the stream (with an error when reading failed); also releases a blocked producer.
-    func finish(_ e: Error? = nil) {
-        cond.lock(); defer { cond.unlock() }
-        finished = true; if error == nil { error = e }; cond.broadcast()
-    }
-    /// Whether the stream has ended (the consumer may end it early to stop the producer).
-    var isFinished: Bool { cond.lock(); defer { cond.unlock() }; return finished }
-    /// The next item, or nil at the end of the stream; rethrows the producer's error.
-    func take() throws -> T? {
-        cond.lock(); defer { cond.unlock() }
-        while items.isEmpty && !finished { cond.wait() }
-        if let e = error { throw e }
-        if items.isEmpty { return nil }
-        let x = items.removeFirst(); cond.broadcast(); return x
-    }
-}
-
 /// Fits a patch PCA basis by streaming every patch (or a seeded subsample) of a shard set.
+///
+/// accumulate = start (the beginning, or a saved state) -> a reader thread reads uint8 chunks of whole images (HDF5
+/// hyperslabs, about 16 MB) and picks the subsample's rows -> this thread adds them to the float64 covariance sums,
+/// saving the state every `interval` seconds. A resumed run gives the same sums, bit for bit, as an uninterrupted one.
 public enum PCAStream {
     /// One chunk read from disk: uint8 patches [images * T, D] and, when subsampling, the selected rows.
     struct Chunk: @unchecked Sendable {
@@ -74,106 +16,121 @@ public enum PCAStream {
         var nextShard: Int, nextRow: Int, patchesSeen: Int
     }
 
+    /// Where a pass starts: shard, row, patches passed and images done so far.
+    struct Position: Sendable { var shard = 0, row = 0, patchesSeen = 0, imagesDone = 0 }
+
     /// Streams `set` into a covariance accumulator. `maxPatches`: a deterministic seeded subsample of
     /// exactly that many patches spread over all shards (nil or >= the total: every patch).
-    /// A reader thread reads uint8 chunks (HDF5 hyperslabs, about 16 MB of whole images) while this thread
-    /// converts and accumulates. With `checkpointing`, the state is saved every `interval` seconds and a
-    /// run continues from a saved state (the result is the same, bit for bit, as without interruption).
     public static func accumulate(_ set: ShardSet, maxPatches: Int? = nil, seed: UInt64 = 0,
                                   progress: Progress? = nil, checkpointing: PCACheckpointing? = nil,
                                   chunkImages: Int? = nil) throws -> CovarianceAccumulator {
         let g = set.geometry
-        let T = g.tokens, D = g.tokenDim
-        let total = set.count * T
         if let m = maxPatches, m < 2 { throw LdaeError("--max-patches must be at least 2, got \(m)") }
         let identity = PCAResumeState.identity(set, maxPatches: maxPatches, seed: seed)
-
-        // Where to start: the beginning, or a saved state.
-        var acc = CovarianceAccumulator(dim: D)
-        var startShard = 0, startRow = 0, startSeen = 0, imagesDone = 0
-        if let ck = checkpointing, ck.resume, FileUtil.exists(ck.path) {
-            let st = try PCAResumeState.load(ck.path)
-            guard st.identity == identity else {
-                throw LdaeError("resume file was written for other data or settings (\(st.identity)); delete it to start over", file: ck.path)
-            }
-            acc = st.accumulator
-            startShard = st.shard; startRow = st.row; startSeen = st.patchesSeen; imagesDone = st.imagesDone
-            eprint("resuming from \(ck.path): \(imagesDone) of \(set.count) images done, \(acc.count) patches accumulated")
-        }
+        var (acc, at) = try start(set, identity: identity, checkpointing: checkpointing)
+        let total = set.count * g.tokens
         var sampler = PatchSampler(total: total, target: maxPatches ?? total, seed: seed)
-        if !sampler.takesAll { for _ in 0..<startSeen { _ = sampler.next() } }   // replay to the saved position
-        let chunk = max(1, chunkImages ?? (16 << 20) / g.valuesPerImage)
+        if !sampler.takesAll { for _ in 0..<at.patchesSeen { _ = sampler.next() } }   // replay to the saved position
+        progress?.advance(at.imagesDone)
         let queue = BlockQueue<Chunk>(capacity: 2)
-        progress?.advance(imagesDone)
-
-        let startSampler = sampler
-        let (startShard0, startRow0, startSeen0) = (startShard, startRow, startSeen)
-        let reader = Thread {
-            let (startShard, startRow, startSeen) = (startShard0, startRow0, startSeen0)
-            var sampler = startSampler
-            var seen = startSeen
-            do {
-                for (i, e) in set.shards.enumerated() where i >= startShard {
-                    let f = try set.open(shard: i)
-                    defer { try? f.close() }
-                    let pd = try f.dataset(ShardFormat.patches)
-                    defer { pd.close() }
-                    guard pd.shape == [e.count, T, D] else {
-                        throw LdaeError("patches has shape \(pd.shape), expected [\(e.count), \(T), \(D)]", file: e.path)
-                    }
-                    guard pd.elementDescription.isInteger && pd.elementDescription.size == 1 else {
-                        throw LdaeError("patches is not uint8", file: e.path)
-                    }
-                    var r = i == startShard ? startRow : 0
-                    while r < e.count {
-                        if queue.isFinished { return }
-                        let n = min(chunk, e.count - r)
-                        var sel: [Int32]? = nil
-                        if !sampler.takesAll {
-                            var s: [Int32] = []
-                            for k in 0..<(n * T) where sampler.next() { s.append(Int32(k)) }
-                            sel = s
-                        }
-                        var bytes: [UInt8] = []
-                        if sel?.isEmpty != true {
-                            bytes = [UInt8](repeating: 0, count: n * T * D)
-                            try bytes.withUnsafeMutableBytes { try pd.read(rowStart: r, rows: n, into: $0.baseAddress!, as: UInt8.self) }
-                        }
-                        r += n
-                        seen += n * T
-                        let last = r == e.count
-                        queue.put(Chunk(bytes: bytes, rows: n * T, selected: sel, images: n,
-                                        nextShard: last ? i + 1 : i, nextRow: last ? 0 : r, patchesSeen: seen))
-                    }
-                }
-                queue.finish()
-            } catch {
-                queue.finish(error)
-            }
-        }
+        let chunk = max(1, chunkImages ?? (16 << 20) / g.valuesPerImage)
+        let (from, startSampler) = (at, sampler)
+        let reader = Thread { readChunks(set, from: from, sampler: startSampler, chunkImages: chunk, into: queue) }
         reader.stackSize = 1 << 22
         reader.start()
         defer { queue.finish() }   // stops the reader if this thread leaves early
+        var lastSave = Date()
+        try addChunks(from: queue, to: &acc, dim: g.tokenDim, imagesDone: &at.imagesDone, progress: progress) { acc, c, done, chunks in
+            // the resume state, every `interval` seconds (and at `stopAfterChunks`, the tests' interruption)
+            guard let ck = checkpointing, Date().timeIntervalSince(lastSave) >= ck.interval || ck.stopAfterChunks == chunks else { return }
+            try PCAResumeState(identity: identity, shard: c.nextShard, row: c.nextRow, patchesSeen: c.patchesSeen,
+                               imagesDone: done, accumulator: acc).save(ck.path)
+            lastSave = Date()
+            if ck.stopAfterChunks == chunks { throw LdaeError("stopped after \(chunks) chunks (test interruption)", file: ck.path) }
+        }
+        return acc
+    }
 
+    /// The accumulator and position to start from: empty at the beginning, or a saved state of the same data and
+    /// settings (`checkpointing.resume`).
+    static func start(_ set: ShardSet, identity: String, checkpointing: PCACheckpointing?) throws -> (CovarianceAccumulator, Position) {
+        guard let ck = checkpointing, ck.resume, FileUtil.exists(ck.path) else {
+            return (CovarianceAccumulator(dim: set.geometry.tokenDim), Position())
+        }
+        let st = try PCAResumeState.load(ck.path)
+        guard st.identity == identity else {
+            throw LdaeError("resume file was written for other data or settings (\(st.identity)); delete it to start over", file: ck.path)
+        }
+        eprint("resuming from \(ck.path): \(st.imagesDone) of \(set.count) images done, \(st.accumulator.count) patches accumulated")
+        return (st.accumulator, Position(shard: st.shard, row: st.row, patchesSeen: st.patchesSeen, imagesDone: st.imagesDone))
+    }
+
+    /// The reader thread: chunks of `chunkImages` images from `at` on, each with the subsample's rows; ends the
+    /// queue at the end of the set (or with the error that stopped it).
+    static func readChunks(_ set: ShardSet, from at: Position, sampler start: PatchSampler, chunkImages chunk: Int,
+                           into queue: BlockQueue<Chunk>) {
+        let T = set.geometry.tokens, D = set.geometry.tokenDim
+        var sampler = start, seen = at.patchesSeen
+        do {
+            for (i, e) in set.shards.enumerated() where i >= at.shard {
+                let f = try set.open(shard: i)
+                defer { try? f.close() }
+                let pd = try f.dataset(ShardFormat.patches)
+                defer { pd.close() }
+                guard pd.shape == [e.count, T, D] else {
+                    throw LdaeError("patches has shape \(pd.shape), expected [\(e.count), \(T), \(D)]", file: e.path)
+                }
+                guard pd.elementDescription.isInteger && pd.elementDescription.size == 1 else {
+                    throw LdaeError("patches is not uint8", file: e.path)
+                }
+                var r = i == at.shard ? at.row : 0
+                while r < e.count {
+                    if queue.isFinished { return }
+                    let n = min(chunk, e.count - r)
+                    var sel: [Int32]? = nil
+                    if !sampler.takesAll {
+                        var s: [Int32] = []
+                        for k in 0..<(n * T) where sampler.next() { s.append(Int32(k)) }
+                        sel = s
+                    }
+                    var bytes: [UInt8] = []
+                    if sel?.isEmpty != true {
+                        bytes = [UInt8](repeating: 0, count: n * T * D)
+                        try bytes.withUnsafeMutableBytes { try pd.read(rowStart: r, rows: n, into: $0.baseAddress!, as: UInt8.self) }
+                    }
+                    r += n
+                    seen += n * T
+                    let last = r == e.count
+                    queue.put(Chunk(bytes: bytes, rows: n * T, selected: sel, images: n,
+                                    nextShard: last ? i + 1 : i, nextRow: last ? 0 : r, patchesSeen: seen))
+                }
+            }
+            queue.finish()
+        } catch {
+            queue.finish(error)
+        }
+    }
+
+    /// This thread: every chunk's rows (its subsample gathered into blocks) added to acc, then `after` (the resume
+    /// state's save) with the chunk, the images done and the chunks done.
+    static func addChunks(from queue: BlockQueue<Chunk>, to acc: inout CovarianceAccumulator, dim D: Int, imagesDone: inout Int,
+                          progress: Progress?,
+                          after: (CovarianceAccumulator, Chunk, Int, Int) throws -> Void) throws {
         let B = CovarianceAccumulator.byteBlockRows * 16   // rows gathered per call when subsampling
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: CovarianceAccumulator.byteScratchCount(dim: D))
         defer { scratch.deallocate() }
         var gather = [UInt8](repeating: 0, count: B * D)
-        var lastSave = Date(), chunks = 0
+        var chunks = 0
         while let c = try queue.take() {
             if let sel = c.selected {
                 var k = 0
                 while k < sel.count {
                     let m = min(B, sel.count - k)
-                    c.bytes.withUnsafeBufferPointer { src in
-                        gather.withUnsafeMutableBufferPointer { dst in
-                            for i in 0..<m {
-                                let row = Int(sel[k + i])
-                                UnsafeMutableRawPointer(dst.baseAddress! + i * D)
-                                    .copyMemory(from: src.baseAddress! + row * D, byteCount: D)
-                            }
+                    c.bytes.withUnsafeBufferPointer { src in gather.withUnsafeMutableBufferPointer { dst in
+                        for i in 0..<m {
+                            UnsafeMutableRawPointer(dst.baseAddress! + i * D).copyMemory(from: src.baseAddress! + Int(sel[k + i]) * D, byteCount: D)
                         }
-                    }
+                    } }
                     gather.withUnsafeBufferPointer { acc.add(bytes: $0.baseAddress!, rows: m, scratch: scratch) }
                     k += m
                 }
@@ -183,14 +140,8 @@ public enum PCAStream {
             imagesDone += c.images
             chunks += 1
             progress?.advance(c.images, extra: "\(acc.count) patches")
-            if let ck = checkpointing, Date().timeIntervalSince(lastSave) >= ck.interval || ck.stopAfterChunks == chunks {
-                try PCAResumeState(identity: identity, shard: c.nextShard, row: c.nextRow, patchesSeen: c.patchesSeen,
-                                   imagesDone: imagesDone, accumulator: acc).save(ck.path)
-                lastSave = Date()
-                if ck.stopAfterChunks == chunks { throw LdaeError("stopped after \(chunks) chunks (test interruption)", file: ck.path) }
-            }
+            try after(acc, c, imagesDone, chunks)
         }
-        return acc
     }
 
     /// Accumulates and decomposes: the basis of `set`, recording the sample count and the index sha256.

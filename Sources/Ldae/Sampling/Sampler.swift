@@ -1,7 +1,7 @@
 import Foundation
 
-/// The diffusion side of the deconstruction (issue 18): DDPM ancestral sampling, DDIM (eta in [0, 1]) and DDIM
-/// inversion from a trained denoiser, for every schedule, target and tokenizer the trainer supports.
+/// The diffusion side of the deconstruction: DDPM ancestral sampling, DDIM (eta in [0, 1]) and DDIM inversion from a
+/// trained denoiser, for every schedule, target and tokenizer the trainer supports (steps in Sampler+Steps.swift).
 ///
 /// The process. For t in 1...T the trainer corrupts z_t = gamma_t z0 + sigma_t eps (`NoiseSchedule.gammaSigma`;
 /// without input scaling gamma_t = 1 for every schedule, a variance-exploding process; the ldae schedule has
@@ -40,8 +40,8 @@ import Foundation
 /// residual ones included), for the noise target mean + V_d^T x0hat.
 ///
 /// Time conditioning as in training (`TrainStep`): the model gets t_frac = (t - 1) / T; models without it get nil.
-/// Deterministic: image i draws its prior and step noise from RNG(seed, stream: i), so results do not depend on the
-/// batch size.
+/// Deterministic: image i draws its prior and step noise from RNG(seed, stream: i), and the latent <-> pixel products
+/// run one image at a time, so results do not depend on the batch size.
 public struct DiffusionSampler: @unchecked Sendable {
     public enum Method: String, Sendable, CaseIterable { case ddpm, ddim }
     public enum Prediction: Sendable { case cleanImage, noise }
@@ -146,6 +146,14 @@ public struct DiffusionSampler: @unchecked Sendable {
 
     // MARK: latent <-> pixels
 
+    /// body(first row, rows) over blocks of one image's tokens: the same product shape whatever the batch, so each
+    /// image's values do not depend on how many are sampled together (OpenBLAS's results can depend on the row count).
+    private func perImage(rows n: Int, _ body: (Int, Int) -> Void) {
+        let T = max(1, geometry.tokens)
+        var r0 = 0
+        while r0 < n { let m = min(T, n - r0); body(r0, m); r0 += m }
+    }
+
     /// x [n, D] = mean + (s * u) [n, d] V_d.
     func toPixels(_ u: [Float], rows n: Int) -> [Float] {
         if identity { return u }
@@ -154,7 +162,12 @@ public struct DiffusionSampler: @unchecked Sendable {
         for i in 0..<n { for k in 0..<d { z[i * d + k] *= scale[k] } }
         var x = [Float](repeating: 0, count: n * D)
         for i in 0..<n { for j in 0..<D { x[i * D + j] = mean[j] } }
-        BLAS.sgemm(transA: false, transB: false, m: n, n: D, k: d, alpha: 1, a: z, lda: d, b: basis, ldb: D, beta: 1, c: &x, ldc: D)
+        z.withUnsafeBufferPointer { zp in x.withUnsafeMutableBufferPointer { xp in
+            perImage(rows: n) { r0, m in
+                BLAS.sgemm(transA: false, transB: false, m: m, n: D, k: d, alpha: 1, a: zp.baseAddress! + r0 * d, lda: d,
+                           b: basis, ldb: D, beta: 1, c: xp.baseAddress! + r0 * D, ldc: D)
+            }
+        } }
         return x
     }
 
@@ -165,175 +178,13 @@ public struct DiffusionSampler: @unchecked Sendable {
         var c = x
         if centered { for i in 0..<n { for j in 0..<D { c[i * D + j] -= mean[j] } } }
         var z = [Float](repeating: 0, count: n * d)
-        BLAS.sgemm(transA: false, transB: true, m: n, n: d, k: D, alpha: 1, a: c, lda: D, b: basis, ldb: D, beta: 0, c: &z, ldc: d)
+        c.withUnsafeBufferPointer { cp in z.withUnsafeMutableBufferPointer { zp in
+            perImage(rows: n) { r0, m in
+                BLAS.sgemm(transA: false, transB: true, m: m, n: d, k: D, alpha: 1, a: cp.baseAddress! + r0 * D, lda: D,
+                           b: basis, ldb: D, beta: 0, c: zp.baseAddress! + r0 * d, ldc: d)
+            }
+        } }
         for i in 0..<n { for k in 0..<d { z[i * d + k] /= scale[k] } }
         return z
-    }
-
-    // MARK: steps
-
-    /// The model at level `lv` on latents z [b, T, d]: (x0hat, epshat) in the latent and x0hat in pixels [b, T, D].
-    public func predict(_ z: [Float], batch b: Int, at lv: Level, denoiser: Denoiser) -> (x0: [Float], eps: [Float], pixels: [Float]) {
-        let n = b * geometry.tokens
-        let x = toPixels(z, rows: n)
-        var out = [Float](repeating: 0, count: n * geometry.tokenDim)
-        let tf = [Float](repeating: Float(max(lv.t, 1) - 1) / Float(timesteps), count: b)
-        x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in tf.withUnsafeBufferPointer { tp in
-            denoiser(xp.baseAddress!, timeConditioned ? tp.baseAddress! : nil, b, op.baseAddress!)
-        } } }
-        let g = Float(lv.gamma), s = Float(lv.sigma)
-        var x0: [Float], eps: [Float], pixels: [Float]
-        switch prediction {
-        case .cleanImage:
-            pixels = out
-            x0 = toLatent(out, rows: n)
-            eps = []
-        case .noise:
-            eps = toLatent(out, rows: n, centered: false)
-            let gi = 1 / max(g, 1e-3)
-            x0 = (0..<z.count).map { (z[$0] - s * eps[$0]) * gi }
-            pixels = toPixels(x0, rows: n)
-        }
-        if clipX0 {
-            for k in pixels.indices { pixels[k] = min(1, max(-1, pixels[k])) }
-            x0 = toLatent(pixels, rows: n)
-            eps = []
-        }
-        if eps.isEmpty { eps = s > 0 ? (0..<z.count).map { (z[$0] - g * x0[$0]) / s } : [Float](repeating: 0, count: z.count) }
-        return (x0, eps, pixels)
-    }
-
-    /// One reverse step z_t -> z_s (s less noisy) in place; noise xi [b, T, d] (nil = zeros). Returns x0hat in pixels.
-    @discardableResult
-    public func reverseStep(_ z: inout [Float], batch b: Int, from t: Level, to s: Level, method: Method, eta: Double,
-                            noise: [Float]?, denoiser: Denoiser) -> [Float] {
-        let p = predict(z, batch: b, at: t, denoiser: denoiser)
-        let xi = noise ?? [Float](repeating: 0, count: z.count)
-        switch method {
-        case .ddpm:
-            let (cz, cx, v) = Self.posterior(from: t, to: s)
-            let a = Float(cz), c = Float(cx), sd = Float(v.squareRoot())
-            for k in z.indices { z[k] = a * z[k] + c * p.x0[k] + sd * xi[k] }
-        case .ddim:
-            let (cx, ce, cn) = Self.ddim(from: t, to: s, eta: eta)
-            let a = Float(cx), e = Float(ce), c = Float(cn)
-            for k in z.indices { z[k] = a * p.x0[k] + e * p.eps[k] + c * xi[k] }
-        }
-        return p.pixels
-    }
-
-    /// Samples n images: pixel-scaled patches [n, T, D]. `start`: latents z_{t_S} [n, T, d] (e.g. from `invert`)
-    /// instead of prior draws. `progress` advances by one per image and step.
-    public func generate(count n: Int, timesteps ts: [Int], method: Method, eta: Double = 0, seed: UInt64 = 0,
-                         batch: Int = 64, start: [Float]? = nil, progress: Progress? = nil, denoiser: Denoiser) throws -> [Float] {
-        try checkTimesteps(ts)
-        guard eta >= 0 && eta <= 1 else { throw LdaeError("DDIM eta must be in [0, 1], got \(eta)") }
-        let L = geometry.tokens * latentDim, V = geometry.valuesPerImage, d = latentDim
-        precondition(start == nil || start!.count == n * L)
-        let noisy = method == .ddpm || eta > 0
-        var result = [Float](repeating: 0, count: n * V)
-        Parallel.withSingleThreadedBLAS {
-            var b0 = 0
-            while b0 < n {
-                let b = min(max(1, batch), n - b0)
-                var rngs = (b0..<(b0 + b)).map { RNG(seed: seed, stream: UInt64($0)) }
-                func draw() -> [Float] { rngs.indices.flatMap { i in (0..<L).map { _ in Float(rngs[i].normal()) } } }
-                let top = level(ts.last!)
-                var z: [Float]
-                if let start { z = Array(start[(b0 * L)..<((b0 + b) * L)]) } else {
-                    z = draw()
-                    for k in z.indices {
-                        let i = k % d
-                        let sd = (top.gamma * top.gamma * Double(priorVariance[i]) + top.sigma * top.sigma).squareRoot()
-                        z[k] = Float(top.gamma) * priorMean[i] + Float(sd) * z[k]
-                    }
-                }
-                for i in stride(from: ts.count - 1, through: 0, by: -1) {
-                    let s = level(i > 0 ? ts[i - 1] : 0)
-                    let x0 = reverseStep(&z, batch: b, from: level(ts[i]), to: s, method: method, eta: eta,
-                                         noise: noisy && i > 0 ? draw() : nil, denoiser: denoiser)
-                    if i == 0 { result.replaceSubrange((b0 * V)..<((b0 + b) * V), with: x0) }
-                    progress?.advance(b)
-                }
-                b0 += b
-            }
-        }
-        return result
-    }
-
-    /// DDIM (eta = 0) inversion of clean pixel-scaled images x0 [n, T, D] to latents z_{t_S} [n, T, d].
-    public func invert(_ x0: [Float], count n: Int, timesteps ts: [Int], batch: Int = 64, progress: Progress? = nil,
-                       denoiser: Denoiser) throws -> [Float] {
-        try checkTimesteps(ts)
-        let V = geometry.valuesPerImage, T = geometry.tokens, L = T * latentDim
-        precondition(x0.count == n * V)
-        var result = [Float](repeating: 0, count: n * L)
-        Parallel.withSingleThreadedBLAS {
-            var b0 = 0
-            while b0 < n {
-                let b = min(max(1, batch), n - b0)
-                var z = toLatent(Array(x0[(b0 * V)..<((b0 + b) * V)]), rows: b * T)
-                var cur = level(0)
-                for t in ts {
-                    let next = level(t)
-                    let (x0hat, eps): ([Float], [Float])
-                    if cur.sigma > 0 {
-                        let p = predict(z, batch: b, at: cur, denoiser: denoiser); (x0hat, eps) = (p.x0, p.eps)
-                    } else {
-                        // z = z0 exactly; the model at the next level gives the noise direction
-                        let p = predict(z, batch: b, at: next, denoiser: denoiser); (x0hat, eps) = (z, p.eps)
-                    }
-                    let g = Float(next.gamma), s = Float(next.sigma)
-                    for k in z.indices { z[k] = g * x0hat[k] + s * eps[k] }
-                    cur = next
-                    progress?.advance(b)
-                }
-                result.replaceSubrange((b0 * L)..<((b0 + b) * L), with: z)
-                b0 += b
-            }
-        }
-        return result
-    }
-}
-
-extension DiffusionSampler {
-    /// A zoo model as the denoiser (`LDAEModel.reconstruct`, the fast inference path).
-    public static func denoiser(_ model: LDAEModel) -> Denoiser {
-        { x, t, b, out in model.reconstruct(x, t: t, batch: b, out: out) }
-    }
-
-    /// The sampler for a zoo entry: its training config's schedule, target and tokenizer, prior from its PCA basis
-    /// (`pca`: the entry's basis; for pixel-tokenizer entries trained with --pca, that basis if given).
-    public init(zoo zm: ZooModel, pca: PCABasis? = nil) throws {
-        let tc = zm.manifest.training
-        let objective = try LDAEObjective(config: tc, pca: zm.pca, geometry: zm.manifest.model.geometry)
-        self.init(objective: objective, schedule: NoiseSchedule(tc), model: zm.manifest.model)
-        if let p = zm.pca ?? pca { usePrior(pca: p) }
-    }
-}
-
-/// Writing samples: a PNG grid and a numpy array of images.
-public enum SampleOutput {
-    /// Pixel-scaled patches [n, T, D] as images in [0, 1]: float32 [n, S, S, 3], (x + 1) / 2 clamped.
-    public static func unitImages(_ images: [Float], count n: Int, geometry g: PatchGeometry) -> [Float] {
-        let V = g.valuesPerImage
-        precondition(images.count == n * V)
-        return (0..<n).flatMap { i in g.unpatchify(Array(images[(i * V)..<((i + 1) * V)])).map { min(1, max(0, ($0 + 1) / 2)) } }
-    }
-
-    /// Writes float32 [n, S, S, 3] in [0, 1] (`unitImages`) as .npy, atomically.
-    public static func writeNPY(_ path: String, images: [Float], count n: Int, geometry g: PatchGeometry) throws {
-        try NPY.write(unitImages(images, count: n, geometry: g), shape: [n, g.imageSize, g.imageSize, g.channels], to: path)
-    }
-
-    /// A PNG grid of n images [n, T, D] (pixel-scaled), `cols` per row, tiles upscaled to about 64 pixels.
-    public static func writeGrid(_ path: String, images: [Float], count n: Int, cols: Int, geometry g: PatchGeometry) throws {
-        let V = g.valuesPerImage, S = g.imageSize, c = max(1, min(cols, n))
-        var grid = ImageGrid(rows: (n + c - 1) / c, cols: c, tileWidth: S, tileHeight: S,
-                             scale: ImageGrid.upscale(tile: S, target: 64), padding: 2)
-        for i in 0..<n {
-            grid.place(row: i / c, col: i % c, scaledPatches: Array(images[(i * V)..<((i + 1) * V)]), geometry: g)
-        }
-        try grid.writePNG(path)
     }
 }

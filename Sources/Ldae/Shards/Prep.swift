@@ -23,11 +23,20 @@ public enum Prep {
         public var part: (index: Int, count: Int)? = nil
         public var batch = 1024
         public var quiet = false
-        /// Testing hook (env LDAE_PREP_STOP_AFTER_SHARDS): stop with an error after writing this many shards,
-        /// leaving the folder as a killed run would.
+        /// Stop with an error after writing this many shards, leaving the folder as a killed run would (to try
+        /// `resume`; `--stop-after-shards`).
         public var stopAfterShards: Int? = nil
         public init(input: String, out: String, image: ImageProcessor.Settings) {
             self.input = input; self.out = out; self.image = image
+        }
+
+        /// The options' ranges, as usage errors naming the flag.
+        public func validate() throws {
+            guard image.maxPixels > 0 else { throw UsageError("--max-pixels must be positive") }
+            guard shardSize > 0 else { throw UsageError("--shard-size must be positive") }
+            guard workers >= 1 else { throw UsageError("--workers must be at least 1") }
+            guard (0...1).contains(maxSkipFraction) else { throw UsageError("--max-skip-fraction must be between 0 and 1") }
+            if let k = stopAfterShards, k < 1 { throw UsageError("--stop-after-shards must be at least 1") }
         }
     }
 
@@ -111,226 +120,28 @@ public enum Prep {
 
     static func gb(_ bytes: Double) -> String { bytes >= 1e9 ? String(format: "%.1f GB", bytes / 1e9) : String(format: "%.0f MB", bytes / 1e6) }
 
+    /// The whole pipeline, as named steps.
     @discardableResult
     public static func run(_ o: Options) throws -> Result {
         let t0 = Date()
+        try o.validate()
         let g = o.image.geometry
         try checkSizes(imageSize: g.imageSize, patchSize: g.patchSize, shardSize: o.shardSize, batch: o.batch, workers: o.workers)
-        let inAbs = URL(fileURLWithPath: o.input).standardizedFileURL.path, outAbs = URL(fileURLWithPath: o.out).standardizedFileURL.path
-        if outAbs == inAbs || outAbs.hasPrefix(inAbs.hasSuffix("/") ? inAbs : inAbs + "/") {
-            throw LdaeError("the output folder is inside the input folder (its shards would be read as images); choose another --out", file: o.out)
-        }
-        let folder = try ImageFolder(root: o.input, classNames: o.classNames)
-        var files = folder.files
-        if let p = o.part { files = Array(files[ImageFolder.partRange(count: files.count, part: p.index, of: p.count)]) }
-        if folder.files.isEmpty { throw LdaeError("no files found (expected class subfolders of images, or images)", file: o.input) }
-        var fh = SHA256()
-        for f in files { fh.update(Data("\(f.label)\t\(f.path)\n".utf8)) }
-        let filesSha = fh.finalize()
-        let settings = settings(o)
-
-        // What the listing found but cannot use (symlink loops, dangling links, files outside the class
-        // folders, ...) is recorded once, by part 0, and counts like any skipped file; too many of them stop
-        // the run before anything is created.
-        let listed = (o.part?.index ?? 0) == 0 ? folder.skipped : []
-        if let first = listed.first, o.failOnError || Double(listed.count) > o.maxSkipFraction * Double(files.count + listed.count) {
-            throw LdaeError((o.failOnError ? "" : "\(listed.count) of \(files.count + listed.count) entries cannot be used, above --max-skip-fraction \(o.maxSkipFraction); ")
-                            + "\(first.path): \(first.reason)" + (o.failOnError ? " (--on-error fail)" : ""), file: o.input)
-        }
+        let input = try PrepInput.list(o)
+        try input.refuseTooManyUnusable(o)
         let lock = try FolderLock.acquire(o.out, command: "ldae-prep images")
         defer { lock.release() }
-        let statePath = o.out + "/" + stateFile, indexPath = o.out + "/" + ShardFormat.indexFile
         removeStaleTemporaries(o.out)
-        var state = State(settings: settings, filesSha256: filesSha, nextFile: 0,
-                          shards: [], skipped: listed.map { .init(path: $0.path, reason: $0.reason.description) },
-                          skippedCounts: listed.reduce(into: [:]) { $0[$1.reason.category, default: 0] += 1 },
-                          filesWithWarnings: 0, corruptDataWarnings: 0)
-        if o.resume && FileUtil.exists(statePath) {
-            let s = try JSON.read(State.self, path: statePath)
-            if s.settings != settings {
-                let diff = settings.keys.filter { settings[$0] != s.settings[$0] }.sorted()
-                throw LdaeError("cannot resume: settings differ from the interrupted run (\(diff.joined(separator: ", ")))", file: statePath)
-            }
-            if s.filesSha256 != filesSha { throw LdaeError("cannot resume: the input files changed since the interrupted run", file: statePath) }
-            for sh in s.shards where !FileUtil.exists(o.out + "/" + sh.file) {
-                throw LdaeError("cannot resume: a shard recorded as complete is missing", file: o.out + "/" + sh.file)
-            }
-            state = s
-        } else if FileUtil.exists(indexPath) || FileUtil.exists(statePath) || existingShards(o.out) > 0 {
-            if o.resume, FileUtil.exists(indexPath) {
-                let idx = try ShardIndex.load(indexPath).index
-                guard idx.settings == settings else {
-                    throw LdaeError("the folder holds a complete run with different settings; choose another --out", file: indexPath)
-                }
-                return Result(index: idx, elapsed: 0, resumedShards: idx.shards.count, alreadyComplete: true, ignoredTopLevel: folder.ignoredTopLevel)
-            }
-            throw LdaeError("output folder already holds shards; use --resume to continue an interrupted run, or choose an empty folder", file: o.out)
+        let start: State
+        switch try PrepInput.startOrResume(o, input) {
+        case .done(let r): return r
+        case .from(let s): start = s
         }
-        let resumed = state.shards.count
-        let firstFile = state.nextFile
-
-        // Buffers: the current shard, and one batch of decoded slots.
-        let vpi = g.valuesPerImage
-        var shardPatches = [UInt8](repeating: 0, count: min(o.shardSize, max(1, files.count - state.nextFile)) * vpi)
-        var shardLabels: [Int32] = [], shardPaths: [String] = []
-        shardLabels.reserveCapacity(o.shardSize); shardPaths.reserveCapacity(o.shardSize)
-        let batch = max(1, min(o.batch, o.shardSize * 2))
-        let slots = UnsafeMutablePointer<UInt8>.allocate(capacity: batch * vpi)
-        defer { slots.deallocate() }
-        let status = UnsafeMutablePointer<SlotStatus>.allocate(capacity: batch)
-        status.initialize(repeating: .pending, count: batch)
-        defer { status.deinitialize(count: batch); status.deallocate() }
-        let workers = max(1, o.workers)
-        let processors = (0..<workers).map { _ in ImageProcessor(o.image) }
-        let writerOptions = ShardWriter.Options(geometry: g, resize: o.image.policy.rawValue, gzip: o.gzip, pngGamma: o.image.pngGamma)
-        let skipLimit = o.maxSkipFraction * Double(files.count + listed.count)
-
-        let progress = Progress("ldae-prep", total: files.count - state.nextFile, unit: "images")
-        progress.quiet = o.quiet
-
-        // Shards are written (HDF5 + sha256) on a serial background queue while the workers decode the next
-        // images; at most one write is in flight. The resume state is saved after each shard, in order.
-        let writer = DispatchQueue(label: "ldae-prep.shard-writer")
-        let inFlight = DispatchSemaphore(value: 1)
-        let box = WriterBox(written: state.shards)
-        func flush(nextFile: Int) throws {
-            if let e = box.error { throw e }
-            let n = shardLabels.count
-            let k = state.shards.count
-            let file = ShardFormat.fileName(k)
-            let patches = n == o.shardSize ? shardPatches : Array(shardPatches[0..<(n * vpi)])
-            let labels = shardLabels, paths = shardPaths
-            state.shards.append(.init(file: file, count: n, sha256: ""))
-            state.nextFile = nextFile
-            let snapshot = state
-            shardLabels = []; shardPaths = []
-            shardLabels.reserveCapacity(o.shardSize); shardPaths.reserveCapacity(o.shardSize)
-            inFlight.wait()
-            writer.async {
-                defer { inFlight.signal() }
-                if box.error != nil { return }
-                do {
-                    box.written.append(try ShardWriter.entry(o.out, file: file, options: writerOptions, patches: patches, labels: labels,
-                                                             paths: paths, classNames: folder.classNames))
-                    var s = snapshot
-                    s.shards = box.written
-                    try JSON.write(s, to: statePath)
-                } catch { box.error = error }
-            }
-            if let k = o.stopAfterShards, state.shards.count - resumed >= k {
-                writer.sync {}
-                if let e = box.error { throw e }
-                throw LdaeError("stopped after \(k) shard(s) as LDAE_PREP_STOP_AFTER_SHARDS asks (resume with --resume)", file: o.out)
-            }
-        }
-        defer { writer.sync {} }
-
-        var start = state.nextFile
-        while start < files.count {
-            let n = min(batch, files.count - start)
-            decodeBatch(files: files, start: start, count: n, root: o.input, processors: processors,
-                        slots: slots, vpi: vpi, status: status)
-            for i in 0..<n {
-                let f = files[start + i]
-                switch status[i] {
-                case .ok(let warnings):
-                    let row = shardLabels.count
-                    shardPatches.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: row * vpi).update(from: slots + i * vpi, count: vpi) }
-                    shardLabels.append(f.label); shardPaths.append(f.path)
-                    if warnings > 0 { state.filesWithWarnings += 1; state.corruptDataWarnings += warnings }
-                    if shardLabels.count == o.shardSize { try flush(nextFile: start + i + 1) }
-                case .skipped(let r):
-                    if o.failOnError { throw LdaeError(r.description + " (--on-error fail)", file: o.input + "/" + f.path) }
-                    state.skipped.append(.init(path: f.path, reason: r.description))
-                    state.skippedCounts[r.category, default: 0] += 1
-                    if Double(state.skipped.count) > skipLimit {
-                        try? JSON.write(state.skipped, to: o.out + "/" + skippedFile)
-                        throw LdaeError("\(state.skipped.count) of \(files.count + listed.count) files skipped, above --max-skip-fraction \(o.maxSkipFraction) (last: \(f.path): \(r)); every reason is in \(skippedFile)",
-                                        file: o.out + "/" + skippedFile)
-                    }
-                case .pending:
-                    preconditionFailure("slot \(i) not processed")
-                }
-                status[i] = .pending
-            }
-            start += n
-            progress.advance(n)
-        }
-        if !shardLabels.isEmpty { try flush(nextFile: files.count) }
-        writer.sync {}
-        if let e = box.error { throw e }
-        state.shards = box.written
-        progress.finish()
-
-        var idx = ShardIndex(imageSize: g.imageSize, patchSize: g.patchSize, channels: g.channels, resize: o.image.policy.rawValue,
-                             labeled: folder.labeled, classNames: folder.classNames, shards: state.shards, settings: settings,
-                             skippedCounts: state.skippedCounts, skipped: state.skipped)
-        idx.filesRead = files.count + listed.count   // the listing's skipped entries count as read
-        idx.filesWithWarnings = state.filesWithWarnings
-        idx.corruptDataWarnings = state.corruptDataWarnings
-        idx.emptyClasses = folder.emptyClasses
-        if let p = o.part { idx.part = "\(p.index)/\(p.count)" }
-        try idx.save(dir: o.out)
-        unlink(statePath)
-        unlink(o.out + "/" + skippedFile)
-        return Result(index: idx, elapsed: Date().timeIntervalSince(t0), resumedShards: resumed, alreadyComplete: false,
-                      ignoredTopLevel: folder.ignoredTopLevel, processedFiles: files.count - firstFile)
-    }
-
-    /// Written only on the writer queue (read by the main thread after `writer.sync {}` or as a stop signal).
-    private final class WriterBox: @unchecked Sendable {
-        var written: [ShardIndex.Shard]
-        private var failure: Error?
-        private let lock = NSLock()
-        init(written: [ShardIndex.Shard]) { self.written = written }
-        var error: Error? {
-            get { lock.lock(); defer { lock.unlock() }; return failure }
-            set { lock.lock(); failure = newValue; lock.unlock() }
-        }
-    }
-
-    enum SlotStatus { case pending, ok(Int), skipped(SkipReason) }
-
-    /// Pointers shared by the worker threads; each slot index is written by exactly one worker.
-    private struct Shared: @unchecked Sendable {
-        let slots: UnsafeMutablePointer<UInt8>
-        let status: UnsafeMutablePointer<SlotStatus>
-        let processors: [ImageProcessor]
-        let paths: [[UInt8]]
-        let lock: NSLock
-        let next: UnsafeMutablePointer<Int>
-    }
-
-    /// Decodes files[start ..< start+count] into slots, `processors.count` threads taking chunks of 8.
-    static func decodeBatch(files: [ImageFolder.File], start: Int, count: Int, root: String, processors: [ImageProcessor],
-                            slots: UnsafeMutablePointer<UInt8>, vpi: Int, status: UnsafeMutablePointer<SlotStatus>) {
-        let next = UnsafeMutablePointer<Int>.allocate(capacity: 1)
-        next.initialize(to: 0)
-        defer { next.deallocate() }
-        let sh = Shared(slots: slots, status: status, processors: processors,
-                        paths: (start..<(start + count)).map { Array(root.utf8) + [0x2F] + files[$0].rawPath }, lock: NSLock(), next: next)
-        let chunk = 8
-        let work: @Sendable (Int) -> Void = { w in
-            let proc = sh.processors[w]
-            while true {
-                sh.lock.lock()
-                let a = sh.next.pointee
-                sh.next.pointee = a + chunk
-                sh.lock.unlock()
-                if a >= count { return }
-                for i in a..<min(a + chunk, count) {
-                    do {
-                        let info = try proc.process(rawPath: sh.paths[i], into: sh.slots + i * vpi)
-                        sh.status[i] = .ok(info.warnings)
-                    } catch let r as SkipReason {
-                        sh.status[i] = .skipped(r)
-                    } catch {
-                        sh.status[i] = .skipped(SkipReason("unreadable", "\(error)"))
-                    }
-                }
-            }
-        }
-        if processors.count == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: processors.count, execute: work) }
+        let run = PrepRun(o, input, state: start)
+        try run.decodeAndWriteShards()
+        let idx = try run.writeIndex()
+        return Result(index: idx, elapsed: Date().timeIntervalSince(t0), resumedShards: start.shards.count, alreadyComplete: false,
+                      ignoredTopLevel: input.folder.ignoredTopLevel, processedFiles: input.files.count - start.nextFile)
     }
 
     static func existingShards(_ dir: String) -> Int {

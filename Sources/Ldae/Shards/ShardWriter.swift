@@ -30,7 +30,7 @@ public enum ShardWriter {
                              classNames: [String]) throws -> String {
         let g = o.geometry
         let n = labels.count
-        precondition(patches.count == n * g.valuesPerImage && paths.count == n)
+        require(patches.count == n * g.valuesPerImage && paths.count == n)
         try H5File.write(atomically: path) { f in
             try f.setAttribute("format", FormatName.shard)
             try f.setAttribute("format_version", FormatVersion.shard)

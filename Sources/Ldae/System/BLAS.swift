@@ -9,6 +9,16 @@ public enum BLAS {
 
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
+    /// Runs body with OpenBLAS at one thread (restored afterwards): for code that splits its work over the cores
+    /// itself, and for small products, where a threaded OpenBLAS call leaves its workers spinning for about 0.1 s
+    /// and takes a core from whatever runs next.
+    public static func withOneThread<R>(_ body: () throws -> R) rethrows -> R {
+        let old = threads
+        if old != 1 { setThreads(1) }
+        defer { if old != 1 { setThreads(old) } }
+        return try body()
+    }
+
     /// C[M,N] = alpha * op(A) op(B) + beta * C, row-major. op(A) is [M,K], op(B) is [K,N].
     /// lda/ldb/ldc are the row strides of A, B, C as stored.
     @inline(__always)
@@ -64,7 +74,7 @@ public enum LAPACK {
     /// upper triangle (row-major) is read. Returns eigenvalues ascending and eigenvectors as rows
     /// (vectors[i*n ..< (i+1)*n] is the eigenvector of values[i]).
     public static func symmetricEigen(_ a: [Double], n: Int) throws -> (values: [Double], vectors: [Double]) {
-        precondition(a.count == n * n)
+        require(a.count == n * n)
         // Row-major upper == column-major lower; LAPACK is column-major, so ask for "L".
         var m = a
         var w = [Double](repeating: 0, count: n)

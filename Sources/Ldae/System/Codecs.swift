@@ -135,7 +135,7 @@ public enum Codecs {
 
     /// Writes 8-bit pixels (1 = gray, 3 = RGB, 4 = RGBA channels) as a PNG, atomically.
     public static func writePNG(_ path: String, pixels: [UInt8], width: Int, height: Int, channels: Int) throws {
-        precondition(pixels.count == width * height * channels)
+        require(pixels.count == width * height * channels)
         try AtomicFile.write(to: path) { tmp in
             var err = [CChar](repeating: 0, count: 256)
             let rc = ldae_png_write(tmp, pixels, Int32(width), Int32(height), Int32(channels), &err, 256)
@@ -147,7 +147,7 @@ public enum Codecs {
     /// channels 4 writes CMYK samples (Adobe convention, 255 = no ink) as CMYK, 5 the same 4-sample input as YCCK.
     public static func writeJPEG(_ path: String, pixels: [UInt8], width: Int, height: Int, channels: Int,
                                  quality: Int = 90, progressive: Bool = false) throws {
-        precondition(pixels.count == width * height * min(channels, 4))
+        require(pixels.count == width * height * min(channels, 4))
         var err = [CChar](repeating: 0, count: 256)
         let rc = ldae_jpeg_write(path, pixels, Int32(width), Int32(height), Int32(channels), Int32(quality),
                                  progressive ? 1 : 0, &err, 256)

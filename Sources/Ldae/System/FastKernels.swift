@@ -1,16 +1,12 @@
 // The C boundary for ldae's own AVX2+FMA kernels (Sources/CKernels), with the portable fallback beside each:
-// OpenBLAS for SGEMM. `FastKernels.enabled` is false on CPUs without AVX2+FMA, or when LDAE_FAST_KERNELS=0
-// (to compare the two paths in one run, and to rule the C kernels out when debugging).
+// OpenBLAS for SGEMM. Which path runs is the caller's `ExecutionPlan.usesFastKernels`: false on CPUs without
+// AVX2+FMA (`available`, detected at run time), or when the plan asks for the portable path.
 import CKernels
 import Foundation
 
 public enum FastKernels {
+    /// Whether this CPU has AVX2 and FMA (the C kernels' instructions).
     public static let available: Bool = ldae_kernels_avx2() != 0
-
-    /// Whether the model's kernels take the C paths (set once from the environment; tests toggle it).
-    nonisolated(unsafe) public static var enabled: Bool = {
-        available && ProcessInfo.processInfo.environment["LDAE_FAST_KERNELS"] != "0"
-    }()
 
     /// Single-threaded SGEMM, the contract of BLAS.sgemm plus optional fused extras:
     ///   C[m, n] = alpha op(A) op(B) + beta C + bias[n]   (row-major; beta 0 never reads C)
@@ -18,18 +14,18 @@ public enum FastKernels {
     ///   colsumA[k] += sum over rows i of op(A)[i, p]     (without alpha: a linear layer's bias gradient)
     ///   geluOut[m, n] (row stride ldc) = gelu(C)          (may be c itself)
     ///   packedB: op(B) from `packB` (same k, n), used instead of packing b (the fast path only; b must stay valid)
-    /// ldae's packed 6x16 AVX2 kernel when enabled (bias added in its write-back, column sums taken while A is packed or just before it is read in place),
-    /// OpenBLAS otherwise (bias copied into C first, column sums by a loop). `ldae-train bench --kernels` compares
-    /// the two in one run.
+    /// fast: ldae's packed 6x16 AVX2 kernel (bias added in its write-back, column sums taken while A is packed or
+    /// just before it is read in place; the caller has checked `available`); otherwise OpenBLAS (bias copied into C
+    /// first, column sums by a loop). `ldae-train bench --kernels` compares the two in one run.
     @inline(__always)
-    public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    public static func sgemm(fast: Bool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                              alpha: Float, a: UnsafePointer<Float>, lda: Int,
                              b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
                              bias: UnsafePointer<Float>? = nil, colsumA: UnsafeMutablePointer<Float>? = nil,
                              geluOut: UnsafeMutablePointer<Float>? = nil, mulC: UnsafePointer<Float>? = nil,
                              packedB: UnsafePointer<Float>? = nil) {
-        if enabled {
+        if fast {
             var x = ldae_gemm_extras(bias: bias, colsum_a: colsumA, gelu_out: geluOut, mul_c: mulC, packed_b: packedB)
             ldae_sgemm_ex(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, &x)
             return
@@ -65,7 +61,7 @@ public enum FastKernels {
     public static func packedBSize(k: Int, n: Int) -> Int { ldae_sgemm_packed_b_size(k, n) }
 
     /// op(B) [k, n] packed once into dst (`packedBSize` floats, 32-byte aligned) for `sgemm(packedB:)`. Fast path
-    /// only: callers check `enabled`.
+    /// only: callers check `ExecutionPlan.usesFastKernels`.
     public static func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
         ldae_sgemm_pack_b(transB ? 1 : 0, k, n, b, ldb, dst)
     }
@@ -79,7 +75,7 @@ public enum FastKernels {
         ldae_sgemm_ref(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
     }
 
-    // MARK: GELU (Sources/CKernels/elementwise.c), single-threaded over one chunk; callers check `enabled`.
+    // MARK: GELU (Sources/CKernels/elementwise.c), single-threaded over one chunk; callers check `ExecutionPlan.usesFastKernels`.
 
     /// out[n] = gelu(inp[n]) (out may alias inp).
     @inline(__always)
@@ -107,7 +103,7 @@ public enum FastKernels {
     }
 
     // MARK: attention core (Sources/CKernels/attention.c), single-threaded over the (batch, head) pairs
-    // p0..<p1 (p = b * heads + h); callers check `enabled` and split the pairs over the cores.
+    // p0..<p1 (p = b * heads + h); callers check `ExecutionPlan.usesFastKernels` and split the pairs over the cores.
 
     /// out [B, T, C] = softmax(Q K^T / sqrt(hd)) V per head, from qkv [B, T, 3C]; att [B, H, T, T] keeps the
     /// probabilities (nil: per-thread scratch, inference).

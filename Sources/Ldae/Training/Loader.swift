@@ -38,6 +38,7 @@ public final class BatchLoader: @unchecked Sendable {
     private var cacheOrder: [Int] = []
     private var orderEpoch = -1
     private var order: [Int] = []
+    private let orderLock = NSLock()
 
     // background production
     private var slots: [UnsafeMutablePointer<Float>] = []
@@ -110,8 +111,10 @@ public final class BatchLoader: @unchecked Sendable {
     }
 
     /// The global image indices of step s's batch.
+    /// Safe to call while the background thread runs (the cached epoch order is behind `orderLock`).
     public func indices(step s: Int) -> [Int] {
         let e = epoch(ofStep: s)
+        orderLock.lock(); defer { orderLock.unlock() }
         if e != orderEpoch { order = order(epoch: e); orderEpoch = e }
         let i = s % stepsPerEpoch
         return Array(order[(i * batchSize)..<((i + 1) * batchSize)])

@@ -13,6 +13,16 @@ extension MethodOption {
         let all = allCases.map(\.rawValue)
         return all.count <= 1 ? all.joined() : all.dropLast().joined(separator: ", ") + " or " + all.last!
     }
+
+    /// Decodes the word; any other is an error listing the choices (never a silent default).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let s = try c.decode(String.self)
+        guard let v = Self(rawValue: s) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "'\(s)' is not one of \(Self.choiceList)")
+        }
+        self = v
+    }
 }
 
 /// What the noise is added to (the paper's tokenizer step).

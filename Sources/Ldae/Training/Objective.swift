@@ -94,7 +94,7 @@ public struct LDAEObjective: @unchecked Sendable {
     /// eps is drawn image by image, token by token, component by component from `rng`.
     public func corrupt(_ x0: UnsafePointer<Float>, batch B: Int, gammas: [Double], sigmas: [Double], rng: inout RNG,
                         out: UnsafeMutablePointer<Float>, noise: UnsafeMutablePointer<Float>?) {
-        precondition(gammas.count >= B && sigmas.count >= B)
+        require(gammas.count >= B && sigmas.count >= B)
         let T = tokens, D = dim, d = latentDim, N = B * T
         if N == 0 { return }
         if config.tokenizer == .pixel {

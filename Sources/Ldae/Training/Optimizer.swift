@@ -25,7 +25,7 @@ public final class AdamW {
     }
 
     /// One update of params [count] from grads [count] at learning rate lr.
-    public func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Double) {
+    public func update(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>, lr: Double, plan: ExecutionPlan) {
         step += 1
         let b1 = Float(beta1), b2 = Float(beta2)
         let bc1 = Float(1 - pow(beta1, Double(step))), bc2 = Float(1 - pow(beta2, Double(step)))
@@ -37,7 +37,7 @@ public final class AdamW {
             let mp = mb.baseAddress!, vp = vb.baseAddress!
             for s in segments {
                 let decay: Float = s.decay ? 1 - Float(lr * weightDecay) : 1
-                Parallel.chunks(s.count, grain: 1 << 15) { a, b in
+                plan.chunks(s.count, grain: 1 << 15) { a, b in
                     var i = s.offset + a
                     let end = s.offset + b
                     let vb1 = F8(repeating: b1), vb2 = F8(repeating: b2), vc1 = F8(repeating: 1 - b1), vc2 = F8(repeating: 1 - b2)
@@ -65,16 +65,15 @@ public final class AdamW {
 }
 
 public enum GradOps {
-    /// L2 norm of a flat buffer (accumulated in double).
-    /// L2 norm: float partial sums over fixed blocks of 4096 (8 lanes), added in block order in Double, so the
-    /// result does not depend on the number of cores that computed the blocks.
-    public static func norm(_ g: UnsafePointer<Float>, count: Int) -> Double {
+    /// L2 norm of a flat buffer: float partial sums over fixed blocks of 4096 (8 lanes), added in block order in
+    /// Double, so the result does not depend on the number of threads that computed the blocks.
+    public static func norm(_ g: UnsafePointer<Float>, count: Int, plan: ExecutionPlan) -> Double {
         let block = 4096, nb = (count + block - 1) / block
         if nb == 0 { return 0 }
         var parts = [Double](repeating: 0, count: nb)
         parts.withUnsafeMutableBufferPointer { pb in
             let p = pb.baseAddress!
-            Parallel.chunks(nb, grain: 64) { b0, b1 in
+            plan.chunks(nb, grain: 64) { b0, b1 in
                 for bi in b0..<b1 {
                     var i = bi * block
                     let end = min(count, i + block)
@@ -92,11 +91,11 @@ public enum GradOps {
     /// Clips the total norm to `maxNorm` (torch.nn.utils.clip_grad_norm_); returns the norm before clipping.
     /// maxNorm <= 0 disables clipping.
     @discardableResult
-    public static func clip(_ g: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double) -> Double {
-        let n = norm(g, count: count)
+    public static func clip(_ g: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double, plan: ExecutionPlan) -> Double {
+        let n = norm(g, count: count, plan: plan)
         if maxNorm > 0 && n > maxNorm && n.isFinite {
             let s = Float(maxNorm / (n + 1e-6))
-            Parallel.chunks(count, grain: 1 << 15) { a, b in for i in a..<b { g[i] *= s } }
+            plan.chunks(count, grain: 1 << 15) { a, b in for i in a..<b { g[i] *= s } }
         }
         return n
     }

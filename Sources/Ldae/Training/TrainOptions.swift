@@ -20,10 +20,21 @@ public struct TrainOptions {
     /// Stop (checkpoint, like an interrupt) once this many steps are done: for tests and staged runs.
     public var stopAfter: Int? = nil
     public var quiet = false
+    /// Threads, kernels and chunking of the model and the optimizer (recorded in the manifest as `threads`).
+    public var plan = ExecutionPlan.automatic
 
     public init(data: [String], pcaPath: String?, model: ModelConfig, train: TrainConfig, name: String, outDir: String? = nil) {
         self.data = data; self.pcaPath = pcaPath; self.model = model; self.train = train; self.name = name
         self.outDir = outDir ?? "runs/" + name
+    }
+
+    /// Every range check of a run: the recipe's, the architecture's, and the run's own numbers.
+    public func validate() throws {
+        try train.validate()
+        try model.validate()
+        if let s = steps, s < 1 { throw LdaeError("invalid run: steps must be >= 1, got \(s)") }
+        if let s = stopAfter, s < 0 { throw LdaeError("invalid run: stop_after must be >= 0, got \(s)") }
+        guard memoryBudget >= 0 else { throw LdaeError("invalid run: the memory budget must be >= 0") }
     }
 }
 

@@ -4,6 +4,7 @@ struct NonFiniteError: Error { let what: String }
 
 /// One optimizer step on a batch of clean patches (shared by the trainer and the benchmark):
 /// noise levels and eps from RNG(seed, stream: step) -> corrupt -> forward -> loss -> backward -> clip -> AdamW.
+/// Runs under the model's `ExecutionPlan`.
 public final class TrainStep {
     public let model: LDAEModel
     public let objective: LDAEObjective
@@ -29,17 +30,20 @@ public final class TrainStep {
     /// threaded OpenBLAS call (the objective's small PCA products) leaves its worker spinning for about 0.1 s,
     /// which would take a core from the model's first layers.
     func step(x0: UnsafePointer<Float>, step: Int, lr: Double) throws -> (Double, Double) {
-        try Parallel.withSingleThreadedBLAS { try stepBody(x0: x0, step: step, lr: lr) }
+        try BLAS.withOneThread { try stepBody(x0: x0, step: step, lr: lr) }
     }
 
-    /// When non-nil, each phase's wall time (seconds) is added here under its name (for `ldae-train bench`).
-    public var phaseSeconds: [String: Double]?
+    /// With the plan's `timesPhases`, each phase's wall time (seconds) summed under its name (for `ldae-train bench`).
+    public private(set) var phaseSeconds: [String: Double] = [:]
+    /// Starts the phase sums again (after warm-up steps).
+    public func resetPhaseSeconds() { phaseSeconds = [:] }
+
     @inline(__always)
     private func phase<R>(_ name: String, _ body: () throws -> R) rethrows -> R {
-        guard phaseSeconds != nil else { return try body() }
+        guard model.plan.timesPhases else { return try body() }
         let t0 = Date()
         let r = try body()
-        phaseSeconds![name, default: 0] += Date().timeIntervalSince(t0)
+        phaseSeconds[name, default: 0] += Date().timeIntervalSince(t0)
         return r
     }
 
@@ -60,9 +64,9 @@ public final class TrainStep {
         let loss = phase("loss") { objective.loss(prediction: yhat, target: target, batch: B, sigmas: lv.sigmas, dPrediction: dOut) }
         guard loss.isFinite else { throw NonFiniteError(what: "loss (\(loss))") }
         phase("backward") { model.backward(dOut) }
-        let gn = phase("clip") { GradOps.clip(model.grads, count: model.parameterCount, maxNorm: config.gradClip) }
+        let gn = phase("clip") { GradOps.clip(model.grads, count: model.parameterCount, maxNorm: config.gradClip, plan: model.plan) }
         guard gn.isFinite else { throw NonFiniteError(what: "gradient norm (\(gn))") }
-        phase("adamw") { optimizer.update(params: model.params, grads: model.grads, lr: lr) }
+        phase("adamw") { optimizer.update(params: model.params, grads: model.grads, lr: lr, plan: model.plan) }
         return (loss, gn)
     }
 }

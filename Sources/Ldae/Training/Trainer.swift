@@ -35,13 +35,12 @@ public final class Trainer {
     public init(_ o: TrainOptions) throws {
         options = o
         let tc = o.train
-        try tc.validate()
+        try o.validate()
         shards = try ShardSet(o.data)
         let g = shards.geometry
         guard o.model.imageSize == g.imageSize, o.model.patchSize == g.patchSize, o.model.channels == g.channels else {
             throw LdaeError("model config is for \(o.model.imageSize)px images with patch \(o.model.patchSize) but the shards have \(g.imageSize)px with patch \(g.patchSize)", file: shards.sources[0])
         }
-        try o.model.validate()
         if tc.tokenizer == .pca || o.pcaPath != nil {
             guard let p = o.pcaPath else { throw LdaeError("the pca tokenizer needs --pca pca.h5 (from ldae-fit-pca); use --tokenizer pixel for a pixel-space DAE") }
             let basis = try PCABasis.load(p)
@@ -58,7 +57,7 @@ public final class Trainer {
         totalSteps = o.steps ?? tc.epochs * loader.stepsPerEpoch
         guard totalSteps >= 1 else { throw LdaeError("nothing to train: 0 steps") }
         lr = LRSchedule(config: tc, stepsPerEpoch: loader.stepsPerEpoch, totalSteps: totalSteps)
-        model = try LDAEModel(config: o.model, seed: tc.seed)
+        model = try LDAEModel(config: o.model, seed: tc.seed, plan: o.plan)
         slots = model.tensors.map { Checkpoint.Slot(name: $0.name, shape: $0.shape, offset: $0.offset, count: $0.count) }
         optimizer = AdamW(count: model.parameterCount,
                           segments: model.tensors.filter { $0.trainable }.map { .init(offset: $0.offset, count: $0.count, decay: $0.decay) },

@@ -64,6 +64,12 @@ public struct Arguments {
     }
     public func double(_ name: String, default d: Double) throws -> Double { try double(name) ?? d }
 
+    public func uint64(_ name: String) throws -> UInt64? {
+        guard let s = string(name) else { return nil }
+        guard let v = UInt64(s) else { throw UsageError("--\(name) expects a non-negative integer, got '\(s)'") }
+        return v
+    }
+
     /// A value that must be one of `choices`.
     public func choice(_ name: String, _ choices: [String], default d: String) throws -> String {
         let v = string(name) ?? d

@@ -152,6 +152,8 @@ public enum JSON {
             throw LdaeError("invalid JSON: missing key '\(k.stringValue)'", file: file)
         } catch let DecodingError.typeMismatch(_, ctx) {
             throw LdaeError("invalid JSON: wrong type at \(ctx.codingPath.map { $0.stringValue }.joined(separator: "."))", file: file)
+        } catch let DecodingError.dataCorrupted(ctx) where !ctx.codingPath.isEmpty {
+            throw LdaeError("invalid JSON: \(ctx.codingPath.map { $0.stringValue }.joined(separator: ".")): \(ctx.debugDescription)", file: file)
         } catch {
             throw LdaeError("invalid JSON: \(error.localizedDescription)", file: file)
         }

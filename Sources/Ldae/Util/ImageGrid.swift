@@ -23,7 +23,7 @@ public struct ImageGrid: Sendable {
     /// `tileWidth` x `tileHeight`: the largest tile (before upscaling by `scale`).
     public init(rows: Int, cols: Int, tileWidth: Int, tileHeight: Int, scale: Int = 1, padding: Int = 2,
                 background: (UInt8, UInt8, UInt8) = (255, 255, 255)) {
-        precondition(rows > 0 && cols > 0 && tileWidth > 0 && tileHeight > 0 && scale > 0 && padding >= 0)
+        require(rows > 0 && cols > 0 && tileWidth > 0 && tileHeight > 0 && scale > 0 && padding >= 0)
         self.rows = rows; self.cols = cols; self.scale = scale; self.padding = padding
         cellWidth = tileWidth * scale; cellHeight = tileHeight * scale
         width = cols * cellWidth + (cols + 1) * padding
@@ -39,10 +39,10 @@ public struct ImageGrid: Sendable {
 
     /// Places a uint8 tile [height, width, channels] (channels 1 or 3) in cell (row, col).
     public mutating func place(row: Int, col: Int, rgb tile: [UInt8], width w: Int, height h: Int, channels: Int = 3) {
-        precondition(row >= 0 && row < rows && col >= 0 && col < cols, "cell (\(row), \(col)) outside a \(rows) x \(cols) grid")
-        precondition(channels == 1 || channels == 3)
-        precondition(tile.count == w * h * channels, "tile has \(tile.count) values for \(w) x \(h) x \(channels)")
-        precondition(w * scale <= cellWidth && h * scale <= cellHeight, "tile \(w) x \(h) larger than the cell")
+        require(row >= 0 && row < rows && col >= 0 && col < cols, "cell (\(row), \(col)) outside a \(rows) x \(cols) grid")
+        require(channels == 1 || channels == 3)
+        require(tile.count == w * h * channels, "tile has \(tile.count) values for \(w) x \(h) x \(channels)")
+        require(w * scale <= cellWidth && h * scale <= cellHeight, "tile \(w) x \(h) larger than the cell")
         let x0 = padding + col * (cellWidth + padding) + (cellWidth - w * scale) / 2
         let y0 = padding + row * (cellHeight + padding) + (cellHeight - h * scale) / 2
         for y in 0..<(h * scale) {

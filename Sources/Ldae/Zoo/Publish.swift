@@ -39,7 +39,7 @@ extension Trainer {
                              parameterCount: model.parameterCount, encoderParameterCount: model.encoderParameterCount,
                              trainSeconds: trainSeconds, weightsDtype: options.weightsDtype == .f32 ? "f32" : "f16")
             m.notes = tc.ema > 0 ? "weights are the EMA (decay \(tc.ema)) of the trained parameters" : ""
-            m.threads = Parallel.workers
+            m.threads = model.plan.workers
             m.trainCpuSeconds = cpuSeconds
             m.cpu = SystemInfo.cpuModel
             let published = try store.publish(staging: staging, manifest: m)

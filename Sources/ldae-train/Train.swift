@@ -1,0 +1,70 @@
+import Foundation
+import Ldae
+
+/// The options of a training run that are neither recipe nor architecture (TrainConfig.flags, ModelConfig.flags).
+let runOptions: Set<String> = ["data", "pca", "config", "steps", "name", "threads", "out", "zoo", "weights-dtype",
+                               "stop-after", "memory-budget-mb"]
+let runSwitches: Set<String> = ["resume", "no-publish", "quiet", "portable-kernels"]
+
+/// `ldae-train --data ... --name ...`: parse, train, publish, and say how it stopped.
+func runTrain(_ argv: [String]) throws {
+    let recipe = TrainConfig.flags.declared(), arch = ModelConfig.flags.declared()
+    let a = try Arguments(argv, options: runOptions.union(recipe.options).union(arch.options),
+                          flags: runSwitches.union(recipe.switches).union(arch.switches))
+    if a.wantsHelp { print(usage); return }
+    guard a.positionals.isEmpty else { throw UsageError("unexpected argument '\(a.positionals[0])'") }
+    let data = a.strings("data")
+    guard !data.isEmpty else { throw UsageError("--data SHARDS is required") }
+    guard let name = a.string("name") else { throw UsageError("--name NAME is required") }
+    guard ZooStore.validName(name) else { throw UsageError("--name '\(name)' is not a valid zoo name (letters, digits, - _ .)") }
+
+    let train = try TrainConfig.flags.apply(a, to: TrainConfig())   // usage errors before any file is opened
+    var o = TrainOptions(data: data, pcaPath: a.string("pca"), model: try modelConfig(a, data: data), train: train,
+                         name: name, outDir: a.string("out"))
+    o.plan = try executionPlan(a)
+    o.steps = try a.int("steps")
+    o.resume = a.flag("resume")
+    o.publish = !a.flag("no-publish")
+    o.zoo = a.string("zoo")
+    o.weightsDtype = try a.choice("weights-dtype", ["f32", "f16"], default: "f32") == "f16" ? .f16 : .f32
+    o.stopAfter = try a.int("stop-after")
+    o.memoryBudget = try a.int("memory-budget-mb", default: 1024) << 20
+    o.quiet = a.flag("quiet")
+
+    let trainer = try Trainer(o)        // every check happens here, before any training
+    TrainSignals.install()
+    report(try trainer.run(), o)
+}
+
+/// --config: a preset takes its image and patch size from the shards; a JSON file is used as is. Then the
+/// architecture flags; a bad result names the file it came from.
+func modelConfig(_ a: Arguments, data: [String]) throws -> ModelConfig {
+    let arg = a.string("config", default: "tiny")
+    var mc: ModelConfig
+    if let preset = ModelPreset(rawValue: arg) {
+        mc = preset.config
+        let g = try ShardSet(data).geometry
+        mc.imageSize = g.imageSize; mc.patchSize = g.patchSize; mc.channels = g.channels
+    } else if arg.hasSuffix(".json") || FileUtil.exists(arg) {
+        mc = try JSON.read(ModelConfig.self, path: arg)
+    } else {
+        throw UsageError("--config must be \(ModelPreset.choiceList) or a JSON file, got '\(arg)'")
+    }
+    mc = try ModelConfig.flags.apply(a, to: mc)
+    do { try mc.validate() } catch let e as LdaeError { throw LdaeError(e.reason, file: ModelPreset(rawValue: arg) == nil ? arg : nil) }
+    return mc
+}
+
+/// The last lines of a run: finished (and published), stopped by --stop-after, or interrupted (exit 128 + signal).
+func report(_ r: TrainResult, _ o: TrainOptions) {
+    switch r.stop {
+    case .signal(let sig):
+        eprint("ldae-train: interrupted by \(sig == SIGINT ? "SIGINT" : "SIGTERM") after step \(r.steps)/\(r.totalSteps); checkpoint saved to \(r.checkpoint); rerun the same command with --resume to continue")
+        exit(128 + sig)
+    case .stopAfter:
+        print("stopped after step \(r.steps)/\(r.totalSteps) (--stop-after); checkpoint: \(r.checkpoint); continue with --resume")
+    case .finished:
+        print(String(format: "trained %d steps, final loss %.5f; run folder %@", r.steps, r.finalLoss, o.outDir))
+        if let p = r.published { print("published \(o.name)@v\(p.version) at \(p.path)") }
+    }
+}

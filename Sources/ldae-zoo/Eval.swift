@@ -1,0 +1,55 @@
+import Foundation
+import Ldae
+
+/// `ldae-zoo eval NAME[@vN] --train SHARDS (--test SHARDS | --val)`: probe, k-NN, denoising; recorded in evals.jsonl.
+func runEval(_ argv: [String]) throws {
+    let a = try Arguments(argv, options: ["zoo", "train", "test", "baseline", "knn-k", "max-train", "max-test", "batch", "t",
+                                          "seed", "probe-iters", "wd-grid", "denoise-t", "denoise-images", "figures", "layers", "layer",
+                                          "val-fraction", "val-seed", "pooling"],
+                          flags: ["no-record", "val", "all-layers", "knn-standardize", "flip-tta", "no-flip-tta"])
+    if a.wantsHelp { print(usage); return }
+    guard a.positionals.count == 1 else { throw UsageError("eval takes one NAME[@vN]") }
+    guard !a.strings("train").isEmpty, !a.strings("test").isEmpty || a.flag("val") else {
+        throw UsageError("eval needs --train SHARDS and either --test SHARDS or --val (the split held out of --train)")
+    }
+    guard !(a.flag("val") && !a.strings("test").isEmpty) else { throw UsageError("give --test or --val, not both") }
+    let store = ZooStore.resolve(a.string("zoo"))
+    let (name, v) = try store.resolveRef(a.positionals[0])
+    let (m, _) = try store.load("\(name)@v\(v)", verify: false)
+    var o = try evalOptions(a, m)
+    o.figureDir = a.string("figures") ?? "runs/eval/\(name)-v\(v)"
+    try o.validate()
+    let rec = try Evaluation.run(store: store, ref: "\(name)@v\(v)", options: o)
+    print(Evaluation.render(rec))
+    if o.record { print("recorded in \(store.path(name, v))/\(ZooStore.evalsFile)") }
+}
+
+/// The flags as `Evaluation.Options` for entry m (whose training gives --val's default fraction and seed).
+func evalOptions(_ a: Arguments, _ m: Manifest) throws -> Evaluation.Options {
+    var o = Evaluation.Options(train: a.strings("train"), test: a.strings("test"))
+    o.allLayers = a.flag("all-layers"); o.knnStandardize = a.flag("knn-standardize")
+    o.flipTTA = a.flag("flip-tta") ? true : a.flag("no-flip-tta") ? false : nil
+    for b in a.strings("baseline").flatMap({ $0.split(separator: ",").map(String.init) }) where !o.baselines.contains(b) {
+        o.baselines.append(b)
+    }
+    o.knn.k = try a.int("knn-k", default: 20)
+    o.maxTrain = try a.int("max-train"); o.maxTest = try a.int("max-test")
+    o.batch = try a.int("batch", default: 256)
+    o.featureT = try a.int("t", default: 10)
+    o.seed = try a.uint64("seed") ?? 0
+    o.probe.seed = o.seed
+    o.probe.maxIterations = try a.int("probe-iters", default: 100)
+    if let g = try parseList(a.string("wd-grid"), "wd-grid", { Double($0) }) { o.probe.l2Grid = g }
+    if let t = try parseList(a.string("denoise-t"), "denoise-t", { Int($0) }) { o.denoiseT = t }
+    o.denoiseImages = try a.int("denoise-images", default: 256)
+    o.record = !a.flag("no-record")
+    o.layers = try layerList(a, m.model)
+    if a.string("pooling") != nil { o.pooling = try a.choice("pooling", default: FeaturePooling.mean) }
+    if a.flag("val") {
+        let f = try a.double("val-fraction") ?? (m.training.valFraction > 0 ? m.training.valFraction : 0.1)
+        o.val = HoldOut(fraction: f, seed: try a.uint64("val-seed") ?? m.training.valSeed)
+    } else if a.string("val-fraction") != nil || a.string("val-seed") != nil {
+        throw UsageError("--val-fraction and --val-seed go with --val")
+    }
+    return o
+}
