@@ -1,6 +1,6 @@
 // swift-tools-version: 6.0
 // ldae: l-DAE self-supervised pretraining on CPU. No Swift package dependencies:
-// the toolchain plus four Debian C libraries (libpng, libjpeg-turbo, HDF5, OpenBLAS+LAPACK).
+// the toolchain plus five Debian C libraries (libpng, libjpeg-turbo, HDF5, OpenBLAS+LAPACK, Open MPI).
 import PackageDescription
 
 let package = Package(
@@ -13,11 +13,14 @@ let package = Package(
         .executable(name: "ldae-zoo", targets: ["ldae-zoo"]),
     ],
     targets: [
-        // System libraries (apt: libpng-dev libjpeg-dev libhdf5-dev libopenblas-dev; see tools/setup).
+        // System libraries (apt: libpng-dev libjpeg-dev libhdf5-dev libopenblas-dev libopenmpi-dev; see tools/setup).
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Open MPI, for data-parallel training across processes and machines (mpirun / srun; docs/scaling.md).
+        // Initialised only when a launcher started the process: on its own a binary never calls MPI.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // libjpeg reports errors by longjmp, which Swift cannot catch: decoding/encoding lives in C.
         .target(name: "CCodecs", dependencies: ["CPNG", "CJPEG"],
                 cSettings: [.unsafeFlags(["-O2"])]),
@@ -25,7 +28,7 @@ let package = Package(
         // SSE-only because a -target-cpu flag would be unsafe on unknown machines. -O2 in debug too (tests).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
         // The one shared library; the C boundary is Sources/Ldae/System.
-        .target(name: "Ldae", dependencies: ["CCodecs", "CKernels", "CHDF5", "COpenBLAS"],
+        .target(name: "Ldae", dependencies: ["CCodecs", "CKernels", "CHDF5", "COpenBLAS", "CMPI"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .executableTarget(name: "ldae-prep", dependencies: ["Ldae"]),
         .executableTarget(name: "ldae-fit-pca", dependencies: ["Ldae"]),

@@ -7,7 +7,7 @@ let runOptions: Set<String> = ["data", "pca", "config", "steps", "name", "thread
 let runSwitches: Set<String> = ["resume", "no-publish", "quiet", "portable-kernels"]
 
 /// `ldae-train --data ... --name ...`: parse, train, publish, and say how it stopped.
-func runTrain(_ argv: [String]) throws {
+func runTrain(_ argv: [String], world: Communicator) throws {
     let recipe = TrainConfig.flags.declared(), arch = ModelConfig.flags.declared()
     let a = try Arguments(argv, options: runOptions.union(recipe.options).union(arch.options),
                           flags: runSwitches.union(recipe.switches).union(arch.switches))
@@ -31,9 +31,12 @@ func runTrain(_ argv: [String]) throws {
     o.memoryBudget = try a.int("memory-budget-mb", default: 1024) << 20
     o.quiet = a.flag("quiet")
 
-    let trainer = try Trainer(o)        // every check happens here, before any training
+    let trainer = try Trainer(o, world: world)   // every check happens here, before any training
     TrainSignals.install()
-    report(try trainer.run(), o)
+    let r = try trainer.run()
+    guard world.isRoot else { world.finish(exitStatus(r)) }   // rank 0 alone reports
+    report(r, o)
+    world.finish(exitStatus(r))
 }
 
 /// --config: a preset takes its image and patch size from the shards; a JSON file is used as is. Then the
@@ -55,12 +58,17 @@ func modelConfig(_ a: Arguments, data: [String]) throws -> ModelConfig {
     return mc
 }
 
+/// 0 when the run finished or stopped at --stop-after, 128 + the signal when interrupted.
+func exitStatus(_ r: TrainResult) -> Int32 {
+    if case .signal(let sig) = r.stop { return 128 + sig }
+    return 0
+}
+
 /// The last lines of a run: finished (and published), stopped by --stop-after, or interrupted (exit 128 + signal).
 func report(_ r: TrainResult, _ o: TrainOptions) {
     switch r.stop {
     case .signal(let sig):
         eprint("ldae-train: interrupted by \(sig == SIGINT ? "SIGINT" : "SIGTERM") after step \(r.steps)/\(r.totalSteps); checkpoint saved to \(r.checkpoint); rerun the same command with --resume to continue")
-        exit(128 + sig)
     case .stopAfter:
         print("stopped after step \(r.steps)/\(r.totalSteps) (--stop-after); checkpoint: \(r.checkpoint); continue with --resume")
     case .finished:

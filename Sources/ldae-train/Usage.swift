@@ -60,6 +60,10 @@ run, checkpoints, zoo:
   --no-publish             train and checkpoint only
   --memory-budget-mb M     hold the shards in memory up to M MB, else stream them (default 1024)
   --quiet                  no progress lines
+several processes or machines (docs/scaling.md):
+  mpirun -np N ldae-train ... or srun --mpi=pmix ldae-train ...: data-parallel training with the results of one
+  process (to float rounding); --batch-size is the global batch (a multiple of N), --threads is per rank; rank 0
+  alone prints, writes the run folder and publishes; --resume works with any number of ranks.
 """
 }()
 

@@ -28,6 +28,9 @@ public final class BatchLoader: @unchecked Sendable {
     public let trainIndices: [Int]
     private let isTrain: [Bool]
     public let stepsPerEpoch: Int
+    /// The positions of each global batch this loader fills (all of it in one process; an MPI rank's contiguous
+    /// block, `BatchSlice`): batches hold `slice.count` images, those of the global batch at these positions.
+    public let slice: Range<Int>
     let geometry: PatchGeometry
     let perImage: Int
 
@@ -63,8 +66,9 @@ public final class BatchLoader: @unchecked Sendable {
     }
 
     /// Batches of `config.batchSize` with the config's seed, augmentation and held-out split.
-    public init(shards: ShardSet, config: TrainConfig, memoryBudget: Int = 1 << 30) throws {
+    public init(shards: ShardSet, config: TrainConfig, memoryBudget: Int = 1 << 30, slice: Range<Int>? = nil) throws {
         self.shards = shards; batchSize = config.batchSize; seed = config.seed
+        self.slice = slice ?? 0..<config.batchSize
         geometry = shards.geometry
         perImage = geometry.valuesPerImage
         augmenter = Augmenter(geometry: geometry, config: config)
@@ -79,7 +83,7 @@ public final class BatchLoader: @unchecked Sendable {
         }
         stepsPerEpoch = trainIndices.count / batchSize
         inMemory = shards.count * perImage <= memoryBudget
-        for _ in 0..<2 { slots.append(.allocate(capacity: batchSize * perImage)) }
+        for _ in 0..<2 { slots.append(.allocate(capacity: max(1, self.slice.count) * perImage)) }
     }
 
     deinit {
@@ -141,16 +145,16 @@ public final class BatchLoader: @unchecked Sendable {
         return data
     }
 
-    /// Fills out [B, T, D] with step s's batch (synchronously).
+    /// Fills out [slice.count, T, D] with step s's batch (synchronously; the whole batch unless sliced).
     public func fill(step s: Int, into out: UnsafeMutablePointer<Float>) throws {
         let idx = indices(step: s)
         let fl = flips(step: s)
         let crops = augmenter.crops(step: s, batch: batchSize)
-        for (b, g) in idx.enumerated() {
+        for (b, g) in idx.enumerated() where slice.contains(b) {
             let (sh, row) = shards.locate(g)
             let data = try shardData(sh)
             data.withUnsafeBufferPointer { src in
-                augmenter.apply(src.baseAddress! + row * perImage, crop: crops?[b], flip: fl[b], into: out + b * perImage)
+                augmenter.apply(src.baseAddress! + row * perImage, crop: crops?[b], flip: fl[b], into: out + (b - slice.lowerBound) * perImage)
             }
         }
     }
@@ -200,7 +204,7 @@ public final class BatchLoader: @unchecked Sendable {
         if let err, slotStep[slot] != consumed { throw err }
         let s = consumed
         consumed += 1
-        return Batch(step: s, epoch: epoch(ofStep: s), count: batchSize, x0: slots[slot])
+        return Batch(step: s, epoch: epoch(ofStep: s), count: slice.count, x0: slots[slot])
     }
 
     /// Stops the background thread (idempotent).

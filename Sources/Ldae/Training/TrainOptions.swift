@@ -47,7 +47,9 @@ public struct TrainLogLine: Codable, Sendable {
     public var gradNorm: Double
     public var imagesPerS: Double
     public var seconds: Double    // training time so far (across resumes)
-    public var cpuSeconds: Double? = nil   // CPU seconds of the process's training steps so far (across resumes)
+    public var cpuSeconds: Double? = nil   // CPU seconds of the process's training steps so far (across resumes; MPI: all ranks)
+    public var allreduceSeconds: Double? = nil   // MPI: this step's gradient allreduce on rank 0 (absent in one process)
+    public var waitSeconds: Double? = nil        // MPI: this step's wait for the slowest rank on rank 0 (see StepDistribution)
 }
 
 public struct TrainResult {

@@ -38,6 +38,10 @@ public final class TrainStep {
     /// Starts the phase sums again (after warm-up steps).
     public func resetPhaseSeconds() { phaseSeconds = [:] }
 
+    /// MPI hook (Distributed/StepDistribution.swift): this rank's slice of the global batch and the sums over the
+    /// ranks. nil in a single process, whose step is then unchanged.
+    public var distributed: StepDistribution?
+
     @inline(__always)
     private func phase<R>(_ name: String, _ body: () throws -> R) rethrows -> R {
         guard model.plan.timesPhases else { return try body() }
@@ -48,9 +52,10 @@ public final class TrainStep {
     }
 
     private func stepBody(x0: UnsafePointer<Float>, step: Int, lr: Double) throws -> (Double, Double) {
-        let B = config.batchSize
+        let B = distributed?.slice.count ?? config.batchSize   // images computed here (MPI: this rank's slice)
         var rng = RNG(seed: config.seed, stream: TrainStep.noiseStream &+ UInt64(step))
-        let lv = schedule.sample(batch: B, rng: &rng)
+        var lv = schedule.sample(batch: config.batchSize, rng: &rng)
+        if let d = distributed { lv = d.localLevels(lv, rng: &rng, normalsPerImage: objective.normalsPerImage) }   // MPI hook
         for b in 0..<B { tFrac[b] = Float(lv.t[b] - 1) / Float(schedule.timesteps) }   // t in [0, 1)
         phase("corrupt") {
             objective.corrupt(x0, batch: B, gammas: lv.gammas, sigmas: lv.sigmas, rng: &rng, out: x,
@@ -61,9 +66,11 @@ public final class TrainStep {
             return model.forward(x, t: tFrac, batch: B)
         }
         let target = config.target == .noise ? UnsafePointer(noise) : x0
-        let loss = phase("loss") { objective.loss(prediction: yhat, target: target, batch: B, sigmas: lv.sigmas, dPrediction: dOut) }
+        var loss = phase("loss") { objective.loss(prediction: yhat, target: target, batch: B, sigmas: lv.sigmas, dPrediction: dOut) }
+        if let d = distributed { loss = try phase("allreduce") { try d.reduceLoss(loss) } }   // MPI hook: global mean
         guard loss.isFinite else { throw NonFiniteError(what: "loss (\(loss))") }
         phase("backward") { model.backward(dOut) }
+        if let d = distributed { try phase("allreduce") { try d.reduceGradients(model.grads, count: model.parameterCount) } }   // MPI hook
         let gn = phase("clip") { GradOps.clip(model.grads, count: model.parameterCount, maxNorm: config.gradClip, plan: model.plan) }
         guard gn.isFinite else { throw NonFiniteError(what: "gradient norm (\(gn))") }
         phase("adamw") { optimizer.update(params: model.params, grads: model.grads, lr: lr, plan: model.plan) }

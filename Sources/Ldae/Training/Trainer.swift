@@ -13,8 +13,8 @@ public final class Trainer {
     public let optimizer: AdamW
     public let lr: LRSchedule
     public let totalSteps: Int
-    public private(set) var step = 0
-    public private(set) var ema: [Float]?
+    public internal(set) var step = 0
+    public internal(set) var ema: [Float]?
     var trainSeconds = 0.0
     /// CPU seconds of the steps done (restored on resume) and the process's CPU clock when this run's loop started.
     var cpuSeconds = 0.0
@@ -22,7 +22,9 @@ public final class Trainer {
     var lastLoss = Double.nan
     private var log: [TrainLogLine] = []
     let slots: [Checkpoint.Slot]
-    private let runLock: FolderLock
+    private let runLock: FolderLock?
+    /// The ranks of an MPI job (Distributed/), or a world of one. Rank 0 alone writes the run folder and publishes.
+    public let world: Communicator
 
     public var checkpointPath: String { options.outDir + "/" + Checkpoint.fileName }
     public var logPath: String { options.outDir + "/train_log.jsonl" }
@@ -32,10 +34,12 @@ public final class Trainer {
 
     struct PublishedRecord: Codable { var name: String; var version: Int; var path: String; var steps: Int }
 
-    public init(_ o: TrainOptions) throws {
+    public init(_ o: TrainOptions, world: Communicator = .single) throws {
         options = o
+        self.world = world
         let tc = o.train
         try o.validate()
+        let slice = try BatchSlice(globalBatch: tc.batchSize, ranks: world.size, rank: world.rank)   // MPI hook: B % ranks
         shards = try ShardSet(o.data)
         let g = shards.geometry
         guard o.model.imageSize == g.imageSize, o.model.patchSize == g.patchSize, o.model.channels == g.channels else {
@@ -53,7 +57,7 @@ public final class Trainer {
             throw LdaeError(e.reason, file: o.pcaPath)
         }
         schedule = NoiseSchedule(tc)
-        loader = try BatchLoader(shards: shards, config: tc, memoryBudget: o.memoryBudget)
+        loader = try BatchLoader(shards: shards, config: tc, memoryBudget: o.memoryBudget, slice: world.isDistributed ? slice.range : nil)
         totalSteps = o.steps ?? tc.epochs * loader.stepsPerEpoch
         guard totalSteps >= 1 else { throw LdaeError("nothing to train: 0 steps") }
         lr = LRSchedule(config: tc, stepsPerEpoch: loader.stepsPerEpoch, totalSteps: totalSteps)
@@ -64,12 +68,15 @@ public final class Trainer {
                           beta1: tc.beta1, beta2: tc.beta2, weightDecay: tc.weightDecay)
         if tc.ema > 0 { ema = Array(UnsafeBufferPointer(start: model.params, count: model.parameterCount)) }
         // one writer per run folder: a second ldae-train on the same --out fails at once (held while the trainer lives)
-        runLock = try FolderLock.acquire(o.outDir, command: "ldae-train")
-        if o.resume {
+        // (MPI: rank 0 alone owns the run folder; the other ranks get its state in joinWorld)
+        runLock = world.isRoot ? try FolderLock.acquire(o.outDir, command: "ldae-train") : nil
+        if !world.isRoot {
+        } else if o.resume {
             try restore()
         } else if FileUtil.exists(checkpointPath) {
             throw LdaeError("the run folder already holds a checkpoint; pass --resume to continue it, or choose another --out", file: checkpointPath)
         }
+        try joinWorld()   // MPI hook (Distributed/TrainerSync.swift): first collective, same shards, rank 0's state
     }
 
     private func restore() throws {
@@ -106,6 +113,8 @@ public final class Trainer {
     }
 
     private func saveCheckpoint() throws {
+        try checkSameWeights()   // MPI hook: every rank holds the same weights
+        guard world.isRoot else { return }
         var ck = Checkpoint(step: step, totalSteps: totalSteps, adamStep: optimizer.step, seed: options.train.seed,
                             params: Array(UnsafeBufferPointer(start: model.params, count: model.parameterCount)),
                             adamM: optimizer.m, adamV: optimizer.v, ema: ema, modelConfig: options.model, trainConfig: options.train,
@@ -117,12 +126,14 @@ public final class Trainer {
     }
 
     private func writeLog() throws {
+        guard world.isRoot else { return }
         var d = Data()
         for l in log { d.append(try JSON.encode(l, pretty: false)); d.append(0x0A) }
         try AtomicFile.write(d, to: logPath)
     }
 
     private func appendLog(_ l: TrainLogLine) {
+        guard world.isRoot else { return }
         log.append(l)
         guard let h = FileHandle(forWritingAtPath: logPath) else { return }
         defer { try? h.close() }
@@ -131,6 +142,7 @@ public final class Trainer {
     }
 
     public func writeCurve() throws {
+        guard world.isRoot else { return }
         try TrainPlots.lossCurve(log, title: "\(options.name) training loss").write(curvePath)
     }
 
@@ -140,13 +152,14 @@ public final class Trainer {
         let tc = options.train
         let B = tc.batchSize
         let stepper = TrainStep(model: model, objective: objective, schedule: schedule, optimizer: optimizer, config: tc)
+        stepper.distributed = try stepDistribution()   // MPI hook: nil in one process
         defer { loader.stop() }
         var losses: [Double] = []
         try writeLog()   // drops lines past the checkpoint when resuming
         let end = min(totalSteps, options.stopAfter.map { max($0, step) } ?? totalSteps)
         let progress = Progress("train", total: end - step, unit: "steps")
-        progress.quiet = options.quiet
-        if !options.quiet {
+        progress.quiet = options.quiet || !world.isRoot
+        if !options.quiet && world.isRoot {
             eprint("ldae-train: \(options.name): \(model.parameterCount) parameters (encoder \(model.encoderParameterCount)), \(loader.trainIndices.count) images\(loader.trainIndices.count < shards.count ? " (\(shards.count - loader.trainIndices.count) held out for validation)" : ""), batch \(B), \(loader.stepsPerEpoch) steps/epoch, steps \(step)..<\(totalSteps)\(loader.inMemory ? ", data in memory" : ", streaming shards")")
         }
         loader.start(from: step, to: end)
@@ -160,7 +173,7 @@ public final class Trainer {
             do { (loss, gn) = try stepper.step(x0: batch.x0, step: step, lr: rate) } catch let e as NonFiniteError {
                 let ck = FileUtil.exists(checkpointPath) ? "the last good checkpoint stays at \(checkpointPath)" : "no checkpoint was written yet"
                 try? writeLog()
-                throw LdaeError("non-finite \(e.what) at step \(step); training stopped (\(ck)). Lower --lr or check --clip.")
+                throw world.agreed(LdaeError("non-finite \(e.what) at step \(step); training stopped (\(ck)). Lower --lr or check --clip."))
             }
             if ema != nil {
                 ema!.withUnsafeMutableBufferPointer { GradOps.emaUpdate($0.baseAddress!, params: model.params, count: model.parameterCount, decay: tc.ema) }
@@ -168,16 +181,19 @@ public final class Trainer {
             let dt = Date().timeIntervalSince(t0)
             trainSeconds += dt
             let cpuNow = SystemInfo.processCPUSeconds
-            cpuSeconds += cpuNow - cpuAtStart
+            let agreed = try endOfStep(cpu: cpuNow - cpuAtStart)   // MPI hook: CPU summed over ranks, a signal any rank saw
+            cpuSeconds += agreed.cpu
             cpuAtStart = cpuNow
             lastLoss = loss
             losses.append(loss)
-            let line = TrainLogLine(step: step, epoch: batch.epoch, loss: loss, lr: rate, gradNorm: gn, imagesPerS: Double(B) / dt, seconds: trainSeconds,
+            var line = TrainLogLine(step: step, epoch: batch.epoch, loss: loss, lr: rate, gradNorm: gn, imagesPerS: Double(B) / dt, seconds: trainSeconds,
                                     cpuSeconds: cpuSeconds)
+            if let d = stepper.distributed { line.allreduceSeconds = d.lastAllreduceSeconds; line.waitSeconds = d.lastWaitSeconds }
             appendLog(line)
             step += 1
             progress.advance(extra: String(format: "step %d/%d, epoch %d, loss %.4f, lr %.3g, %.1f img/s", step, totalSteps, batch.epoch, loss, rate, Double(B) / dt))
-            if TrainSignals.pending != 0 { stop = .signal(TrainSignals.pending); break }
+            let sig = agreed.signal ?? TrainSignals.pending
+            if sig != 0 { stop = .signal(sig); break }
             if tc.checkpointEvery > 0 && step % tc.checkpointEvery == 0 && step < totalSteps { try saveCheckpoint() }
         }
         if stop == .finished && step < totalSteps { stop = .stopAfter }
@@ -187,7 +203,7 @@ public final class Trainer {
         try saveCheckpoint()
         var result = TrainResult(stop: stop, steps: step, totalSteps: totalSteps, losses: losses, finalLoss: lastLoss,
                                  checkpoint: checkpointPath, published: nil)
-        if stop == .finished && options.publish {
+        if stop == .finished && options.publish && world.isRoot {
             if FileUtil.exists(publishedPath), let done = try? JSON.read(PublishedRecord.self, path: publishedPath),
                done.steps == totalSteps, done.name == options.name, FileUtil.exists(done.path) {
                 // a finished run resumed again: it was already published; never publish a duplicate version

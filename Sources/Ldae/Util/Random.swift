@@ -49,6 +49,9 @@ public struct RNG: RandomNumberGenerator, Sendable {
         return r * _cos(th)
     }
 
+    /// A normal is held from the last Box-Muller pair (`RNG.skipNormals`, Distributed/BatchSlice.swift).
+    var hasSpareNormal: Bool { spareNormal != nil }
+
     /// Fisher-Yates shuffle.
     public mutating func shuffle<T>(_ a: inout [T]) {
         if a.count < 2 { return }

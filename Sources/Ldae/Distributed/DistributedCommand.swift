@@ -1,0 +1,50 @@
+import Foundation
+
+/// `runCommand` for a command that may run as one rank of an MPI job (`ldae-train`). Started without a launcher
+/// it is exactly `runCommand` with a world of one. Under mpirun / srun (`LaunchEnvironment`) every error still ends
+/// the job with one line (see `AgreedError`):
+/// - setup errors: printed by the lowest failing rank (once, by rank 0, when every rank fails alike), every rank
+///   exits with that status (2 for usage errors, 1 otherwise);
+/// - errors every rank reaches together after setup (`AgreedError`): printed by rank 0, every rank exits 1;
+/// - a rank failing alone after setup: `<tool>: error: rank r of n (host): <reason>`, then MPI_Abort ends the job
+///   (mpirun / srun add their own lines about the aborted job).
+/// Ranks other than 0 print nothing else. The body ends the process through `world.finish` or by returning.
+public func runDistributedCommand(_ tool: String, _ body: (Communicator) throws -> Void) -> Never {
+    let world: Communicator
+    do { world = try Communicator.world(try LaunchEnvironment.detect()) } catch {
+        FileHandle.standardError.write(Data("\(tool): error: \(errorLine(error))\n".utf8))
+        exit(1)
+    }
+    guard world.usesMPI else { runCommand(tool) { try body(world) } }
+    func say(_ e: Error, rankLabel: Bool) {
+        if let u = e as? UsageError {
+            FileHandle.standardError.write(Data("\(tool): \(u.message)\nTry '\(tool) --help'.\n".utf8))
+        } else {
+            let who = rankLabel ? "\(world.label): " : ""
+            FileHandle.standardError.write(Data("\(tool): error: \(who)\(errorLine(e))\n".utf8))
+        }
+    }
+    do {
+        try body(world)
+        world.finish(0)
+    } catch {
+        var e = error
+        if !world.settled {
+            // setup failed here before the first collective: take part in it, reporting the error
+            do { try world.settle(e) } catch let s { e = s }
+        }
+        switch e {
+        case let p as PeerFailure:
+            world.finish(p.status)
+        case let r as ReportedFailure:
+            say(r.inner, rankLabel: world.rank != 0 && !(r.inner is UsageError))
+            world.finish(r.status)
+        case let a as AgreedError:
+            if world.isRoot { say(a.inner, rankLabel: false) }
+            world.finish(Communicator.status(of: a.inner))
+        default:
+            say(e, rankLabel: true)
+            world.abort(1)
+        }
+    }
+}
