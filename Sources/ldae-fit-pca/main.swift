@@ -3,6 +3,8 @@ import Ldae
 
 let usage = """
 usage: ldae-fit-pca SHARDS... --out pca.h5 [--max-patches N] [--seed S] [--threads N] [--resume] [--no-figures]
+       ldae-fit-pca SHARDS... --part i/n --partial PART.h5 [--max-patches N] [--seed S] [--threads N] [--resume]
+       ldae-fit-pca combine PART.h5... --out pca.h5 [--data SHARDS...] [--threads N] [--no-figures]
 
 Fits the patch PCA tokenizer of l-DAE: streams every patch of the shard folders written by ldae-prep
 (or a seeded subsample of --max-patches), in the pixel scaling training uses (\(PixelScaling.name)),
@@ -23,6 +25,19 @@ by descending variance, each with its largest-magnitude entry positive.
 Prints the cumulative explained variance at d = 1, 2, 4, ..., D, and writes next to the output
 <stem>-eigenpatches.png (the top components as patches) and <stem>-reconstructions.png (images
 rebuilt from d = 4, 16, 48 components beside the original).
+
+On several machines (e.g. a SLURM array, --part $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT):
+  --part i/n          sum only part i (0-based) of the images: a contiguous block in index order, as
+                      ldae-prep --part splits files
+  --partial PART.h5   write that part's exact sums (count, sum and sum of outer products of v - 128, float64)
+                      and their provenance instead of a basis; --resume continues from PART.h5.resume.h5.
+                      With --max-patches the subsample is the whole run's: each part replays the draws
+                      before its first image, so the parts select exactly the whole run's patches
+  combine PART.h5...  checks that all n parts of one split are there, once each, of the same data and
+                      settings, adds them in part order and writes the basis: the sums are exact, so the
+                      file is the one a single run over everything writes (on the machine that combines).
+                      --data SHARDS (the same shard folders; repeat --data for several) adds the
+                      reconstruction figure; without it only the eigen-patches are drawn
 """
 
 /// The fit, or the finished basis of an earlier run of the same shards and settings (`--resume`).
@@ -60,38 +75,31 @@ func printVarianceTable(_ basis: PCABasis) {
     for d in ds { print(String(format: "%5d  %10.4g  %8.4f", d, Double(basis.eigenvalues[d - 1]), basis.cumulativeExplained(d))) }
 }
 
-/// The eigen-patch and reconstruction PNGs beside `out`.
-func writeFigures(_ basis: PCABasis, _ set: ShardSet, out: String) throws {
-    let paths = PCAFigures.figurePaths(for: out), D = set.geometry.tokenDim
+/// The eigen-patch PNG beside `out`, and the reconstruction PNG when the shards are at hand (`set`).
+func writeFigures(_ basis: PCABasis, _ set: ShardSet?, out: String) throws {
+    let paths = PCAFigures.figurePaths(for: out), D = basis.dim
     try PCAFigures.eigenpatches(basis).writePNG(paths.eigenpatches)
+    print("wrote \(paths.eigenpatches) (top \(min(64, D)) components, 8 per row, grey = 0)")
+    guard let set else { return }
     let dims = PCAFigures.reconstructionDims(D)
     try PCAFigures.reconstructions(basis, images: try PCAFigures.sampleImages(set, count: 8), geometry: set.geometry, dims: dims)
         .writePNG(paths.reconstructions)
-    print("wrote \(paths.eigenpatches) (top \(min(64, D)) components, 8 per row, grey = 0)")
     print("wrote \(paths.reconstructions) (columns: original, " + dims.map { "d = \($0)" }.joined(separator: ", ") + ")")
 }
 
 runCommand("ldae-fit-pca") {
-    let args = try Arguments(Array(CommandLine.arguments.dropFirst()),
-                             options: ["out", "max-patches", "seed", "threads"], flags: ["figures", "no-figures", "resume"])
+    let argv = Array(CommandLine.arguments.dropFirst())
+    if argv.first == "combine" { try runCombine(Array(argv.dropFirst())); return }
+    let args = try Arguments(argv, options: ["out", "partial", "part", "max-patches", "seed", "threads"],
+                             flags: ["figures", "no-figures", "resume"])
     if args.wantsHelp { print(usage); return }
+    if args.string("partial") != nil || args.string("part") != nil { try runPartial(args); return }
     guard !args.positionals.isEmpty else { throw UsageError("give at least one shard folder") }
     guard let out = args.string("out") else { throw UsageError("--out PATH is required") }
-    let maxPatches = try args.int("max-patches")
-    if let m = maxPatches, m < 2 { throw UsageError("--max-patches must be at least 2, got \(m)") }
-    let seed = try args.int("seed", default: 0)
-    guard seed >= 0 else { throw UsageError("--seed must be non-negative, got \(seed)") }
-    if args.flag("figures") && args.flag("no-figures") { throw UsageError("--figures and --no-figures contradict each other") }
-    if let t = try args.int("threads") {
-        guard t >= 1 else { throw UsageError("--threads must be at least 1, got \(t)") }
-        BLAS.setThreads(t)
-    }
-    let outDir = URL(fileURLWithPath: out).deletingLastPathComponent().path
-    guard FileUtil.isDirectory(outDir) else { throw LdaeError("output folder does not exist", file: outDir) }
-    if FileUtil.isDirectory(out) { throw LdaeError("is a folder, expected a file name such as pca.h5", file: out) }
-
-    // One writer per output: a second fit of the same pca.h5 (and its resume file) fails at once.
-    let lock = try FolderLock.acquire(outDir, command: "ldae-fit-pca", name: "." + URL(fileURLWithPath: out).lastPathComponent + ".lock")
+    let (maxPatches, seed) = try samplingOptions(args)
+    let figures = try figuresWanted(args)
+    try setThreads(args)
+    let lock = try lockOutput(out)   // one writer per output: a second fit of the same pca.h5 (and its resume file) fails at once
     defer { lock.release() }
     let set = try ShardSet(args.positionals)
     let g = set.geometry, total = set.count * g.tokens, used = min(maxPatches ?? total, total)
@@ -102,5 +110,5 @@ runCommand("ldae-fit-pca") {
     let seconds = Date().timeIntervalSince(start)
     printVarianceTable(basis)
     print("wrote \(out) (fit in \(String(format: "%.2f", seconds)) s; shard index sha256 \(set.indexSHA256.prefix(12))...)")
-    if !args.flag("no-figures") { try writeFigures(basis, set, out: out) }
+    if figures { try writeFigures(basis, set, out: out) }
 }

@@ -36,20 +36,12 @@ func prepOptions(_ a: Arguments, input: String, out: String) throws -> Prep.Opti
         o.classNames = try ImageFolder.loadClassNames(c)
         o.classNamesSource = c
     }
-    if let p = a.string("part") { o.part = try parsePart(p) }
+    o.part = try a.part()
     o.resume = a.flag("resume")
     o.quiet = a.flag("quiet")
     o.stopAfterShards = try a.int("stop-after-shards")
     try o.validate()
     return o
-}
-
-func parsePart(_ s: String) throws -> (Int, Int) {
-    let p = s.split(separator: "/")
-    guard p.count == 2, let i = Int(p[0]), let n = Int(p[1]), n >= 1, i >= 0, i < n else {
-        throw UsageError("--part expects i/n with 0 <= i < n (0-based), got '\(s)'")
-    }
-    return (i, n)
 }
 
 func formatCount(_ n: Int) -> String {

@@ -2,7 +2,7 @@ import Foundation
 import Ldae
 
 // ldae-zoo: browse, verify and evaluate the versioned local model zoo. One function per command: Browse.swift (list,
-// show, verify, card, recommend, export), Features.swift, Eval.swift, Probe.swift, Sample.swift.
+// show, verify, card, recommend, export), Features.swift (features, features-merge), Eval.swift, Probe.swift, Sample.swift.
 
 let usage = """
 usage: ldae-zoo COMMAND [options]
@@ -11,10 +11,16 @@ commands:
   list [--json]                      every version: architecture, data, latent d, steps, loss, best eval, damage
   show NAME[@vN]                     the manifest and the evaluation history (NAME alone = newest version)
   verify NAME[@vN]                   check the sha256 of every file of the entry (exit 1 when damaged)
-  features NAME[@vN] SHARDS... --out F.npy [--layers L,...] [--pooling \(FeaturePooling.choices)] [--flip-tta|--no-flip-tta] [--batch 256] [--max-images N] [--t 10]
+  features NAME[@vN] SHARDS... --out F.npy [--layers L,...] [--pooling \(FeaturePooling.choices)] [--flip-tta|--no-flip-tta] [--batch 256] [--max-images N] [--t 10] [--part i/n]
                                      token-mean encoder features of clean images (float32 [N, width] .npy, the
                                      first N images in order; labels as F.labels.npy when labeled). Default layers:
-                                     the entry's recommended ones (`show` prints them), else `final`
+                                     the entry's recommended ones (`show` prints them), else `final`. --part i/n
+                                     (0-based, e.g. a SLURM array task): only part i of the N images, a contiguous
+                                     block, in the same files plus F.part.json (what the part is, for features-merge)
+  features-merge PART.npy... --out F.npy
+                                     join the n parts of one `features --part` split (all of them, any order) in part
+                                     order: the same F.npy and F.labels.npy, byte for byte, as one unsplit run
+                                     (when every part ran on the same kind of CPU: kernels are chosen per CPU)
   eval NAME[@vN] --train SHARDS (--test SHARDS | --val [--val-fraction F] [--val-seed S])
        [--layers L,...] [--pooling \(FeaturePooling.choices)] [--all-layers] [--knn-standardize] [--flip-tta]
        [--baseline pixels|random ...] [--knn-k 20]
@@ -62,7 +68,7 @@ notes:
 /// Every command and the function that runs it, in `usage`'s order.
 let commands: [(name: String, run: ([String]) throws -> Void)] = [
     ("list", runList), ("show", { try runShow($0, verify: false) }), ("verify", { try runShow($0, verify: true) }),
-    ("features", runFeatures), ("eval", runEval), ("export", runExport), ("card", runCard), ("recommend", runRecommend),
+    ("features", runFeatures), ("features-merge", runFeaturesMerge), ("eval", runEval), ("export", runExport), ("card", runCard), ("recommend", runRecommend),
     ("sample", runSample), ("probe", runProbe),
 ]
 

@@ -8,8 +8,26 @@ public enum NPYReader {
         public var values: [Double]
     }
 
-    public static func read(_ path: String) throws -> Array {
-        let d = try FileUtil.read(path)
+    /// What a .npy header says: element type, shape, where the data starts and the element size.
+    public struct Header: Sendable {
+        public var descr: String
+        public var shape: [Int]
+        public var dataOffset: Int
+        public var elementSize: Int
+        /// Elements in the array (checked for overflow when parsed).
+        public var count: Int
+    }
+
+    /// The header of a .npy file, read without its data (headers longer than 128 KB are refused as truncated).
+    public static func header(_ path: String) throws -> Header {
+        guard FileUtil.exists(path) else { throw LdaeError("no such file", file: path) }
+        guard let h = FileHandle(forReadingAtPath: path) else { throw LdaeError.system("cannot read", file: path) }
+        defer { try? h.close() }
+        return try parseHeader((try h.read(upToCount: 1 << 17)) ?? Data(), path: path)
+    }
+
+    /// Parses the header at the start of `d` (the file, or at least its header).
+    static func parseHeader(_ d: Data, path: String) throws -> Header {
         guard d.count >= 10, d.prefix(6) == Data([0x93] + Swift.Array("NUMPY".utf8)) else {
             throw LdaeError("not a .npy file (bad magic)", file: path)
         }
@@ -39,8 +57,14 @@ public enum NPYReader {
         let esize: Int
         switch descr { case "<f4", "<i4": esize = 4; case "<f8", "<i8": esize = 8
         default: throw LdaeError("unsupported dtype '\(descr)' (float32/float64/int32/int64 little-endian)", file: path) }
-        let start = hstart + hlen
-        guard let bytes = Checked.bytes(n, esize), Checked.inside(start: start, length: bytes, total: d.count) else { throw LdaeError("truncated: \(d.count - start) data bytes for shape \(shape) of \(descr)", file: path) }
+        return Header(descr: descr, shape: shape, dataOffset: hstart + hlen, elementSize: esize, count: n)
+    }
+
+    public static func read(_ path: String) throws -> Array {
+        let d = try FileUtil.read(path)
+        let h = try parseHeader(d, path: path)
+        let (descr, shape, n, start) = (h.descr, h.shape, h.count, h.dataOffset)
+        guard let bytes = Checked.bytes(n, h.elementSize), Checked.inside(start: start, length: bytes, total: d.count) else { throw LdaeError("truncated: \(d.count - start) data bytes for shape \(shape) of \(descr)", file: path) }
         var vals = [Double](repeating: 0, count: n)
         d.withUnsafeBytes { raw in
             let p = raw.baseAddress! + start
@@ -60,7 +84,7 @@ public enum NPYReader {
     public static func readFeatures(_ path: String, labels lpath: String? = nil) throws -> (x: [Float], y: [Int32], dim: Int) {
         let f = try read(path)
         guard f.shape.count == 2 else { throw LdaeError("features must be 2-D [n, dim], got shape \(f.shape)", file: path) }
-        let lp = lpath ?? ((path.hasSuffix(".npy") ? String(path.dropLast(4)) : path) + ".labels.npy")
+        let lp = lpath ?? FeatureFiles.labels(for: path)
         let l = try read(lp)
         guard l.shape == [f.shape[0]] else { throw LdaeError("labels have shape \(l.shape), features \(f.shape)", file: lp) }
         return (f.values.map { Float($0) }, l.values.map { Int32($0) }, f.shape[1])

@@ -12,6 +12,10 @@ public enum FormatName {
     public static let checkpoint = "ldae-checkpoint"
     /// Zoo `manifest.json`.
     public static let manifest = "ldae-manifest"
+    /// One part's exact PCA sums, `ldae-fit-pca --part i/n --partial OUT.h5` (PCAPartialSums).
+    public static let pcaPart = "ldae-pca-part"
+    /// The sidecar `F.part.json` of `ldae-zoo features --part i/n` (FeaturePart).
+    public static let featuresPart = "ldae-features-part"
 }
 
 public enum FormatVersion {
@@ -20,6 +24,8 @@ public enum FormatVersion {
     public static let pca = 1
     public static let checkpoint = 1
     public static let manifest = 1
+    public static let pcaPart = 1
+    public static let featuresPart = 1
 }
 
 /// Shard layout (HDF5, 1.10-compatible):

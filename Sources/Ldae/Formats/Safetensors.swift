@@ -120,6 +120,13 @@ public enum NPY {
 
     static func encode<T>(raw values: [T], descr: String, shape: [Int]) -> Data {
         require(shape.reduce(1, *) == values.count)
+        var d = header(descr: descr, shape: shape)
+        values.withUnsafeBytes { d.append(contentsOf: $0) }
+        return d
+    }
+
+    /// The .npy v1.0 header of a C-order array (`descr` e.g. "<f4"), padded to 64 bytes; the data follows it.
+    public static func header(descr: String, shape: [Int]) -> Data {
         let shapeStr = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeStr), }"
         while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
@@ -128,7 +135,6 @@ public enum NPY {
         var hl = UInt16(header.utf8.count).littleEndian
         withUnsafeBytes(of: &hl) { d.append(contentsOf: $0) }
         d.append(contentsOf: Array(header.utf8))
-        values.withUnsafeBytes { d.append(contentsOf: $0) }
         return d
     }
 

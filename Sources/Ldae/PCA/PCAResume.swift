@@ -18,9 +18,12 @@ public struct PCAResumeState: Sendable {
     public var imagesDone: Int
     public var accumulator: CovarianceAccumulator
 
-    public static func identity(_ set: ShardSet, maxPatches: Int?, seed: UInt64) -> String {
+    /// `images`: the part of the set a `--part` run accumulates (nil: all; the whole fit's identity, which
+    /// `pca.h5` records as `fit_identity`).
+    public static func identity(_ set: ShardSet, maxPatches: Int?, seed: UInt64, images: Range<Int>? = nil) -> String {
         "index_sha256=\(set.indexSHA256) D=\(set.geometry.tokenDim) tokens=\(set.geometry.tokens) images=\(set.count)"
             + " max_patches=\(maxPatches.map(String.init) ?? "all") seed=\(seed)"
+            + (images.map { " part_images=\($0.lowerBound)..<\($0.upperBound)" } ?? "")
     }
 
     /// `<out>.resume.h5`

@@ -20,14 +20,19 @@ public enum PCAStream {
     struct Position: Sendable { var shard = 0, row = 0, patchesSeen = 0, imagesDone = 0 }
 
     /// Streams `set` into a covariance accumulator. `maxPatches`: a deterministic seeded subsample of
-    /// exactly that many patches spread over all shards (nil or >= the total: every patch).
-    public static func accumulate(_ set: ShardSet, maxPatches: Int? = nil, seed: UInt64 = 0,
+    /// exactly that many patches spread over all shards (nil or >= the total: every patch). `images`: only these
+    /// global images (a part, `ldae-fit-pca --part`; nil: all). The subsample is always drawn over the whole set,
+    /// its draws replayed up to the part's first patch, so a part selects exactly the patches the whole run selects
+    /// among its images, however the set is split.
+    public static func accumulate(_ set: ShardSet, images: Range<Int>? = nil, maxPatches: Int? = nil, seed: UInt64 = 0,
                                   progress: Progress? = nil, checkpointing: PCACheckpointing? = nil,
                                   chunkImages: Int? = nil) throws -> CovarianceAccumulator {
         let g = set.geometry
         if let m = maxPatches, m < 2 { throw LdaeError("--max-patches must be at least 2, got \(m)") }
-        let identity = PCAResumeState.identity(set, maxPatches: maxPatches, seed: seed)
-        var (acc, at) = try start(set, identity: identity, checkpointing: checkpointing)
+        let range = images ?? 0..<set.count
+        require(range.lowerBound >= 0 && range.upperBound <= set.count, "PCAStream: image range outside the set")
+        let identity = PCAResumeState.identity(set, maxPatches: maxPatches, seed: seed, images: images)
+        var (acc, at) = try start(set, images: range, identity: identity, checkpointing: checkpointing)
         let total = set.count * g.tokens
         var sampler = PatchSampler(total: total, target: maxPatches ?? total, seed: seed)
         if !sampler.takesAll { for _ in 0..<at.patchesSeen { _ = sampler.next() } }   // replay to the saved position
@@ -35,7 +40,7 @@ public enum PCAStream {
         let queue = BlockQueue<Chunk>(capacity: 2)
         let chunk = max(1, chunkImages ?? (16 << 20) / g.valuesPerImage)
         let (from, startSampler) = (at, sampler)
-        let reader = Thread { readChunks(set, from: from, sampler: startSampler, chunkImages: chunk, into: queue) }
+        let reader = Thread { readChunks(set, from: from, to: range.upperBound, sampler: startSampler, chunkImages: chunk, into: queue) }
         reader.stackSize = 1 << 22
         reader.start()
         defer { queue.finish() }   // stops the reader if this thread leaves early
@@ -51,28 +56,34 @@ public enum PCAStream {
         return acc
     }
 
-    /// The accumulator and position to start from: empty at the beginning, or a saved state of the same data and
-    /// settings (`checkpointing.resume`).
-    static func start(_ set: ShardSet, identity: String, checkpointing: PCACheckpointing?) throws -> (CovarianceAccumulator, Position) {
+    /// The accumulator and position to start from: empty at the first of `images` (the sampler's position: every
+    /// patch before it), or a saved state of the same data and settings (`checkpointing.resume`).
+    static func start(_ set: ShardSet, images: Range<Int>, identity: String, checkpointing: PCACheckpointing?) throws -> (CovarianceAccumulator, Position) {
+        let first = images.lowerBound
         guard let ck = checkpointing, ck.resume, FileUtil.exists(ck.path) else {
-            return (CovarianceAccumulator(dim: set.geometry.tokenDim), Position())
+            let (shard, row) = set.locate(first)
+            return (CovarianceAccumulator(dim: set.geometry.tokenDim),
+                    Position(shard: shard, row: row, patchesSeen: first * set.geometry.tokens, imagesDone: 0))
         }
         let st = try PCAResumeState.load(ck.path)
         guard st.identity == identity else {
             throw LdaeError("resume file was written for other data or settings (\(st.identity)); delete it to start over", file: ck.path)
         }
-        eprint("resuming from \(ck.path): \(st.imagesDone) of \(set.count) images done, \(st.accumulator.count) patches accumulated")
+        eprint("resuming from \(ck.path): \(st.imagesDone) of \(images.count) images done, \(st.accumulator.count) patches accumulated")
         return (st.accumulator, Position(shard: st.shard, row: st.row, patchesSeen: st.patchesSeen, imagesDone: st.imagesDone))
     }
 
-    /// The reader thread: chunks of `chunkImages` images from `at` on, each with the subsample's rows; ends the
-    /// queue at the end of the set (or with the error that stopped it).
-    static func readChunks(_ set: ShardSet, from at: Position, sampler start: PatchSampler, chunkImages chunk: Int,
+    /// The reader thread: chunks of `chunkImages` images from `at` to global image `end`, each with the
+    /// subsample's rows; ends the queue there (or with the error that stopped it).
+    static func readChunks(_ set: ShardSet, from at: Position, to end: Int, sampler start: PatchSampler, chunkImages chunk: Int,
                            into queue: BlockQueue<Chunk>) {
         let T = set.geometry.tokens, D = set.geometry.tokenDim
         var sampler = start, seen = at.patchesSeen
         do {
-            for (i, e) in set.shards.enumerated() where i >= at.shard {
+            for (i, e) in set.shards.enumerated() where i >= at.shard && e.start < end {
+                var r = i == at.shard ? at.row : 0
+                let rowEnd = min(e.count, end - e.start)   // the part may end inside this shard
+                if r >= rowEnd { continue }
                 let f = try set.open(shard: i)
                 defer { try? f.close() }
                 let pd = try f.dataset(ShardFormat.patches)
@@ -83,10 +94,9 @@ public enum PCAStream {
                 guard pd.elementDescription.isInteger && pd.elementDescription.size == 1 else {
                     throw LdaeError("patches is not uint8", file: e.path)
                 }
-                var r = i == at.shard ? at.row : 0
-                while r < e.count {
+                while r < rowEnd {
                     if queue.isFinished { return }
-                    let n = min(chunk, e.count - r)
+                    let n = min(chunk, rowEnd - r)
                     var sel: [Int32]? = nil
                     if !sampler.takesAll {
                         var s: [Int32] = []
@@ -100,7 +110,7 @@ public enum PCAStream {
                     }
                     r += n
                     seen += n * T
-                    let last = r == e.count
+                    let last = r == rowEnd
                     queue.put(Chunk(bytes: bytes, rows: n * T, selected: sel, images: n,
                                     nextShard: last ? i + 1 : i, nextRow: last ? 0 : r, patchesSeen: seen))
                 }

@@ -70,6 +70,16 @@ public struct Arguments {
         return v
     }
 
+    /// `--part i/n` (0 <= i < n, 0-based), as batch schedulers number array tasks; nil when absent.
+    public func part(_ name: String = "part") throws -> (index: Int, count: Int)? {
+        guard let s = string(name) else { return nil }
+        let p = s.split(separator: "/", omittingEmptySubsequences: false)
+        guard p.count == 2, let i = Int(p[0]), let n = Int(p[1]), n >= 1, i >= 0, i < n else {
+            throw UsageError("--\(name) expects i/n with 0 <= i < n (0-based), got '\(s)'")
+        }
+        return (i, n)
+    }
+
     /// A value that must be one of `choices`.
     public func choice(_ name: String, _ choices: [String], default d: String) throws -> String {
         let v = string(name) ?? d
