@@ -45,7 +45,7 @@ if "$py" -c "import torch, timm" 2>/dev/null; then havetorch=1; else
   echo "PyTorch reference skipped: '$py' cannot import torch and timm (set LDAE_TORCH_PYTHON to a python that can)" >&2
 fi
 key() { echo "$1" | sed -n "s/^\(.* \)\{0,1\}$2=\([0-9.]*\).*/\2/p"; }   # value of key $2 in line $1 (anchored)
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 if [ -n "$base" ] && [ ! -x "$base/ldae-train" ]; then echo "--baseline-bin: no executable $base/ldae-train" >&2; exit 2; fi
 ls_ms=(); ls_fi=(); ts_ms=(); ts_fi=(); rs=(); rf=(); bs_ms=(); bs_fi=(); bq=(); bqf=(); out=""
 for r in $(seq 1 "$rounds"); do
