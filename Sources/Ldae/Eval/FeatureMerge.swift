@@ -24,28 +24,15 @@ public enum FeatureMerge {
 
     /// All n parts once each, with the first file's settings; returned in part order.
     static func check(_ loaded: [(path: String, part: FeaturePart)]) throws -> [(path: String, part: FeaturePart)] {
-        let (p0, r) = loaded[0]
-        var byPart: [Int: String] = [:]
-        for (path, p) in loaded {
-            guard p.parts == r.parts else {
-                throw LdaeError("is part \(p.partName), of a split into \(p.parts), but \(p0) is part \(r.partName), of a split into \(r.parts)", file: path)
-            }
+        try PartSplit.inOrder(loaded, join: "features-merge") { p, r, p0 in
             // (name, this part's value, the first part's value) of every setting that differs
             let differ = zip(p.settings, r.settings).filter { $0.0.1 != $0.1.1 }.map { (name: $0.0.0, this: $0.0.1, first: $0.1.1) }
             guard differ.isEmpty else {
                 let what = differ.map { "\($0.name) \($0.this) (\(p0): \($0.first))" }.joined(separator: ", ")
                 let data = differ.contains { $0.name == "index_sha256" || $0.name == "images_total" }
-                throw LdaeError("features of other \(data ? "data" : "settings"): \(what)", file: path)
+                throw LdaeError("features of other \(data ? "data" : "settings"): \(what)")
             }
-            if let other = byPart[p.part] { throw LdaeError("part \(p.partName) is given twice (also as \(other))", file: path) }
-            byPart[p.part] = path
         }
-        let missing = (0..<r.parts).filter { byPart[$0] == nil }
-        guard missing.isEmpty else {
-            let names = missing.map { "\($0)/\(r.parts)" }.joined(separator: ", ")
-            throw LdaeError("part\(missing.count > 1 ? "s" : "") \(names) missing: features-merge needs all \(r.parts) part files of the split (got \(loaded.count))")
-        }
-        return loaded.sorted { $0.part.part < $1.part.part }
     }
 
     /// Streams `inputs` (C-order .npy of `descr`, shapes [rows[k]] + trailing) into one .npy [sum of rows] + trailing,

@@ -11,7 +11,7 @@ public enum FeatureFiles {
 /// What one part of `ldae-zoo features ... --part i/n` holds (its sidecar F.part.json, format "ldae-features-part"):
 /// the features of images image_start..<image_end of the images_total the unsplit command extracts, with the
 /// model, data and settings they came from. `FeatureMerge` joins the n parts into the unsplit command's files.
-public struct FeaturePart: Codable, Sendable, Equatable {
+public struct FeaturePart: SplitPart, Codable, Sendable, Equatable {
     public var format = FormatName.featuresPart
     public var formatVersion = FormatVersion.featuresPart
     public var part: Int
@@ -44,7 +44,6 @@ public struct FeaturePart: Codable, Sendable, Equatable {
         self.labeled = labeled
     }
 
-    public var partName: String { "\(part)/\(parts)" }
 
     /// The fields every part of one split shares, by name (all but the part and its images).
     var settings: [(String, String)] {

@@ -33,36 +33,23 @@ public enum PCACombine {
         return (b, ref)
     }
 
-    /// Checks that the files are the n parts of one split, each once, and returns them in part order. The first
-    /// file is the reference; an error names the file that differs from it.
+    /// Checks that the files are the n parts of one split, each once, of the same data and settings as the first
+    /// file, and returns them in part order; an error names the file that differs.
     static func check(_ loaded: [(path: String, sums: PCAPartialSums)]) throws -> [(path: String, sums: PCAPartialSums)] {
-        let (p0, r) = loaded[0]
-        var byPart: [Int: String] = [:]
-        for (path, s) in loaded {
-            guard s.parts == r.parts else {
-                throw LdaeError("is part \(s.partName), of a split into \(s.parts), but \(p0) is part \(r.partName), of a split into \(r.parts)", file: path)
-            }
+        try PartSplit.inOrder(loaded.map { (path: $0.path, part: $0.sums) }, join: "combine") { s, r, p0 in
             guard s.geometry == r.geometry else {
-                throw LdaeError("other patch size: patch_size \(s.geometry.patchSize), channels \(s.geometry.channels), image_size \(s.geometry.imageSize), but \(p0) has \(r.geometry.patchSize), \(r.geometry.channels), \(r.geometry.imageSize)", file: path)
+                throw LdaeError("other patch size: patch_size \(s.geometry.patchSize), channels \(s.geometry.channels), image_size \(s.geometry.imageSize), but \(p0) has \(r.geometry.patchSize), \(r.geometry.channels), \(r.geometry.imageSize)")
             }
             guard s.indexSHA256 == r.indexSHA256, s.imagesTotal == r.imagesTotal else {
-                throw LdaeError("sums of another data set (shard index sha256 \(s.indexSHA256.prefix(12))..., \(s.imagesTotal) images; \(p0) has \(r.indexSHA256.prefix(12))..., \(r.imagesTotal) images)", file: path)
+                throw LdaeError("sums of another data set (shard index sha256 \(s.indexSHA256.prefix(12))..., \(s.imagesTotal) images; \(p0) has \(r.indexSHA256.prefix(12))..., \(r.imagesTotal) images)")
             }
             guard s.maxPatches == r.maxPatches, s.seed == r.seed else {
                 let opts = { (x: PCAPartialSums) in "--max-patches \(x.maxPatches.map(String.init) ?? "all") --seed \(x.seed)" }
-                throw LdaeError("other sampling options (\(opts(s)); \(p0) has \(opts(r)))", file: path)
+                throw LdaeError("other sampling options (\(opts(s)); \(p0) has \(opts(r)))")
             }
             guard s.fitIdentity == r.fitIdentity else {
-                throw LdaeError("other fit settings (\(s.fitIdentity); \(p0) has \(r.fitIdentity))", file: path)
+                throw LdaeError("other fit settings (\(s.fitIdentity); \(p0) has \(r.fitIdentity))")
             }
-            if let other = byPart[s.part] { throw LdaeError("part \(s.partName) is given twice (also as \(other))", file: path) }
-            byPart[s.part] = path
-        }
-        let missing = (0..<r.parts).filter { byPart[$0] == nil }
-        guard missing.isEmpty else {
-            let names = missing.map { "\($0)/\(r.parts)" }.joined(separator: ", ")
-            throw LdaeError("part\(missing.count > 1 ? "s" : "") \(names) missing: combine needs all \(r.parts) part files of the split (got \(loaded.count))")
-        }
-        return loaded.sorted { $0.sums.part < $1.sums.part }
+        }.map { (path: $0.path, sums: $0.part) }
     }
 }

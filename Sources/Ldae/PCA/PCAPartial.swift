@@ -12,7 +12,7 @@ import Foundation
 ///   (patches summed), `index_sha256`, `index_paths`, `image_size`, `patch_size`, `channels`, `tokens`, `dim`,
 ///   `max_patches` (-1: every patch), `seed`, `pixel_scaling`, `value_offset` (128), `value_scale` (127.5),
 ///   `fit_identity` (the whole fit's, recorded in the combined pca.h5).
-public struct PCAPartialSums: Sendable {
+public struct PCAPartialSums: SplitPart, Sendable {
     public var part: Int
     public var parts: Int
     /// The part's global images (image_start..<image_end) of `imagesTotal`.
@@ -46,8 +46,6 @@ public struct PCAPartialSums: Sendable {
                               fitIdentity: PCAResumeState.identity(set, maxPatches: maxPatches, seed: seed), accumulator: acc)
     }
 
-    /// "i/n"
-    public var partName: String { "\(part)/\(parts)" }
 
     public func save(_ path: String) throws {
         let a = accumulator, D = a.dim
