@@ -11,19 +11,9 @@ import Foundation
 /// Ranks other than 0 print nothing else. The body ends the process through `world.finish` or by returning.
 public func runDistributedCommand(_ tool: String, _ body: (Communicator) throws -> Void) -> Never {
     let world: Communicator
-    do { world = try Communicator.world(try LaunchEnvironment.detect()) } catch {
-        FileHandle.standardError.write(Data("\(tool): error: \(errorLine(error))\n".utf8))
-        exit(1)
-    }
+    do { world = try Communicator.world(try LaunchEnvironment.detect()) } catch { exit(reportError(tool, error)) }
     guard world.usesMPI else { runCommand(tool) { try body(world) } }
-    func say(_ e: Error, rankLabel: Bool) {
-        if let u = e as? UsageError {
-            FileHandle.standardError.write(Data("\(tool): \(u.message)\nTry '\(tool) --help'.\n".utf8))
-        } else {
-            let who = rankLabel ? "\(world.label): " : ""
-            FileHandle.standardError.write(Data("\(tool): error: \(who)\(errorLine(e))\n".utf8))
-        }
-    }
+    func say(_ e: Error, rankLabel: Bool) { reportError(tool, e, who: rankLabel ? "\(world.label): " : "") }
     do {
         try body(world)
         world.finish(0)

@@ -28,9 +28,9 @@ extension Trainer {
     }
 
     /// The step's data parallelism (nil in one process).
-    func stepDistribution() throws -> StepDistribution? {
+    func stepDistribution() -> StepDistribution? {
         guard world.isDistributed else { return nil }
-        return StepDistribution(world: world, slice: try BatchSlice(globalBatch: options.train.batchSize, ranks: world.size, rank: world.rank))
+        return StepDistribution(world: world, slice: slice)
     }
 
     /// After each step: the CPU seconds of the step summed over the ranks, and the largest pending signal any rank

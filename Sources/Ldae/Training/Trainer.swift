@@ -25,6 +25,8 @@ public final class Trainer {
     private let runLock: FolderLock?
     /// The ranks of an MPI job (Distributed/), or a world of one. Rank 0 alone writes the run folder and publishes.
     public let world: Communicator
+    /// This rank's block of each global batch (the whole batch in one process).
+    let slice: BatchSlice
 
     public var checkpointPath: String { options.outDir + "/" + Checkpoint.fileName }
     public var logPath: String { options.outDir + "/train_log.jsonl" }
@@ -39,7 +41,7 @@ public final class Trainer {
         self.world = world
         let tc = o.train
         try o.validate()
-        let slice = try BatchSlice(globalBatch: tc.batchSize, ranks: world.size, rank: world.rank)   // MPI hook: B % ranks
+        slice = try BatchSlice(globalBatch: tc.batchSize, ranks: world.size, rank: world.rank)   // MPI hook: B % ranks
         shards = try ShardSet(o.data)
         let g = shards.geometry
         guard o.model.imageSize == g.imageSize, o.model.patchSize == g.patchSize, o.model.channels == g.channels else {
@@ -152,7 +154,7 @@ public final class Trainer {
         let tc = options.train
         let B = tc.batchSize
         let stepper = TrainStep(model: model, objective: objective, schedule: schedule, optimizer: optimizer, config: tc)
-        stepper.distributed = try stepDistribution()   // MPI hook: nil in one process
+        stepper.distributed = stepDistribution()   // MPI hook: nil in one process
         defer { loader.stop() }
         var losses: [Double] = []
         try writeLog()   // drops lines past the checkpoint when resuming

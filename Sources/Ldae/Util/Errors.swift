@@ -19,13 +19,21 @@ public func runCommand(_ tool: String, _ body: () throws -> Void) -> Never {
     do {
         try body()
         exit(0)
-    } catch let e as UsageError {
-        FileHandle.standardError.write(Data("\(tool): \(e.message)\nTry '\(tool) --help'.\n".utf8))
-        exit(2)
     } catch {
-        FileHandle.standardError.write(Data("\(tool): error: \(errorLine(error))\n".utf8))
-        exit(1)
+        exit(reportError(tool, error))
     }
+}
+
+/// Writes the one stderr line of a command's error (a usage error also points at --help; `who` goes before the
+/// reason, e.g. "rank 1 of 4 (node07): ") and returns the exit status it ends with: 2 for usage errors, else 1.
+@discardableResult
+public func reportError(_ tool: String, _ error: Error, who: String = "") -> Int32 {
+    if let u = error as? UsageError {
+        FileHandle.standardError.write(Data("\(tool): \(u.message)\nTry '\(tool) --help'.\n".utf8))
+        return 2
+    }
+    FileHandle.standardError.write(Data("\(tool): error: \(who)\(errorLine(error))\n".utf8))
+    return 1
 }
 
 public func eprint(_ s: String) {
