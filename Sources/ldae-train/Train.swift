@@ -2,9 +2,9 @@ import Foundation
 import Ldae
 
 /// The options of a training run that are neither recipe nor architecture (TrainConfig.flags, ModelConfig.flags).
-let runOptions: Set<String> = ["data", "pca", "config", "steps", "name", "threads", "out", "zoo", "weights-dtype",
+let runOptions: Set<String> = ["data", "pca", "tokenizer-file", "config", "steps", "name", "threads", "out", "zoo", "weights-dtype",
                                "stop-after", "memory-budget-mb"]
-let runSwitches: Set<String> = ["resume", "no-publish", "quiet", "portable-kernels"]
+let runSwitches: Set<String> = ["resume", "no-publish", "quiet", "portable-kernels", "class-cond"]
 
 /// `ldae-train --data ... --name ...`: parse, train, publish, and say how it stopped.
 func runTrain(_ argv: [String], world: Communicator) throws {
@@ -18,9 +18,15 @@ func runTrain(_ argv: [String], world: Communicator) throws {
     guard let name = a.string("name") else { throw UsageError("--name NAME is required") }
     guard ZooStore.validName(name) else { throw UsageError("--name '\(name)' is not a valid zoo name (letters, digits, - _ .)") }
 
-    let train = try TrainConfig.flags.apply(a, to: TrainConfig())   // usage errors before any file is opened
+    var train = try TrainConfig.flags.apply(a, to: TrainConfig())   // usage errors before any file is opened
+    if let tf = a.string("tokenizer-file") {   // the file says which tokenizer (and, when fitted, its d)
+        let (kind, d) = try LoadedTokenizer.peek(tf)
+        if a.string("tokenizer") == nil { train.tokenizer = kind }
+        if let d, a.string("latent-dim") == nil { train.latentDim = d }
+    }
     var o = TrainOptions(data: data, pcaPath: a.string("pca"), model: try modelConfig(a, data: data), train: train,
                          name: name, outDir: a.string("out"))
+    o.tokenizerPath = a.string("tokenizer-file")
     o.plan = try executionPlan(a)
     o.steps = try a.int("steps")
     o.resume = a.flag("resume")
@@ -54,6 +60,13 @@ func modelConfig(_ a: Arguments, data: [String]) throws -> ModelConfig {
         throw UsageError("--config must be \(ModelPreset.choiceList) or a JSON file, got '\(arg)'")
     }
     mc = try ModelConfig.flags.apply(a, to: mc)
+    if a.flag("class-cond") {   // DiT's class conditioning: one embedding per class of the shards (+ the null label)
+        let s = try ShardSet(data)
+        guard s.labeled, !s.classNames.isEmpty else {
+            throw LdaeError("--class-cond needs labelled shards (ldae-prep of a class-folder layout); these have no class names", file: s.sources[0])
+        }
+        mc.numClasses = s.classNames.count
+    }
     do { try mc.validate() } catch let e as LdaeError { throw LdaeError(e.reason, file: ModelPreset(rawValue: arg) == nil ? arg : nil) }
     return mc
 }

@@ -13,13 +13,21 @@ weights, pca.h5, train_log.jsonl, loss_curve.png and config.json are published t
 data and model:
   --data DIR            shard folder from ldae-prep (repeatable)
   --pca FILE            PCA basis from ldae-fit-pca (needed by --tokenizer pca)
+  --tokenizer-file FILE a tokenizer from ldae-fit-tokenizer (patch-ae, patch-vae, conv-vae) or a pca.h5: sets
+                        --tokenizer and, for a fitted one, --latent-dim from the file; its sha256 is recorded
   --config C            model preset (\(ModelPreset.choices); image/patch size taken from the shards) or a JSON file
   --encoder-width W --encoder-depth L --encoder-heads H --decoder-width W --decoder-depth L --decoder-heads H
   --mlp-ratio R            override the preset's or file's architecture
   --time-cond \(TimeCond.choices)   time conditioning of every block (default none: the encoder stays a plain timm ViT)
+  --class-cond             class conditioning (DiT, the paper's starting point): a label embedding added to the adaLN
+                           conditioning, labels from the shards (the validation split's are never read); features
+                           use the null label
+  --class-dropout P        labels replaced by the null label with probability P (default 0.1)
 recipe (defaults = the paper's final l-DAE):
-  --tokenizer \(TokenizerKind.choices)    noise in the top-d PCA latent (default) or in pixel space
-  --latent-dim d           PCA components kept (default 16)
+  --tokenizer \(TokenizerKind.choices)
+                           where the noise goes: the top-d PCA latent (default), pixels, or a fitted tokenizer's
+                           latent (needs --tokenizer-file)
+  --latent-dim d           PCA components kept (default 16; a fitted tokenizer's own d)
   --latent-scale \(LatentScale.choices)  scale of the latent before noise (default none; whiten = unit variance per
                            component, global = one factor for unit average variance)
   --schedule S             noise schedule (default ldae), one of:

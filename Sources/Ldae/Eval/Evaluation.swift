@@ -199,7 +199,7 @@ public struct Evaluation {
         rng.shuffle(&perm)
         let idx = perm.prefix(o.denoiseImages).map { s.testIdx[$0] }
         let clean = try FeatureExtractor.images(s.test, indices: idx)
-        let objective = try LDAEObjective(config: zm.manifest.training, pca: zm.pca, geometry: s.test.geometry)
+        let objective = try zm.objective()
         let out = try DenoiseEval.run(model: zm.model, objective: objective, schedule: NoiseSchedule(zm.manifest.training),
                                       pca: zm.pca, clean: clean, count: idx.count, levels: o.denoiseT, seed: o.seed,
                                       batch: min(o.batch, 64))

@@ -16,6 +16,8 @@ public enum FormatName {
     public static let pcaPart = "ldae-pca-part"
     /// The sidecar `F.part.json` of `ldae-zoo features --part i/n` (FeaturePart).
     public static let featuresPart = "ldae-features-part"
+    /// A fitted tokenizer written by `ldae-fit-tokenizer` (TokenizerFile).
+    public static let tokenizer = "ldae-tokenizer"
 }
 
 public enum FormatVersion {
@@ -26,6 +28,7 @@ public enum FormatVersion {
     public static let manifest = 1
     public static let pcaPart = 1
     public static let featuresPart = 1
+    public static let tokenizer = 1
 }
 
 /// Shard layout (HDF5, 1.10-compatible):

@@ -43,9 +43,9 @@ extension LDAEModel {
         var dmod: UnsafeMutablePointer<Float>     // [B, 6 Cmax]
     }
 
-    /// adaLN conditioning: freq [B, 256], h1 = mlp.0 [B, W], s1 = SiLU(h1), c = mlp.2 [B, W], cs = SiLU(c) [B, W],
-    /// dcs = dL/dcs [B, W].
-    struct Cond { var freq, h1, s1, c, cs, dcs: UnsafeMutablePointer<Float> }
+    /// adaLN conditioning: freq [B, 256], h1 = mlp.0 [B, W], s1 = SiLU(h1), c = mlp.2 [B, W] (+ the label's embedding
+    /// row), cs = SiLU(c) [B, W], dcs = dL/dcs [B, W], y [B] the class labels as floats (C = the null label).
+    struct Cond { var freq, h1, s1, c, cs, dcs, y: UnsafeMutablePointer<Float> }
 
     struct TrainActs {
         var x: UnsafeMutablePointer<Float>        // [N, D] copy of the input
@@ -79,7 +79,7 @@ extension LDAEModel {
 
     func takeCond(_ a: Arena, batch: Int) -> Cond {
         Cond(freq: a.take(batch * LDAEModel.freqDim), h1: a.take(batch * W), s1: a.take(batch * W),
-             c: a.take(batch * W), cs: a.take(batch * W), dcs: a.take(batch * W))
+             c: a.take(batch * W), cs: a.take(batch * W), dcs: a.take(batch * W), y: a.take(batch))
     }
 
     func takeScratch(_ a: Arena, batch: Int) -> Scratch {
@@ -141,7 +141,7 @@ extension LDAEModel {
             decOut: a.decOut + r * V, decNorm: a.decNorm + r * V, decMean: a.decMean + r, decRstd: a.decRstd + r,
             out: a.out + r * D,
             cond: Cond(freq: a.cond.freq + b0 * f, h1: a.cond.h1 + b0 * W, s1: a.cond.s1 + b0 * W, c: a.cond.c + b0 * W,
-                       cs: a.cond.cs + b0 * W, dcs: a.cond.dcs + b0 * W),
+                       cs: a.cond.cs + b0 * W, dcs: a.cond.dcs + b0 * W, y: a.cond.y + b0),
             s: Scratch(ln: s.ln + r * cmax, gelu: s.gelu + r * hmax, small: s.small + r * cmax, small2: s.small2 + r * cmax,
                        big: s.big + r * max(hmax, 3 * cmax), dresDec: s.dresDec + r * V, dresEnc: s.dresEnc + r * W,
                        dmod: s.dmod + b0 * 6 * cmax))

@@ -151,10 +151,12 @@ extension LDAEModel {
         if adaln { conditionBackward(a.cond, s: s, batch: batch, g: g, plan: plan) }
     }
 
-    /// Backward of the t embedder from dcs = dL/d SiLU(c).
+    /// Backward of the t embedder and the label embedding from dcs = dL/d SiLU(c).
     func conditionBackward(_ cd: Cond, s: Scratch, batch: Int, g: UnsafeMutablePointer<Float>, plan: ExecutionPlan) {
         let p = params
         AdaLN.siluBackwardInPlace(cd.dcs, x: cd.c, n: batch * W)                                     // d c
+        if let y = yEmb { LabelEmbedding.backward(dtable: g + y, dc: cd.dcs, labels: cd.y, b: batch, c: W, classes: config.numClasses!) }
+        guard timeEmbedded else { return }
         let ds1 = s.dmod
         Linear.backward(dinp: ds1, dweight: g + tEmb2!.w, dbias: g + tEmb2!.b, dout: cd.dcs, inp: cd.s1,
                         weight: p + tEmb2!.w, n: batch, c: W, oc: W, overwriteDinp: true, plan: plan)

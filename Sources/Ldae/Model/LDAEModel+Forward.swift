@@ -82,15 +82,27 @@ extension LDAEModel {
         }
     }
 
-    /// adaLN conditioning c = t_embedder(t) [B, W] and cs = SiLU(c), shared by every block.
+    /// adaLN conditioning c = t_embedder(t) [B, W] (time conditioning) + y_embedder[y] (class conditioning, labels
+    /// read from cd.y) and cs = SiLU(c), shared by every block.
     func conditionForward(_ cd: Cond, t: UnsafePointer<Float>, batch: Int, plan: ExecutionPlan) {
         let p = params
-        AdaLN.timestepEmbedding(out: cd.freq, t: t, b: batch, dim: LDAEModel.freqDim)                   // [B, 256]
-        Linear.forward(out: cd.h1, inp: cd.freq, weight: p + tEmb1!.w, bias: p + tEmb1!.b, n: batch, c: LDAEModel.freqDim,
-                       oc: W, plan: plan)
-        AdaLN.silu(out: cd.s1, x: cd.h1, n: batch * W)
-        Linear.forward(out: cd.c, inp: cd.s1, weight: p + tEmb2!.w, bias: p + tEmb2!.b, n: batch, c: W, oc: W, plan: plan)  // [B, W]
+        if timeEmbedded {
+            AdaLN.timestepEmbedding(out: cd.freq, t: t, b: batch, dim: LDAEModel.freqDim)               // [B, 256]
+            Linear.forward(out: cd.h1, inp: cd.freq, weight: p + tEmb1!.w, bias: p + tEmb1!.b, n: batch, c: LDAEModel.freqDim,
+                           oc: W, plan: plan)
+            AdaLN.silu(out: cd.s1, x: cd.h1, n: batch * W)
+            Linear.forward(out: cd.c, inp: cd.s1, weight: p + tEmb2!.w, bias: p + tEmb2!.b, n: batch, c: W, oc: W, plan: plan)  // [B, W]
+        } else {
+            cd.c.update(repeating: 0, count: batch * W)
+        }
+        if let y = yEmb { LabelEmbedding.forward(c: cd.c, table: p + y, labels: cd.y, b: batch, c: W, classes: config.numClasses!) }
         AdaLN.silu(out: cd.cs, x: cd.c, n: batch * W)
+    }
+
+    /// Writes the class labels of a pass into cd.y [B] (nil: the null label C for every image, as for features).
+    func setLabels(_ cd: Cond, labels: UnsafePointer<Int32>?, batch: Int) {
+        guard let c = config.numClasses else { return }
+        for i in 0..<batch { cd.y[i] = Float(labels.map { Int($0[i]) } ?? c) }
     }
 
     /// forward_encoder: x [B, T, D] -> patch_embed + pos_embed [N, W] -> blocks -> norm [N, W] (b.norm).
@@ -133,13 +145,19 @@ extension LDAEModel {
                        packedWeight: packed(decoderPred), plan: plan)
     }
 
-    /// Training forward. x: [B, T, D] encoder input; t: [B] in [0, 1) (used only with adaLN).
+    /// Training forward. x: [B, T, D] encoder input; t: [B] in [0, 1) (used only with adaLN time conditioning);
+    /// labels [B] in 0...C (C the null label; class conditioning only, nil = null for all).
     /// Returns x0_hat [B, T, D], valid until the next forward. Keeps what backward needs.
-    public func forward(_ x: UnsafePointer<Float>, t: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
+    public func forward(_ x: UnsafePointer<Float>, t: UnsafePointer<Float>, labels: UnsafePointer<Int32>? = nil,
+                        batch: Int) -> UnsafePointer<Float> {
         require(batch > 0)
+        if let c = config.numClasses, let labels {
+            for i in 0..<batch { require(labels[i] >= 0 && Int(labels[i]) <= c, "label \(labels[i]) outside 0...\(c)") }
+        }
         let a = ensureTraining(batch: batch)
         a.x.update(from: x, count: batch * T * D)
         a.t.update(from: t, count: batch)
+        setLabels(a.cond, labels: labels, batch: batch)
         // in chunks of images like inference, each chunk writing its rows of the saved activations
         forwardChunks(batch: batch) { _, b0, b1, plan in
             let part = images(from: b0, of: a), nb = b1 - b0
@@ -177,11 +195,13 @@ extension LDAEModel {
         }
     }
 
-    /// `forwardChunks` with each core's inference buffers, and the chunk's conditioning computed (t nil: t = 0).
+    /// `forwardChunks` with each core's inference buffers, and the chunk's conditioning computed (t nil: t = 0; the
+    /// null label under class conditioning: features never see a label).
     func inferenceShares(batch: Int, t: UnsafePointer<Float>?, _ body: (InferBufs, Int, Int, ExecutionPlan) -> Void) {
         forwardChunks(batch: batch) { w, b0, b1, plan in
             let ib = ensureInference(inferArenas[w], batch: b1 - b0)
             if adaln {
+                setLabels(ib.cond, labels: nil, batch: b1 - b0)
                 let zeros = [Float](repeating: 0, count: b1 - b0)
                 zeros.withUnsafeBufferPointer { z in
                     conditionForward(ib.cond, t: t.map { $0 + b0 } ?? z.baseAddress!, batch: b1 - b0, plan: plan)

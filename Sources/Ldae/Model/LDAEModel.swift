@@ -52,6 +52,10 @@ public final class LDAEModel {
     let blocks: [BlockP]
     let norm: NormP
     let tEmb1: LinearP?, tEmb2: LinearP?
+    /// y_embedder.embedding_table [C + 1, W] (class conditioning; row C is the null label), nil without it.
+    let yEmb: Int?
+    /// Whether the timestep enters the conditioning (t_embedder); class conditioning alone has adaln without it.
+    let timeEmbedded: Bool
     let decoderEmbed: LinearP
     let decoderPosEmbed: Int
     let decoderBlocks: [BlockP]
@@ -64,7 +68,8 @@ public final class LDAEModel {
         self.plan = plan
         inferArenas = (0..<plan.workers).map { _ in Arena() }
         T = config.tokens; D = config.tokenDim; W = config.encoderWidth; V = config.decoderWidth
-        adaln = config.timeCond == .adaln
+        adaln = config.conditioned
+        timeEmbedded = config.timeCond == .adaln
         var list: [TensorInfo] = []
         var off = 0
         var encoderPart = true
@@ -100,10 +105,13 @@ public final class LDAEModel {
         posEmbed = add("pos_embed", [1, T, W], decay: false, trainable: learned)
         blocks = (0..<config.encoderDepth).map { block("blocks.\($0)", width: W, heads: config.encoderHeads) }
         norm = layerNorm("norm", W)
-        if adaln {
+        if config.timeCond == .adaln {
             tEmb1 = linear("t_embedder.mlp.0", LDAEModel.freqDim, W)
             tEmb2 = linear("t_embedder.mlp.2", W, W)
         } else { tEmb1 = nil; tEmb2 = nil }
+        if let c = config.numClasses {
+            yEmb = add("y_embedder.embedding_table.weight", [c + 1, W], decay: false)
+        } else { yEmb = nil }
         let encCount = off
         encoderPart = false
         decoderEmbed = linear("decoder_embed", W, V)
@@ -171,7 +179,7 @@ public final class LDAEModel {
                 continue
             }
             if n.contains("adaLN_modulation") { p.update(repeating: 0, count: info.count); continue }
-            if n.hasPrefix("t_embedder") {
+            if n.hasPrefix("t_embedder") || n.hasPrefix("y_embedder") {
                 for i in 0..<info.count { p[i] = Float(0.02 * rng.normal()) }
                 continue
             }

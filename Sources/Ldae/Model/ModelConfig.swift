@@ -13,8 +13,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var mlpRatio: Int = 4
     public var posEmbed: PosEmbedKind = .sincos
     public var timeCond: TimeCond = .none
+    /// Class conditioning (DiT): the number of classes C when on; a label embedding [C + 1, W] (the last row the null
+    /// label) is added to the adaLN conditioning. nil (absent from the JSON): off, the paper's final recipe.
+    public var numClasses: Int? = nil
 
     public init() {}
+
+    /// Whether the blocks carry adaLN modulation: timestep conditioning, class conditioning or both.
+    public var conditioned: Bool { timeCond == .adaln || numClasses != nil }
 
     public var grid: Int { imageSize / patchSize }
     public var tokens: Int { grid * grid }
@@ -29,6 +35,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         guard encoderWidth > 0, encoderHeads > 0, encoderWidth % encoderHeads == 0 else { throw bad("encoder_width \(encoderWidth) is not divisible by encoder_heads \(encoderHeads)") }
         guard decoderWidth > 0, decoderHeads > 0, decoderWidth % decoderHeads == 0 else { throw bad("decoder_width \(decoderWidth) is not divisible by decoder_heads \(decoderHeads)") }
         guard encoderDepth >= 1, decoderDepth >= 0, mlpRatio >= 1 else { throw bad("depths must be >= 1 (encoder) and >= 0 (decoder), mlp_ratio >= 1") }
+        if let c = numClasses { guard c >= 1 && c <= 100_000 else { throw bad("num_classes must be in 1...100000, got \(c)") } }
         if posEmbed == .sincos { guard encoderWidth % 4 == 0, decoderWidth % 4 == 0 else { throw bad("sincos positional embedding needs widths divisible by 4") } }
     }
 }

@@ -31,6 +31,12 @@ public enum TokenizerKind: String, MethodOption {
     case pca
     /// Pixels (a classical denoising autoencoder).
     case pixel
+    /// A linear encoder and decoder per patch trained to reconstruct patches (`ldae-fit-tokenizer`), no KL.
+    case patchAE = "patch-ae"
+    /// The same with a Gaussian posterior per patch and a KL term; its mean is the latent.
+    case patchVAE = "patch-vae"
+    /// A small convolutional VAE over the whole image, one d-vector per patch-grid cell.
+    case convVAE = "conv-vae"
 }
 
 /// Which noise levels the encoder sees during training.

@@ -28,22 +28,21 @@ public struct LDAEObjective: @unchecked Sendable {
     public let tokens: Int
     public let dim: Int
     public let latentDim: Int
-    /// [D, D] rows = basis vectors (identity for pixel).
+    /// Where the noise goes (docs/method.md, "Tokenizers").
+    public let tokenizer: TokenizerModel
+    /// [D, D] the loss basis: rows = an orthonormal basis whose first d rows span the tokenizer's decoder (pca: V;
+    /// identity for pixel and for an image codec, whose loss is plain pixel MSE).
     public let basis: [Float]
-    /// [D] (zeros for pixel).
+    /// [D] the decoder's mean patch (pca: the PCA mean; zeros for pixel and an image codec).
     public let mean: [Float]
-    /// [D] per-component loss weights.
+    /// [D] per-component loss weights (1 for the first d, residual_weight for the rest; all 1 without a residual).
     public let weights: [Float]
     /// [d] the noise multiplier of each latent component (the latent scale s; all 1 for `none` and pixels).
     public let noiseScale: [Float]
 
-    /// pca is required by the pca tokenizer; geometry = the shards' patch geometry.
+    /// The pca and pixel tokenizers (pca is required by pca); geometry = the shards' patch geometry.
     public init(config: TrainConfig, pca: PCABasis?, geometry: PatchGeometry) throws {
-        self.config = config
-        self.geometry = geometry
-        tokens = geometry.tokens
         let D = geometry.tokenDim
-        dim = D
         switch config.tokenizer {
         case .pca:
             guard let pca else { throw LdaeError("the pca tokenizer needs a PCA basis (--pca pca.h5)") }
@@ -53,19 +52,47 @@ public struct LDAEObjective: @unchecked Sendable {
             guard config.latentDim >= 1 && config.latentDim <= D else {
                 throw LdaeError("latent_dim \(config.latentDim) must be in 1...\(D) (the patch dimension)")
             }
-            latentDim = config.latentDim
-            basis = pca.components
-            mean = pca.mean
-            weights = (0..<D).map { $0 < config.latentDim ? 1 : Float(config.residualWeight) }
-            noiseScale = LDAEObjective.latentScale(config.latentScale, eigenvalues: Array(pca.eigenvalues.prefix(config.latentDim)))
+            try self.init(config: config, tokenizer: .linear(LinearCodec(pca: pca, d: config.latentDim)), geometry: geometry)
+        case .pixel:
+            try self.init(config: config, tokenizer: .pixel, geometry: geometry)
+        case .patchAE, .patchVAE, .convVAE:
+            throw LdaeError("the \(config.tokenizer.rawValue) tokenizer needs its file (--tokenizer-file FILE from ldae-fit-tokenizer)")
+        }
+    }
+
+    /// Any tokenizer (`LoadedTokenizer.model`).
+    public init(config: TrainConfig, tokenizer: TokenizerModel, geometry: PatchGeometry) throws {
+        self.config = config
+        self.geometry = geometry
+        self.tokenizer = tokenizer
+        tokens = geometry.tokens
+        let D = geometry.tokenDim
+        dim = D
+        var eye = [Float](repeating: 0, count: D * D)
+        for i in 0..<D { eye[i * D + i] = 1 }
+        switch tokenizer {
         case .pixel:
             latentDim = D
-            var eye = [Float](repeating: 0, count: D * D)
-            for i in 0..<D { eye[i * D + i] = 1 }
             basis = eye
             mean = [Float](repeating: 0, count: D)
             weights = [Float](repeating: 1, count: D)
             noiseScale = [Float](repeating: 1, count: D)
+        case .linear(let c):
+            guard c.dim == D else { throw LdaeError("the tokenizer's patches have D = \(c.dim) values but the shards' have \(D)") }
+            latentDim = c.latentDim
+            basis = c.lossBasis
+            mean = c.meanOut
+            weights = (0..<D).map { $0 < c.latentDim ? 1 : Float(config.residualWeight) }
+            noiseScale = LDAEObjective.latentScale(config.latentScale, eigenvalues: c.latentVariance)
+        case .image(let c):
+            guard config.target == .image else {
+                throw LdaeError("target noise needs a linear tokenizer (pca, patch-ae, patch-vae) or pixels: a non-linear decoder has no pixel-space noise")
+            }
+            latentDim = c.latentDim
+            basis = eye
+            mean = [Float](repeating: 0, count: D)
+            weights = [Float](repeating: 1, count: D)
+            noiseScale = LDAEObjective.latentScale(config.latentScale, eigenvalues: c.latentVariance)
         }
     }
 
@@ -97,7 +124,7 @@ public struct LDAEObjective: @unchecked Sendable {
         require(gammas.count >= B && sigmas.count >= B)
         let T = tokens, D = dim, d = latentDim, N = B * T
         if N == 0 { return }
-        if config.tokenizer == .pixel {
+        if case .pixel = tokenizer {
             for b in 0..<B {
                 let g = Float(gammas[b]), s = Float(sigmas[b])
                 for j in (b * T * D)..<((b + 1) * T * D) {
@@ -108,27 +135,48 @@ public struct LDAEObjective: @unchecked Sendable {
             }
             return
         }
-        var c = [Float](repeating: 0, count: N * D)   // x0 - mean  [N, D]
+        switch tokenizer {
+        case .pixel: return
+        case .linear(let c): corruptLinear(c, x0, batch: B, gammas: gammas, sigmas: sigmas, rng: &rng, out: out, noise: noise)
+        case .image(let c):
+            var z = [Float](repeating: 0, count: N * d)   // latent [B, T, d]
+            z.withUnsafeMutableBufferPointer { zp in
+                c.encode(x0, batch: B, into: zp.baseAddress!)
+                addNoise(zp.baseAddress!, batch: B, gammas: gammas, sigmas: sigmas, rng: &rng, eps: nil)
+                c.decode(zp.baseAddress!, batch: B, into: out)
+            }
+        }
+    }
+
+    /// z <- gamma_b z + sigma_b s eps per image b, eps drawn image by image, token by token, component by component
+    /// (the order `normalsPerImage` relies on); eps * s kept in `eps` when given.
+    private func addNoise(_ z: UnsafeMutablePointer<Float>, batch B: Int, gammas: [Double], sigmas: [Double], rng: inout RNG,
+                          eps: UnsafeMutablePointer<Float>?) {
+        let T = tokens, d = latentDim
+        for b in 0..<B {
+            let g = Float(gammas[b]), s = Float(sigmas[b])
+            for k in (b * T * d)..<((b + 1) * T * d) {
+                let e = Float(rng.normal()) * noiseScale[k % d]
+                eps?[k] = e
+                z[k] = g * z[k] + s * e
+            }
+        }
+    }
+
+    /// A linear tokenizer: z0 = E (x0 - meanIn) + bias, z = gamma z0 + sigma s eps, x = meanOut + z Dec; the noise
+    /// target y = (s eps) Dec.
+    private func corruptLinear(_ c: LinearCodec, _ x0: UnsafePointer<Float>, batch B: Int, gammas: [Double], sigmas: [Double],
+                               rng: inout RNG, out: UnsafeMutablePointer<Float>, noise: UnsafeMutablePointer<Float>?) {
+        let N = B * tokens, D = dim, d = latentDim
         var z = [Float](repeating: 0, count: N * d)   // latent     [N, d]
         var eps = [Float](repeating: 0, count: N * d) // noise      [N, d]
-        for n in 0..<N { for j in 0..<D { c[n * D + j] = x0[n * D + j] - mean[j] } }
-        basis.withUnsafeBufferPointer { V in
-            // z0[N, d] = c[N, D] V_d^T
-            BLAS.sgemm(transA: false, transB: true, m: N, n: d, k: D, alpha: 1, a: c, lda: D,
-                       b: V.baseAddress!, ldb: D, beta: 0, c: &z, ldc: d)
-            for b in 0..<B {
-                let g = Float(gammas[b]), s = Float(sigmas[b])
-                for k in (b * T * d)..<((b + 1) * T * d) {
-                    let e = Float(rng.normal()) * noiseScale[k % d]
-                    eps[k] = e
-                    z[k] = g * z[k] + s * e
-                }
-            }
-            // x[N, D] = mean + z[N, d] V_d
-            for n in 0..<N { for j in 0..<D { out[n * D + j] = mean[j] } }
-            BLAS.sgemm(transA: false, transB: false, m: N, n: D, k: d, alpha: 1, a: z, lda: d,
-                       b: V.baseAddress!, ldb: D, beta: 1, c: out, ldc: D)
-            if let noise {
+        z.withUnsafeMutableBufferPointer { zp in eps.withUnsafeMutableBufferPointer { ep in
+            c.encode(x0, count: N, into: zp.baseAddress!)
+            addNoise(zp.baseAddress!, batch: B, gammas: gammas, sigmas: sigmas, rng: &rng, eps: ep.baseAddress!)
+            c.decode(zp.baseAddress!, count: N, into: out)
+        } }
+        if let noise {
+            c.decoder.withUnsafeBufferPointer { V in
                 BLAS.sgemm(transA: false, transB: false, m: N, n: D, k: d, alpha: 1, a: eps, lda: d,
                            b: V.baseAddress!, ldb: D, beta: 0, c: noise, ldc: D)
             }

@@ -21,6 +21,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// Weight the loss by lambda_t = 1 / (1 + sigma_t^2).
     public var lossWeighting: Bool = true
     public var timesteps: Int = 1000
+    /// Class conditioning (model `num_classes`): the fraction of training images whose label is replaced by the null
+    /// label, so that the null embedding is trained (DiT's 0.1; features are computed with the null label).
+    public var classDropout: Double = 0.1
 
     public var epochs: Int = 10
     public var batchSize: Int = 128
@@ -53,7 +56,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// Acronym fields need explicit keys: JSON (snake_case) encodes `baseLR` as "base_lr", which decodes to "baseLr".
     enum CodingKeys: String, CodingKey {
         case tokenizer, latentDim, schedule, sigmaMax, latentScale, noiseLevels, singleSigma, target, inputScaling, residualWeight
-        case lossWeighting, timesteps, epochs, batchSize, baseLR = "baseLr", warmupEpochs, minLR = "minLr", weightDecay
+        case lossWeighting, timesteps, classDropout, epochs, batchSize, baseLR = "baseLr", warmupEpochs, minLR = "minLr", weightDecay
         case beta1, beta2, gradClip, ema, flip, crop, cropPadding, cropScaleMin, valFraction, valSeed, seed, checkpointEvery
     }
 
@@ -66,6 +69,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         noiseLevels = try v(.noiseLevels, noiseLevels); singleSigma = try v(.singleSigma, singleSigma); target = try v(.target, target)
         inputScaling = try v(.inputScaling, inputScaling); residualWeight = try v(.residualWeight, residualWeight)
         lossWeighting = try v(.lossWeighting, lossWeighting); timesteps = try v(.timesteps, timesteps)
+        classDropout = try v(.classDropout, classDropout)
         epochs = try v(.epochs, epochs); batchSize = try v(.batchSize, batchSize); baseLR = try v(.baseLR, baseLR)
         warmupEpochs = try v(.warmupEpochs, warmupEpochs); minLR = try v(.minLR, minLR); weightDecay = try v(.weightDecay, weightDecay)
         beta1 = try v(.beta1, beta1); beta2 = try v(.beta2, beta2); gradClip = try v(.gradClip, gradClip); ema = try v(.ema, ema)
@@ -91,8 +95,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         guard cropPadding >= 0 && cropPadding <= 64 else { throw bad("crop_padding must be in 0...64") }
         guard cropScaleMin > 0 && cropScaleMin <= 1 else { throw bad("crop_scale_min must be in (0, 1]") }
         guard valFraction >= 0 && valFraction < 1 else { throw bad("val_fraction must be in [0, 1)") }
+        guard classDropout >= 0 && classDropout <= 1 else { throw bad("class_dropout must be in [0, 1]") }
         if tokenizer == .pixel && latentScale != .none {
-            throw bad("latent_scale \(latentScale.rawValue) needs the pca tokenizer (its eigenvalues give the scale)")
+            throw bad("latent_scale \(latentScale.rawValue) needs a tokenizer with a latent (its variances give the scale), not pixel")
         }
     }
 }

@@ -47,7 +47,7 @@ extension TrainConfig {
          .choice("schedule", \.schedule), .double("sigma-max", \.sigmaMax), .choice("noise-levels", \.noiseLevels),
          .double("sigma", \.singleSigma), .choice("target", \.target), .switch("input-scaling", \.inputScaling, to: true),
          .double("residual-weight", \.residualWeight), .switch("no-loss-weighting", \.lossWeighting, to: false),
-         .int("timesteps", \.timesteps),
+         .int("timesteps", \.timesteps), .double("class-dropout", \.classDropout),
          .int("epochs", \.epochs), .int("batch-size", \.batchSize), .double("lr", \.baseLR), .double("min-lr", \.minLR),
          .double("warmup-epochs", \.warmupEpochs), .double("weight-decay", \.weightDecay), .double("beta2", \.beta2),
          .double("clip", \.gradClip), .double("ema", \.ema), .switch("no-flip", \.flip, to: false),

@@ -4,6 +4,8 @@ import Foundation
 public struct TrainOptions {
     public var data: [String]
     public var pcaPath: String?
+    /// A tokenizer file (`ldae-fit-tokenizer`, or a pca.h5): the tokenizer of `train.tokenizer`, recorded by sha256.
+    public var tokenizerPath: String? = nil
     public var model: ModelConfig
     public var train: TrainConfig
     /// Total optimizer steps; nil = epochs * steps per epoch.

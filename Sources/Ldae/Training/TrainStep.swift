@@ -29,8 +29,9 @@ public final class TrainStep {
     /// The whole step runs with OpenBLAS at one thread: the kernels split work over the cores themselves, and a
     /// threaded OpenBLAS call (the objective's small PCA products) leaves its worker spinning for about 0.1 s,
     /// which would take a core from the model's first layers.
-    func step(x0: UnsafePointer<Float>, step: Int, lr: Double) throws -> (Double, Double) {
-        try BLAS.withOneThread { try stepBody(x0: x0, step: step, lr: lr) }
+    /// labels [B] (class-conditioned models: this rank's images' labels, C = null), nil otherwise.
+    func step(x0: UnsafePointer<Float>, labels: [Int32]? = nil, step: Int, lr: Double) throws -> (Double, Double) {
+        try BLAS.withOneThread { try stepBody(x0: x0, labels: labels, step: step, lr: lr) }
     }
 
     /// With the plan's `timesPhases`, each phase's wall time (seconds) summed under its name (for `ldae-train bench`).
@@ -51,7 +52,7 @@ public final class TrainStep {
         return r
     }
 
-    private func stepBody(x0: UnsafePointer<Float>, step: Int, lr: Double) throws -> (Double, Double) {
+    private func stepBody(x0: UnsafePointer<Float>, labels: [Int32]?, step: Int, lr: Double) throws -> (Double, Double) {
         let B = distributed?.slice.count ?? config.batchSize   // images computed here (MPI: this rank's slice)
         var rng = RNG(seed: config.seed, stream: TrainStep.noiseStream &+ UInt64(step))
         var lv = schedule.sample(batch: config.batchSize, rng: &rng)
@@ -63,6 +64,7 @@ public final class TrainStep {
         }
         let yhat = phase("forward") { () -> UnsafePointer<Float> in
             model.zeroGrad()
+            if let labels { require(labels.count == B); return labels.withUnsafeBufferPointer { model.forward(x, t: tFrac, labels: $0.baseAddress, batch: B) } }
             return model.forward(x, t: tFrac, batch: B)
         }
         let target = config.target == .noise ? UnsafePointer(noise) : x0

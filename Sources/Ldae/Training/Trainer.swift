@@ -6,6 +6,8 @@ public final class Trainer {
     public let options: TrainOptions
     public let shards: ShardSet
     public let pca: PCABasis?
+    /// The tokenizer file given with --tokenizer-file (its sha256 goes into the checkpoint and the manifest).
+    public let tokenizerFile: LoadedTokenizer?
     public let model: LDAEModel
     public let objective: LDAEObjective
     public let schedule: NoiseSchedule
@@ -27,6 +29,8 @@ public final class Trainer {
     public let world: Communicator
     /// This rank's block of each global batch (the whole batch in one process).
     let slice: BatchSlice
+    /// The training images' labels (class-conditioned models only).
+    let classLabels: ClassLabels?
 
     public var checkpointPath: String { options.outDir + "/" + Checkpoint.fileName }
     public var logPath: String { options.outDir + "/train_log.jsonl" }
@@ -47,7 +51,21 @@ public final class Trainer {
         guard o.model.imageSize == g.imageSize, o.model.patchSize == g.patchSize, o.model.channels == g.channels else {
             throw LdaeError("model config is for \(o.model.imageSize)px images with patch \(o.model.patchSize) but the shards have \(g.imageSize)px with patch \(g.patchSize)", file: shards.sources[0])
         }
-        if tc.tokenizer == .pca || o.pcaPath != nil {
+        if let tp = o.tokenizerPath {
+            let t = try LoadedTokenizer.load(tp, geometry: g)
+            guard t.kind == tc.tokenizer else {
+                throw LdaeError("--tokenizer \(tc.tokenizer.rawValue) but this is a \(t.kind.rawValue) tokenizer file (leave --tokenizer out to take the file's)", file: tp)
+            }
+            if let fi = t.file, fi.indexSHA256 != shards.indexSHA256, !o.quiet && world.isRoot {
+                eprint("ldae-train: note: \(tp) was fit on other shards (index sha256 \(fi.indexSHA256.prefix(12))...)")
+            }
+            tokenizerFile = t
+        } else { tokenizerFile = nil }
+        if let t = tokenizerFile, t.kind != .pca {
+            pca = nil   // --pca is not used by another tokenizer (and not published with it)
+        } else if let t = tokenizerFile, let p = t.pca {
+            pca = p
+        } else if tc.tokenizer == .pca || o.pcaPath != nil {
             guard let p = o.pcaPath else { throw LdaeError("the pca tokenizer needs --pca pca.h5 (from ldae-fit-pca); use --tokenizer pixel for a pixel-space DAE") }
             let basis = try PCABasis.load(p)
             guard basis.patchSize == g.patchSize, basis.channels == g.channels else {
@@ -55,11 +73,20 @@ public final class Trainer {
             }
             pca = basis
         } else { pca = nil }
-        do { objective = try LDAEObjective(config: tc, pca: pca, geometry: g) } catch let e as LdaeError {
-            throw LdaeError(e.reason, file: o.pcaPath)
+        do {
+            if let t = tokenizerFile {
+                objective = try LDAEObjective(config: tc, tokenizer: try t.model(latentDim: tc.latentDim), geometry: g)
+            } else {
+                objective = try LDAEObjective(config: tc, pca: pca, geometry: g)
+            }
+        } catch let e as LdaeError {
+            throw LdaeError(e.reason, file: e.file ?? o.tokenizerPath ?? o.pcaPath)
         }
         schedule = NoiseSchedule(tc)
         loader = try BatchLoader(shards: shards, config: tc, memoryBudget: o.memoryBudget, slice: world.isDistributed ? slice.range : nil)
+        if let c = o.model.numClasses {
+            classLabels = try ClassLabels(shards: shards, trainIndices: loader.trainIndices, classes: c, config: tc)
+        } else { classLabels = nil }
         totalSteps = o.steps ?? tc.epochs * loader.stepsPerEpoch
         guard totalSteps >= 1 else { throw LdaeError("nothing to train: 0 steps") }
         lr = LRSchedule(config: tc, stepsPerEpoch: loader.stepsPerEpoch, totalSteps: totalSteps)
@@ -172,7 +199,8 @@ public final class Trainer {
             let batch = try loader.next()
             let rate = lr(step)
             let loss: Double, gn: Double
-            do { (loss, gn) = try stepper.step(x0: batch.x0, step: step, lr: rate) } catch let e as NonFiniteError {
+            let labels = classLabels.map { Array($0.batch(loader.indices(step: step), step: step)[slice.range]) }
+            do { (loss, gn) = try stepper.step(x0: batch.x0, labels: labels, step: step, lr: rate) } catch let e as NonFiniteError {
                 let ck = FileUtil.exists(checkpointPath) ? "the last good checkpoint stays at \(checkpointPath)" : "no checkpoint was written yet"
                 try? writeLog()
                 throw world.agreed(LdaeError("non-finite \(e.what) at step \(step); training stopped (\(ck)). Lower --lr or check --clip."))

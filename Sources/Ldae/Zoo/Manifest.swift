@@ -9,12 +9,16 @@ public struct Manifest: Codable, Sendable {
         public var pcaFile: String?        // "pca.h5" inside the entry
         public var pcaSHA256: String?
         public var pixelScaling: String
+        /// A fitted tokenizer's file inside the entry ("tokenizer.h5") and its sha256 (kinds other than pca and pixel).
+        public var file: String? = nil
+        public var sha256: String? = nil
+        public static let fileName = "tokenizer.h5"
         public init(kind: TokenizerKind, latentDim: Int, patchSize: Int, pcaFile: String?, pcaSHA256: String?) {
             self.kind = kind; self.latentDim = latentDim; self.patchSize = patchSize
             self.pcaFile = pcaFile; self.pcaSHA256 = pcaSHA256; self.pixelScaling = PixelScaling.name
         }
         // snake_case JSON: "pca_sha256" decodes to "pcaSha256", so acronym fields need explicit keys
-        enum CodingKeys: String, CodingKey { case kind, latentDim, patchSize, pcaFile, pcaSHA256 = "pcaSha256", pixelScaling }
+        enum CodingKeys: String, CodingKey { case kind, latentDim, patchSize, pcaFile, pcaSHA256 = "pcaSha256", pixelScaling, file, sha256 = "sha256" }
     }
     public struct DataInfo: Codable, Sendable {
         public var indexSHA256: String

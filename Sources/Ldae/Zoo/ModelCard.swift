@@ -20,7 +20,8 @@ public enum ModelCard {
                  + "global_pool='avg', fc_norm=False, num_classes=0)`; \(c.posEmbed.rawValue) positional embedding; "
                  + "\(m.encoderParameterCount) parameters.")
         s.append("- Decoder (used in pretraining only): \(c.decoderWidth) x \(c.decoderDepth) blocks, \(c.decoderHeads) heads"
-                 + (c.timeCond == .adaln ? "; every block told the noise level by adaLN (not loadable as a plain timm ViT)." : "."))
+                 + (c.timeCond == .adaln ? "; every block told the noise level by adaLN (not loadable as a plain timm ViT)" : "")
+                 + (c.numClasses != nil ? "; every block told the class label by adaLN (class conditioning; features use the null label)." : "."))
         s.append("- Input: \(c.imageSize)x\(c.imageSize) RGB scaled as \(PixelScaling.name) (timm mean = std = 0.5), weights \(m.weightsDtype).")
         let feats = m.features ?? Manifest.FeatureSpec(layers: [.final])
         let fw = feats.pooling.width(of: feats.layers, config: c)
@@ -32,7 +33,7 @@ public enum ModelCard {
         s.append("## Data and recipe")
         let held = t.valFraction > 0 ? "; \(pct(t.valFraction))% held out as the validation split (val_seed \(t.valSeed)), never trained on" : ""
         s.append("- Data: \(m.data.images) images from \(m.data.sources.joined(separator: ", ")) (index sha256 \(m.data.indexSHA256.prefix(12))...)\(held); "
-                 + "\(m.data.classNames.count) classes (labels unused in pretraining).")
+                 + "\(m.data.classNames.count) classes (" + (c.numClasses != nil ? String(format: "**labels used in pretraining**: class conditioning, label dropout %.2f; the validation split's labels unused", t.classDropout) : "labels unused in pretraining") + ").")
         s.append("- Tokenizer: \(m.tokenizer.kind.rawValue)" + (m.tokenizer.kind == .pca ? " (d = \(m.tokenizer.latentDim) of \(c.tokenDim), latent scale \(t.latentScale.rawValue))" : "")
                  + "; schedule \(t.schedule.rawValue)" + (t.schedule == .ldae ? String(format: " (sigma 0..%.3g)", t.sigmaMax) : "")
                  + ", \(t.noiseLevels.rawValue)-level noise, target \(t.target.rawValue), residual weight \(t.residualWeight), "

@@ -21,18 +21,25 @@ extension Trainer {
             let meta = ["format": "pt", "ldae_model_config": String(decoding: try JSON.encode(options.model, pretty: false), as: UTF8.self),
                         "ldae_ema": tc.ema > 0 ? "true" : "false"]
             try Safetensors.write(exportWeights(), metadata: meta, dtype: options.weightsDtype, to: staging + "/" + ZooStore.weightsFile)
-            var pcaSHA: String? = nil
-            if let p = options.pcaPath {
+            var pcaSHA: String? = nil, tokSHA: String? = nil
+            if pca != nil, let p = tokenizerFile?.path ?? options.pcaPath {
                 try FileManager.default.copyItem(atPath: p, toPath: staging + "/pca.h5")
                 pcaSHA = try SHA256.hex(file: staging + "/pca.h5")
             }
+            if let t = tokenizerFile, t.kind != .pca {
+                try FileManager.default.copyItem(atPath: t.path, toPath: staging + "/" + Manifest.Tokenizer.fileName)
+                tokSHA = try SHA256.hex(file: staging + "/" + Manifest.Tokenizer.fileName)
+                guard tokSHA == t.sha256 else { throw LdaeError("changed while training (sha256 differs from the one read at the start)", file: t.path) }
+            }
             try FileManager.default.copyItem(atPath: logPath, toPath: staging + "/train_log.jsonl")
             try FileManager.default.copyItem(atPath: curvePath, toPath: staging + "/loss_curve.png")
-            struct RunConfig: Codable { var model: ModelConfig; var training: TrainConfig; var steps: Int; var stepsPerEpoch: Int; var data: [String]; var pca: String? }
+            struct RunConfig: Codable { var model: ModelConfig; var training: TrainConfig; var steps: Int; var stepsPerEpoch: Int; var data: [String]; var pca: String?; var tokenizer: String? }
             try JSON.write(RunConfig(model: options.model, training: tc, steps: totalSteps, stepsPerEpoch: loader.stepsPerEpoch,
-                                     data: shards.sources, pca: options.pcaPath), to: staging + "/config.json")
-            let tok = Manifest.Tokenizer(kind: tc.tokenizer, latentDim: objective.latentDim, patchSize: shards.geometry.patchSize,
+                                     data: shards.sources, pca: pca == nil ? nil : options.pcaPath,
+                                     tokenizer: tokenizerFile?.path), to: staging + "/config.json")
+            var tok = Manifest.Tokenizer(kind: tc.tokenizer, latentDim: objective.latentDim, patchSize: shards.geometry.patchSize,
                                          pcaFile: pcaSHA == nil ? nil : "pca.h5", pcaSHA256: pcaSHA)
+            if tokSHA != nil { tok.file = Manifest.Tokenizer.fileName; tok.sha256 = tokSHA }
             var m = Manifest(name: options.name, model: options.model, tokenizer: tok, training: tc,
                              data: .init(indexSHA256: shards.indexSHA256, images: shards.count, sources: shards.sources, classNames: shards.classNames),
                              seed: tc.seed, steps: totalSteps, epochs: Double(totalSteps) / Double(loader.stepsPerEpoch), finalLoss: lastLoss,

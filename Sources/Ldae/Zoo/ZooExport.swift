@@ -56,6 +56,9 @@ public enum ZooExport {
         guard m.model.timeCond == .none else {
             throw LdaeError("\(zm.ref) conditions every block on the noise level (time_cond adaln): timm's VisionTransformer cannot load it")
         }
+        guard m.model.numClasses == nil else {
+            throw LdaeError("\(zm.ref) conditions every block on a class label (class conditioning, adaLN): timm's VisionTransformer cannot load it")
+        }
         if FileUtil.exists(out) {
             guard overwrite, FileUtil.exists(out + "/config.json"), FileUtil.exists(out + "/model.safetensors") else {
                 throw LdaeError("already exists (use --force to replace an earlier export)", file: out)

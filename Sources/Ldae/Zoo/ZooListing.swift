@@ -24,7 +24,7 @@ public struct ZooListEntry: Codable, Sendable {
 public enum ZooListing {
     /// "vit 192x12 / dec 128x4" (+ " adaln" when time-conditioned).
     public static func architecture(_ m: ModelConfig) -> String {
-        "vit \(m.encoderWidth)x\(m.encoderDepth) / dec \(m.decoderWidth)x\(m.decoderDepth)" + (m.timeCond == .adaln ? " adaln" : "")
+        "vit \(m.encoderWidth)x\(m.encoderDepth) / dec \(m.decoderWidth)x\(m.decoderDepth)" + (m.timeCond == .adaln ? " adaln" : "") + (m.numClasses != nil ? " class-cond" : "")
     }
 
     /// 1234 -> "1.2K", 5_500_000 -> "5.50M".
@@ -97,7 +97,7 @@ public enum ZooListing {
         L.append("  created        \(m.created)")
         L.append("  status         \(verified.map { "DAMAGED: \($0)" } ?? "ok (sha256 of \(m.files.count) files verified)")")
         let c = m.model
-        L.append("  architecture   \(architecture(c)) (heads \(c.encoderHeads)/\(c.decoderHeads), mlp x\(c.mlpRatio), pos \(c.posEmbed.rawValue), time \(c.timeCond.rawValue))")
+        L.append("  architecture   \(architecture(c)) (heads \(c.encoderHeads)/\(c.decoderHeads), mlp x\(c.mlpRatio), pos \(c.posEmbed.rawValue), time \(c.timeCond.rawValue)\(c.numClasses.map { ", class-conditioned on \($0) labels" } ?? ""))")
         L.append("  input          \(c.imageSize)px, patch \(c.patchSize) -> \(c.tokens) tokens of \(c.tokenDim)")
         L.append("  parameters     \(m.parameterCount) (encoder \(m.encoderParameterCount)), weights \(m.weightsDtype)")
         L.append("  tokenizer      \(m.tokenizer.kind.rawValue)" + (m.tokenizer.kind == .pca ? " d=\(m.tokenizer.latentDim)" : "") + ", scaling \(m.tokenizer.pixelScaling)")

@@ -7,6 +7,8 @@ public final class ZooModel {
     public let dir: String
     public let model: LDAEModel
     public let pca: PCABasis?
+    /// The entry's fitted tokenizer (kinds other than pca and pixel).
+    public let tokenizer: LoadedTokenizer?
 
     /// Loads and verifies (sha256 of every file) the entry `ref` ("NAME", "NAME@vN") of `store`.
     public init(store: ZooStore, ref: String) throws {
@@ -23,6 +25,19 @@ public final class ZooModel {
         } else {
             pca = nil
         }
+        if m.tokenizer.kind.isFitted {
+            guard let f = m.tokenizer.file else { throw LdaeError("the manifest names no tokenizer file for its \(m.tokenizer.kind.rawValue) tokenizer", file: dir + "/manifest.json") }
+            guard !f.contains("/"), !f.hasPrefix(".") else { throw LdaeError("tokenizer file name '\(f)' is not a plain file name", file: dir + "/manifest.json") }
+            tokenizer = try LoadedTokenizer.load(dir + "/" + f, geometry: m.model.geometry)
+        } else { tokenizer = nil }
+    }
+
+    /// The entry's training objective (its tokenizer, latent size and recipe), for denoising and sampling.
+    public func objective() throws -> LDAEObjective {
+        if let t = tokenizer {
+            return try LDAEObjective(config: manifest.training, tokenizer: try t.model(latentDim: manifest.training.latentDim), geometry: manifest.model.geometry)
+        }
+        return try LDAEObjective(config: manifest.training, pca: pca, geometry: manifest.model.geometry)
     }
 
     /// The same architecture with random weights (the `random` baseline), seed 0.
