@@ -79,6 +79,7 @@ runCommand("ldae-fit-tokenizer") {
     TrainSignals.install()
     let start = Date()
     let (stop, f) = try TokenizerFit.run(o)
+    if stop == .stopAfter { eprint("ldae-fit-tokenizer: stopped after step \(f.stepsDone)"); return }
     if case .signal(let sig) = stop {
         eprint("ldae-fit-tokenizer: interrupted by \(sig == SIGINT ? "SIGINT" : "SIGTERM") after step \(f.stepsDone)/\(s.steps); checkpoint \(TokenizerFit.checkpointPath(out)); rerun with --resume")
         exit(128 + sig)

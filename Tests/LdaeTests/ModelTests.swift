@@ -13,7 +13,7 @@ final class ModelTests: XCTestCase {
         return c
     }
 
-    func wholeModelGradientCheck(_ config: ModelConfig, randomizeAdaLN: Bool) throws {
+    func wholeModelGradientCheck(_ config: ModelConfig, randomizeAdaLN: Bool, labels: [Int32]? = nil) throws {
         let m = try LDAEModel(config: config, seed: 7)
         var rng = RNG(seed: 11)
         if randomizeAdaLN {
@@ -27,11 +27,15 @@ final class ModelTests: XCTestCase {
         let t: [Float] = [0.13, 0.71]
         let w = FD.randn(n, &rng)
         m.zeroGrad()
-        let out = Array(UnsafeBufferPointer(start: m.forward(x, t: t, batch: b), count: n))
+        func fwd() -> UnsafePointer<Float> {
+            guard let labels else { return m.forward(x, t: t, batch: b) }
+            return labels.withUnsafeBufferPointer { m.forward(x, t: t, labels: $0.baseAddress, batch: b) }
+        }
+        let out = Array(UnsafeBufferPointer(start: fwd(), count: n))
         XCTAssert(out.allSatisfy { $0.isFinite })
         m.backward(w)
         func loss() -> Double {
-            let o = m.forward(x, t: t, batch: b)
+            let o = fwd()
             var s = 0.0
             for i in 0..<n { s += Double(o[i]) * Double(w[i]) }
             return s
@@ -67,6 +71,36 @@ final class ModelTests: XCTestCase {
 
     func testWholeModelGradientsLearnedPosAndAdaLN() throws {
         try wholeModelGradientCheck(Self.tinyTestConfig(posEmbed: .learned, timeCond: .adaln), randomizeAdaLN: true)
+    }
+
+    /// Class conditioning (DiT's label embedding into adaLN), with and without timestep conditioning: the label
+    /// table gets its gradient (the rows of the labels used, one of them the null label) like every other tensor.
+    func testWholeModelGradientsClassConditioned() throws {
+        var c = Self.tinyTestConfig(timeCond: .adaln); c.numClasses = 3
+        try wholeModelGradientCheck(c, randomizeAdaLN: true, labels: [2, 3])
+        var alone = Self.tinyTestConfig(); alone.numClasses = 5
+        try wholeModelGradientCheck(alone, randomizeAdaLN: true, labels: [0, 4])
+    }
+
+    /// Features of a class-conditioned model use the null label: the same as the training pass told "null" for every
+    /// image, different from a real label's.
+    func testClassConditionedFeaturesUseTheNullLabel() throws {
+        var c = Self.tinyTestConfig(); c.numClasses = 4
+        let m = try LDAEModel(config: c, seed: 5)
+        var rng = RNG(seed: 3)
+        for info in m.tensors where info.name.contains("adaLN_modulation") || info.name.hasPrefix("y_embedder") {
+            for i in 0..<info.count { m.params[info.offset + i] = Float(rng.normal()) * 0.3 }
+        }
+        let b = 2, n = b * c.tokens * c.tokenDim
+        let x = FD.randn(n, &rng)
+        var inferred = [Float](repeating: 0, count: b * c.tokens * c.tokenDim)
+        m.reconstruct(x, t: nil, batch: b, out: &inferred)
+        let null: [Int32] = [4, 4], real: [Int32] = [1, 2]
+        let withNull = null.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: m.forward(x, t: [0, 0], labels: $0.baseAddress, batch: b), count: n)) }
+        let withReal = real.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: m.forward(x, t: [0, 0], labels: $0.baseAddress, batch: b), count: n)) }
+        for i in 0..<n { XCTAssertEqual(inferred[i], withNull[i], accuracy: 1e-5) }
+        XCTAssertGreaterThan(zip(withNull, withReal).map { abs($0 - $1) }.max()!, 1e-3, "the label must change the output")
+        XCTAssertTrue(m.tensors.contains { $0.name == "y_embedder.embedding_table.weight" && $0.shape == [5, c.encoderWidth] && $0.encoder })
     }
 
     func testChunkedTrainingForwardGivesTheSameOutputAndGradients() throws {

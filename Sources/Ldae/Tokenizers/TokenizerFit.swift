@@ -16,10 +16,12 @@ public struct TokenizerFit {
         /// Images the end-of-fit statistics (latent variance, reconstruction MSE, latent scale) are taken over.
         public var statImages = 2000
         public var memoryBudget = 1 << 30
+        /// Stop (with a checkpoint, like an interrupt) once this many steps are done: for tests and staged fits.
+        public var stopAfter: Int? = nil
         public init(data: [String], out: String, settings: TokenizerFitSettings) { self.data = data; self.out = out; self.settings = settings }
     }
 
-    public enum Stop: Equatable { case finished, signal(Int32) }
+    public enum Stop: Equatable { case finished, signal(Int32), stopAfter }
 
     public static func checkpointPath(_ out: String) -> String { out + ".ckpt.h5" }
     static let noiseStream: UInt64 = 0x544F_4B4E_4F49_5345
@@ -70,7 +72,7 @@ public struct TokenizerFit {
         let progress = Progress("fit-tokenizer", total: s.steps - step, unit: "steps")
         progress.quiet = o.quiet
         var stop = Stop.finished
-        try BLAS.withOneThread {
+        do {   // OpenBLAS at the caller's thread count (ldae-fit-tokenizer --threads)
             while step < s.steps {
                 try loader.fill(step: step, into: x)
                 var rng = RNG(seed: s.seed, stream: noiseStream &+ UInt64(step))
@@ -84,10 +86,11 @@ public struct TokenizerFit {
                 step += 1
                 progress.advance(extra: String(format: "step %d/%d, mse %.5f, kl %.4f", step, s.steps, mse, kl))
                 if TrainSignals.pending != 0 { stop = .signal(TrainSignals.pending); break }
+                if let k = o.stopAfter, step >= k, step < s.steps { stop = .stopAfter; break }
                 if o.checkpointEvery > 0 && step % o.checkpointEvery == 0 && step < s.steps { try snapshot(complete: false).save(ck) }
             }
         }
-        if case .signal = stop {
+        if stop != .finished {
             let f = snapshot(complete: false)
             try f.save(ck)
             return (stop, f)

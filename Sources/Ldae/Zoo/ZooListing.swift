@@ -44,7 +44,7 @@ public enum ZooListing {
                 if let m = try? JSON.read(Manifest.self, path: dir + "/" + ZooStore.manifestFile) {
                     e.date = m.created; e.architecture = architecture(m.model); e.parameters = m.parameterCount
                     e.dataImages = m.data.images; e.dataIndexSHA256 = m.data.indexSHA256; e.tokenizer = m.tokenizer.kind.rawValue
-                    e.latentDim = m.tokenizer.kind == .pca ? m.tokenizer.latentDim : nil
+                    e.latentDim = m.tokenizer.kind == .pca || m.tokenizer.kind.isFitted ? m.tokenizer.latentDim : nil
                     e.steps = m.steps; e.finalLoss = m.finalLoss
                 }
                 do { _ = try store.load("\(n)@v\(v)", verify: verify) } catch { e.damaged = "\(error)" }
@@ -100,7 +100,7 @@ public enum ZooListing {
         L.append("  architecture   \(architecture(c)) (heads \(c.encoderHeads)/\(c.decoderHeads), mlp x\(c.mlpRatio), pos \(c.posEmbed.rawValue), time \(c.timeCond.rawValue)\(c.numClasses.map { ", class-conditioned on \($0) labels" } ?? ""))")
         L.append("  input          \(c.imageSize)px, patch \(c.patchSize) -> \(c.tokens) tokens of \(c.tokenDim)")
         L.append("  parameters     \(m.parameterCount) (encoder \(m.encoderParameterCount)), weights \(m.weightsDtype)")
-        L.append("  tokenizer      \(m.tokenizer.kind.rawValue)" + (m.tokenizer.kind == .pca ? " d=\(m.tokenizer.latentDim)" : "") + ", scaling \(m.tokenizer.pixelScaling)")
+        L.append("  tokenizer      \(m.tokenizer.kind.rawValue)" + (m.tokenizer.kind == .pca || m.tokenizer.kind.isFitted ? " d=\(m.tokenizer.latentDim)" : "") + (m.tokenizer.sha256.map { " (\(m.tokenizer.file ?? "") \($0.prefix(12))...)" } ?? "") + ", scaling \(m.tokenizer.pixelScaling)")
         let t = m.training
         L.append("  objective      schedule \(t.schedule.rawValue), noise \(t.noiseLevels.rawValue), target \(t.target.rawValue), residual weight \(t.residualWeight), loss weighting \(t.lossWeighting)")
         L.append("  optimiser      batch \(t.batchSize), base lr \(t.baseLR), warmup \(t.warmupEpochs), wd \(t.weightDecay), seed \(m.seed)")
