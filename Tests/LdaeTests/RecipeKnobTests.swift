@@ -21,7 +21,7 @@ final class RecipeKnobTests: XCTestCase {
         // an unknown word is an error, not a silent default
         XCTAssertThrowsError(try JSON.decode(TrainConfig.self, from: Data(#"{"schedule":"edm2"}"#.utf8), file: "bad.json"))
         XCTAssertEqual(NoiseScheduleKind.choices, "ldae|ddpm|linear|cosine|edm")
-        XCTAssertEqual(TokenizerKind.choiceList, "pca or pixel")
+        XCTAssertEqual(TokenizerKind.choiceList, "pca, pixel, patch-ae, patch-vae or conv-vae")
     }
 
     func testValidateRejectsOutOfRangeKnobs() {

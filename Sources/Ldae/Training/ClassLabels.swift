@@ -26,7 +26,7 @@ public struct ClassLabels: Sendable {
             let (s, row) = shards.locate(i)
             throw LdaeError("image \(row) has label \(all[i]), outside 0..<\(classes) (class conditioning needs every training image labelled)", file: shards.shards[s].path)
         }
-        self.classes = classes; dropout = config.classDropout; seed = config.seed; labels = all
+        self.classes = classes; dropout = config.labelDropout; seed = config.seed; labels = all
     }
 
     /// The labels of the global batch `indices` (the loader's order) at `step`, null (= classes) where dropped.

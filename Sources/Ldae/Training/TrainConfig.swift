@@ -22,8 +22,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var lossWeighting: Bool = true
     public var timesteps: Int = 1000
     /// Class conditioning (model `num_classes`): the fraction of training images whose label is replaced by the null
-    /// label, so that the null embedding is trained (DiT's 0.1; features are computed with the null label).
-    public var classDropout: Double = 0.1
+    /// label, so that the null embedding is trained (nil: DiT's 0.1, `labelDropout`; features use the null label).
+    /// Optional so that the JSON of runs without it is unchanged.
+    public var classDropout: Double? = nil
+    public var labelDropout: Double { classDropout ?? 0.1 }
 
     public var epochs: Int = 10
     public var batchSize: Int = 128
@@ -69,7 +71,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         noiseLevels = try v(.noiseLevels, noiseLevels); singleSigma = try v(.singleSigma, singleSigma); target = try v(.target, target)
         inputScaling = try v(.inputScaling, inputScaling); residualWeight = try v(.residualWeight, residualWeight)
         lossWeighting = try v(.lossWeighting, lossWeighting); timesteps = try v(.timesteps, timesteps)
-        classDropout = try v(.classDropout, classDropout)
+        classDropout = try c.decodeIfPresent(Double.self, forKey: .classDropout)
         epochs = try v(.epochs, epochs); batchSize = try v(.batchSize, batchSize); baseLR = try v(.baseLR, baseLR)
         warmupEpochs = try v(.warmupEpochs, warmupEpochs); minLR = try v(.minLR, minLR); weightDecay = try v(.weightDecay, weightDecay)
         beta1 = try v(.beta1, beta1); beta2 = try v(.beta2, beta2); gradClip = try v(.gradClip, gradClip); ema = try v(.ema, ema)
@@ -95,7 +97,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         guard cropPadding >= 0 && cropPadding <= 64 else { throw bad("crop_padding must be in 0...64") }
         guard cropScaleMin > 0 && cropScaleMin <= 1 else { throw bad("crop_scale_min must be in (0, 1]") }
         guard valFraction >= 0 && valFraction < 1 else { throw bad("val_fraction must be in [0, 1)") }
-        guard classDropout >= 0 && classDropout <= 1 else { throw bad("class_dropout must be in [0, 1]") }
+        guard labelDropout >= 0 && labelDropout <= 1 else { throw bad("class_dropout must be in [0, 1]") }
         if tokenizer == .pixel && latentScale != .none {
             throw bad("latent_scale \(latentScale.rawValue) needs a tokenizer with a latent (its variances give the scale), not pixel")
         }

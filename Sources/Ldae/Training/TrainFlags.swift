@@ -14,6 +14,9 @@ public struct ConfigFlag<Config> {
     public static func double(_ name: String, _ field: WritableKeyPath<Config, Double>) -> ConfigFlag {
         ConfigFlag(name: name, takesValue: true) { a, c in if let v = try a.double(name) { c[keyPath: field] = v } }
     }
+    public static func optionalDouble(_ name: String, _ field: WritableKeyPath<Config, Double?>) -> ConfigFlag {
+        ConfigFlag(name: name, takesValue: true) { a, c in if let v = try a.double(name) { c[keyPath: field] = v } }
+    }
     public static func seed(_ name: String, _ field: WritableKeyPath<Config, UInt64>) -> ConfigFlag {
         ConfigFlag(name: name, takesValue: true) { a, c in if let v = try a.uint64(name) { c[keyPath: field] = v } }
     }
@@ -47,7 +50,7 @@ extension TrainConfig {
          .choice("schedule", \.schedule), .double("sigma-max", \.sigmaMax), .choice("noise-levels", \.noiseLevels),
          .double("sigma", \.singleSigma), .choice("target", \.target), .switch("input-scaling", \.inputScaling, to: true),
          .double("residual-weight", \.residualWeight), .switch("no-loss-weighting", \.lossWeighting, to: false),
-         .int("timesteps", \.timesteps), .double("class-dropout", \.classDropout),
+         .int("timesteps", \.timesteps), .optionalDouble("class-dropout", \.classDropout),
          .int("epochs", \.epochs), .int("batch-size", \.batchSize), .double("lr", \.baseLR), .double("min-lr", \.minLR),
          .double("warmup-epochs", \.warmupEpochs), .double("weight-decay", \.weightDecay), .double("beta2", \.beta2),
          .double("clip", \.gradClip), .double("ema", \.ema), .switch("no-flip", \.flip, to: false),

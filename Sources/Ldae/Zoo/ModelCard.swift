@@ -33,7 +33,7 @@ public enum ModelCard {
         s.append("## Data and recipe")
         let held = t.valFraction > 0 ? "; \(pct(t.valFraction))% held out as the validation split (val_seed \(t.valSeed)), never trained on" : ""
         s.append("- Data: \(m.data.images) images from \(m.data.sources.joined(separator: ", ")) (index sha256 \(m.data.indexSHA256.prefix(12))...)\(held); "
-                 + "\(m.data.classNames.count) classes (" + (c.numClasses != nil ? String(format: "**labels used in pretraining**: class conditioning, label dropout %.2f; the validation split's labels unused", t.classDropout) : "labels unused in pretraining") + ").")
+                 + "\(m.data.classNames.count) classes (" + (c.numClasses != nil ? String(format: "**labels used in pretraining**: class conditioning, label dropout %.2f; the validation split's labels unused", t.labelDropout) : "labels unused in pretraining") + ").")
         let fitted = m.tokenizer.kind.isFitted
             ? " (fitted by ldae-fit-tokenizer, d = \(m.tokenizer.latentDim) per patch, file \(m.tokenizer.file ?? "?") sha256 \((m.tokenizer.sha256 ?? "?").prefix(12))..., latent scale \(t.latentScale.rawValue))" : ""
         s.append("- Tokenizer: \(m.tokenizer.kind.rawValue)" + (m.tokenizer.kind == .pca ? " (d = \(m.tokenizer.latentDim) of \(c.tokenDim), latent scale \(t.latentScale.rawValue)\(m.tokenizer.pcaSHA256.map { ", pca.h5 sha256 \($0.prefix(12))..." } ?? ""))" : fitted)
