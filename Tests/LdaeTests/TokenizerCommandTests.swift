@@ -150,6 +150,11 @@ final class TokenizerCommandTests: XCTestCase {
                                                           "--name", "u", "--out", f.dir + "/run2", "--zoo", f.dir + "/zoo"])
         XCTAssertEqual(st, 1); XCTAssertTrue(err.hasPrefix("ldae-train: error: ") && err.contains("broken.h5"), err)
         XCTAssertEqual(err.split(separator: "\n").count, 1, err)
+        // class conditioning on unlabelled shards: one line naming the shards
+        (st, _, err) = try TestSupport.run("ldae-train", ["--data", f.shards, "--pca", f.pca, "--class-cond", "--config", "micro",
+                                                          "--name", "c", "--out", f.dir + "/run3", "--zoo", f.dir + "/zoo"])
+        XCTAssertEqual(st, 1); XCTAssertTrue(err.contains("--class-cond needs labelled shards") && err.contains("shards"), err)
+        XCTAssertEqual(err.split(separator: "\n").count, 1, err)
     }
 }
 
