@@ -32,6 +32,7 @@ public enum NPYReader {
             throw LdaeError("not a .npy file (bad magic)", file: path)
         }
         let major = d[d.startIndex + 6]
+        guard (1...3).contains(major) else { throw LdaeError("not a .npy file (format version \(major) is not 1, 2 or 3)", file: path) }
         let hlen: Int, hstart: Int
         if major == 1 { hlen = Int(d[d.startIndex + 8]) | Int(d[d.startIndex + 9]) << 8; hstart = 10 }
         else {
@@ -49,10 +50,18 @@ public enum NPYReader {
         guard let q2 = rest.firstIndex(of: "'") else { throw LdaeError("npy header has a malformed descr", file: path) }
         let descr = String(rest[..<q2])
         if let fo = field("fortran_order"), fo.hasPrefix("True") { throw LdaeError("Fortran-order arrays are not supported (save with np.ascontiguousarray)", file: path) }
-        guard let sf = field("shape"), let open = sf.firstIndex(of: "("), let close = sf.firstIndex(of: ")") else {
+        guard let sf = field("shape"), sf.hasPrefix("("), let close = sf.firstIndex(of: ")") else {
             throw LdaeError("npy header has no shape", file: path)
         }
-        let shape = sf[sf.index(after: open)..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        // "(3, 4)", "(5,)", "()": integers separated by commas, a trailing comma allowed
+        var items = sf[sf.index(after: sf.startIndex)..<close].split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        if items.last == "" { items.removeLast() }
+        let dims = items.map { Int($0) }
+        guard dims.allSatisfy({ $0 != nil }) else {
+            throw LdaeError("npy header has a malformed shape '\(sf[...close])'", file: path)
+        }
+        let shape = dims.map { $0! }
         guard let n = Checked.count(shape) else { throw LdaeError("npy header has an impossible shape \(shape)", file: path) }
         let esize: Int
         switch descr { case "<f4", "<i4": esize = 4; case "<f8", "<i8": esize = 8

@@ -72,7 +72,36 @@ public struct ShardIndex: Codable, Sendable {
             throw LdaeError("shard index format_version \(head.formatVersion ?? -1) is not supported (this build reads \(FormatVersion.index))", file: path)
         }
         let idx = try JSON.decode(ShardIndex.self, from: data, file: path)
+        try idx.validate(path)
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
         return (idx, dir, path)
+    }
+
+    /// The largest image side an index may declare (ldae-prep's --image-size is far below it).
+    public static let maxImageSize = 1 << 16
+
+    /// What readers rely on: a patch geometry that can be computed (S a multiple of p, sizes bounded, the values of
+    /// one image counted without overflow), counts that add up to `total`, shard files named inside the folder.
+    /// A bad index is one error naming it (it is something users copy from each other).
+    func validate(_ path: String) throws {
+        func bad(_ s: String) -> LdaeError { LdaeError("invalid shard index: \(s)", file: path) }
+        guard patchSize >= 1, imageSize >= patchSize, imageSize <= ShardIndex.maxImageSize, imageSize % patchSize == 0 else {
+            throw bad("image_size \(imageSize) must be a multiple of patch_size \(patchSize) in 1...\(ShardIndex.maxImageSize)")
+        }
+        guard (1...4).contains(channels) else { throw bad("channels \(channels) must be in 1...4") }
+        guard Checked.count([geometry.tokens, geometry.tokenDim]) != nil else { throw bad("image_size \(imageSize) is too large") }
+        var sum = 0
+        for s in shards {
+            guard s.count >= 0 else { throw bad("shard '\(s.file)' has a negative image count \(s.count)") }
+            let (n, o) = sum.addingReportingOverflow(s.count)
+            guard !o else { throw bad("the shards' image counts overflow") }
+            sum = n
+            let parts = s.file.split(separator: "/", omittingEmptySubsequences: false)
+            guard !s.file.isEmpty, !s.file.hasPrefix("/"), !parts.contains("..") else {
+                throw bad("shard file name '\(s.file)' is not a path inside the index's folder")
+            }
+            if let b = s.bytes, b < 0 { throw bad("shard '\(s.file)' has a negative size") }
+        }
+        guard sum == total else { throw bad("total \(total) is not the sum of the shards' counts (\(sum))") }
     }
 }

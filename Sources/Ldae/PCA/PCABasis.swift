@@ -72,7 +72,9 @@ public struct PCABasis: Sendable {
             throw LdaeError("inconsistent shapes: mean \(ms), components \(cs), eigenvalues \(es)", file: path)
         }
         let p = try f.intAttribute("patch_size") ?? 0, c = try f.intAttribute("channels") ?? 0
-        guard p * p * c == D else { throw LdaeError("patch_size \(p) x channels \(c) does not match D = \(D)", file: path) }
+        guard p >= 1, c >= 1, Checked.count([p, p, c]) == D else {
+            throw LdaeError("patch_size \(p) x channels \(c) does not match D = \(D)", file: path)
+        }
         var b = PCABasis(mean: mean, components: comp, eigenvalues: ev, patchSize: p, channels: c,
                          sampleCount: try f.intAttribute("sample_count") ?? 0, indexSHA256: try f.stringAttribute("index_sha256") ?? "")
         b.pixelScaling = try f.stringAttribute("pixel_scaling") ?? PixelScaling.name

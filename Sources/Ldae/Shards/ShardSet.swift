@@ -108,7 +108,11 @@ public final class ShardSet: @unchecked Sendable {
         guard pd.shape == [shards[i].count, geometry.tokens, geometry.tokenDim] else {
             throw LdaeError("patches has shape \(pd.shape), expected [\(shards[i].count), \(geometry.tokens), \(geometry.tokenDim)]", file: shards[i].path)
         }
-        var patches = [UInt8](repeating: 0, count: range.count * geometry.valuesPerImage)
+        try pd.requireStored()
+        guard let bytes = Checked.bytes(range.count, geometry.valuesPerImage) else {
+            throw LdaeError("rows \(range) of patches are too many to read", file: shards[i].path)
+        }
+        var patches = [UInt8](repeating: 0, count: bytes)
         if !range.isEmpty { try patches.withUnsafeMutableBytes { try pd.read(rowStart: range.lowerBound, rows: range.count, into: $0.baseAddress!, as: UInt8.self) } }
         let ld = try f.dataset(ShardFormat.labels)
         defer { ld.close() }

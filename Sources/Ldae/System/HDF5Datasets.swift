@@ -109,6 +109,7 @@ extension H5File {
         guard let n = Checked.count(d.shape) else {
             throw LdaeError("dataset '\(name)' has an impossible shape \(d.shape)", file: path)
         }
+        try d.requireStored()
         var out = [T](repeating: 0, count: n)
         if n > 0 { try out.withUnsafeMutableBytes { try d.read(rowStart: 0, rows: d.shape.first ?? 1, into: $0.baseAddress!, as: T.self) } }
         return (out, d.shape)
@@ -136,6 +137,21 @@ public final class H5Dataset: @unchecked Sendable {
             guard !closed else { return }
             closed = true
             try H5.check(H5Dclose(id), "H5Dclose '\(name)'", file)
+        }
+    }
+
+    /// Refuses a dataset that declares more data than the file can hold: a damaged or crafted file can declare any
+    /// shape in a few bytes (a dataset never written reads as zeros), and readers allocate what it declares. Data is
+    /// stored as is or deflated (at most ~1032:1), and ldae writes every dataset whole; so above 64 MB the declared
+    /// bytes must be at most 1100 times those stored (H5Dget_storage_size, and no more than the file's size).
+    public func requireStored() throws {
+        guard let n = Checked.count(shape), let declared = Checked.bytes(n, elementDescription.size) else {
+            throw LdaeError("dataset '\(name)' has an impossible shape \(shape)", file: file)
+        }
+        guard declared > 64 << 20 else { return }
+        let stored = min(Int(clamping: H5.sync { H5Dget_storage_size(id) }), FileUtil.size(file) ?? 0)
+        guard declared / 1100 <= stored else {
+            throw LdaeError("dataset '\(name)' declares shape \(shape) (\(declared) bytes) but the file stores \(stored) bytes of it (damaged, or not written by ldae)", file: file)
         }
     }
 

@@ -25,7 +25,7 @@ public struct TokenizerFitSettings: Codable, Equatable, Sendable {
     public func validate() throws {
         func bad(_ s: String) -> LdaeError { LdaeError("invalid tokenizer settings: \(s)") }
         guard kind.isFitted else { throw bad("kind \(kind.rawValue) is not fit by ldae-fit-tokenizer (pca: ldae-fit-pca; pixel: no file)") }
-        guard latentDim >= 1 else { throw bad("latent_dim must be >= 1") }
+        guard latentDim >= 1 && latentDim <= 4096 else { throw bad("latent_dim must be in 1...4096") }
         guard steps >= 1, batchSize >= 1 else { throw bad("steps and batch_size must be >= 1") }
         guard lr > 0, lr.isFinite else { throw bad("lr must be > 0") }
         guard klWeight >= 0, klWeight.isFinite else { throw bad("kl_weight must be >= 0") }
@@ -130,7 +130,7 @@ public struct TokenizerFile: Sendable {
         guard settings.kind == kind else { throw bad("kind '\(kind.rawValue)' disagrees with its settings ('\(settings.kind.rawValue)')") }
         do { try settings.validate() } catch let e as LdaeError { throw bad(e.reason) }
         let p = try f.intAttribute("patch_size") ?? 0, c = try f.intAttribute("channels") ?? 0, s = try f.intAttribute("image_size") ?? 0
-        guard p >= 1, c >= 1, s >= p, s % p == 0, s <= 4096 else { throw bad("impossible geometry: image_size \(s), patch_size \(p), channels \(c)") }
+        guard p >= 1, c >= 1, c <= 64, s >= p, s % p == 0, s <= 4096 else { throw bad("impossible geometry: image_size \(s), patch_size \(p), channels \(c)") }
         guard (try f.intAttribute("latent_dim")) == settings.latentDim else { throw bad("latent_dim disagrees with its settings") }
         guard (try f.stringAttribute("pixel_scaling")) == PixelScaling.name else { throw bad("pixel scaling is not '\(PixelScaling.name)'") }
         guard let nj = try f.stringAttribute("tensors") else { throw bad("the tensors attribute (the weights' names) is missing") }

@@ -14,20 +14,23 @@ public final class ZooModel {
     public init(store: ZooStore, ref: String) throws {
         let (m, dir) = try store.load(ref, verify: true)
         self.manifest = m; self.dir = dir; self.ref = "\(m.name)@\(m.version)"
-        try m.model.validate()
+        let mpath = dir + "/" + ZooStore.manifestFile
+        do { try m.model.validate() } catch let e as LdaeError { throw LdaeError(e.reason, file: mpath) }
         model = try LDAEModel(config: m.model, seed: 0)
         let wpath = dir + "/" + ZooStore.weightsFile
         let (tensors, _, _) = try Safetensors.read(wpath)
         do { try model.load(tensors) } catch let e as LdaeError { throw LdaeError(e.reason, file: e.file ?? wpath) }
         if m.tokenizer.kind == .pca {
-            let p = dir + "/" + (m.tokenizer.pcaFile ?? "pca.h5")
+            let f = m.tokenizer.pcaFile ?? "pca.h5"
+            guard ZooStore.isPlainFileName(f) else { throw LdaeError("PCA file name '\(f)' is not a plain file name", file: mpath) }
+            let p = dir + "/" + f
             pca = try PCABasis.load(p)
         } else {
             pca = nil
         }
         if m.tokenizer.kind.isFitted {
-            guard let f = m.tokenizer.file else { throw LdaeError("the manifest names no tokenizer file for its \(m.tokenizer.kind.rawValue) tokenizer", file: dir + "/manifest.json") }
-            guard !f.contains("/"), !f.hasPrefix(".") else { throw LdaeError("tokenizer file name '\(f)' is not a plain file name", file: dir + "/manifest.json") }
+            guard let f = m.tokenizer.file else { throw LdaeError("the manifest names no tokenizer file for its \(m.tokenizer.kind.rawValue) tokenizer", file: mpath) }
+            guard ZooStore.isPlainFileName(f), !f.hasPrefix(".") else { throw LdaeError("tokenizer file name '\(f)' is not a plain file name", file: mpath) }
             tokenizer = try LoadedTokenizer.load(dir + "/" + f, geometry: m.model.geometry)
         } else { tokenizer = nil }
     }

@@ -123,6 +123,11 @@ public struct ZooStore: Sendable {
         guard m.formatVersion == FormatVersion.manifest else {
             throw LdaeError("manifest format_version \(m.formatVersion) is not supported (this build reads \(FormatVersion.manifest))", file: mpath)
         }
+        // The files an entry lists are files of its folder (publish lists its top-level files): a name that leads
+        // elsewhere ("../../x", "/dev/zero") would have verification read whatever it names.
+        if let f = m.files.keys.sorted().first(where: { !ZooStore.isPlainFileName($0) }) {
+            throw LdaeError("damaged zoo entry: the manifest lists '\(f)', which is not a file name inside the entry", file: mpath)
+        }
         if verify {
             // Every file publish hashed must be listed: all regular files of the entry but manifest.json, the
             // append-only evals.jsonl and hidden files (subfolders such as figures/ are written after publishing).
@@ -138,6 +143,11 @@ public struct ZooStore: Sendable {
             }
         }
         return (m, dir)
+    }
+
+    /// A file name inside one folder: not empty, no "/", not "." or "..".
+    public static func isPlainFileName(_ f: String) -> Bool {
+        !f.isEmpty && !f.contains("/") && f != "." && f != ".." && !f.contains("\0")
     }
 
     /// Appends one JSON line to the entry's evals.jsonl (the only file that changes after publishing).
