@@ -2,7 +2,7 @@
 // ldae's libFuzzer targets (docs/fuzzing.md): a package of its own so that the main build never compiles them.
 // Built only with the fuzzer and AddressSanitizer (tools/fuzz does it):
 //   swift build --package-path Fuzz --scratch-path .build-fuzz -c debug --product fuzz-npy \
-//     -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xcc -fsanitize=fuzzer-no-link,address
+//     -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -O -Xcc -fsanitize=fuzzer-no-link,address
 import PackageDescription
 
 let targets = ["safetensors", "npy", "json", "image", "shard", "pca", "tokenizer", "checkpoint"]
