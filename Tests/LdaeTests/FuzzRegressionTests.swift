@@ -88,6 +88,16 @@ final class FuzzRegressionTests: XCTestCase {
         assertNamedError(p, "latent_dim must be in 1...4096") { _ = try TokenizerFile.load(p) }
     }
 
+    func testConvVAESettingsAskingForGigabytes() throws {
+        let p = try copy("tokenizer-conv-vae-width-1024.h5", as: "tok.h5")
+        let f = try TokenizerFile.load(p)
+        XCTAssertEqual(f.settings.width, 1024)
+        XCTAssertEqual(ConvVAE.layout(try ConvVAEDefinition.config(f.settings, geometry: PatchGeometry(imageSize: 16, patchSize: 16))).count,
+                       367_087_623)
+        let t = try LoadedTokenizer.load(p, geometry: PatchGeometry(imageSize: 16, patchSize: 16))
+        assertNamedError(p, "w.encoder.conv_in.weight has shape") { _ = try t.model(latentDim: 2) }
+    }
+
     func testDatasetDeclaringMoreThanTheFileHolds() throws {
         let p = try copy("tokenizer-huge-dataset.h5", as: "tok.h5")
         XCTAssertThrowsError(try TokenizerFile.load(p)) { e in

@@ -59,11 +59,17 @@ public final class ConvVAE {
     /// Channels at resolution level r.
     func ch(_ r: Int) -> Int { config.width * (r == 0 ? 1 : 2) }
 
-    public init(config: ConvVAEConfig, seed: UInt64) throws {
-        try config.validate()
-        self.config = config
-        S = config.imageSize; C = config.channels; d = config.latentDim; L = config.stages; g = config.grid
-        let width = config.width
+    /// The network's layers in storage order, with their parameter tensors: computed without allocating (a file's
+    /// weights are checked against `layout(config).tensors` before a VAE of its settings is built).
+    struct Layout {
+        var tensors: [Tensor] = []
+        var count = 0
+        let encIn: ConvP, encDown: [ConvP], encOut: ConvP, decIn: ConvP, decUp: [ConvP], decOut: ConvP
+    }
+
+    static func layout(_ config: ConvVAEConfig) -> Layout {
+        let (S, C, d, L, width) = (config.imageSize, config.channels, config.latentDim, config.stages, config.width)
+        let g = config.grid
         func ch(_ r: Int) -> Int { width * (r == 0 ? 1 : 2) }
         var list: [Tensor] = []
         var off = 0
@@ -74,22 +80,31 @@ public final class ConvVAE {
             defer { off += wn + outC }
             return ConvP(w: off, b: off + wn, inC: inC, outC: outC, kernel: kernel, stride: stride, pad: pad, side: side)
         }
-        let (S, C, d, L, g) = (self.S, self.C, self.d, self.L, self.g)
-        encIn = conv("encoder.conv_in", C, ch(0), kernel: 3, stride: 1, pad: 1, side: S)
-        encDown = (0..<L).map { i in
+        let encIn = conv("encoder.conv_in", C, ch(0), kernel: 3, stride: 1, pad: 1, side: S)
+        let encDown = (0..<L).map { i in
             conv("encoder.down.\(i)", ch(i), ch(i + 1), kernel: ConvVAE.downKernel, stride: 2, pad: 1, side: S >> i)
         }
-        encOut = conv("encoder.conv_out", ch(L), 2 * d, kernel: 1, stride: 1, pad: 0, side: g)
-        decIn = conv("decoder.conv_in", d, ch(L), kernel: 1, stride: 1, pad: 0, side: g)
-        decUp = (0..<L).map { j in
+        let encOut = conv("encoder.conv_out", ch(L), 2 * d, kernel: 1, stride: 1, pad: 0, side: g)
+        let decIn = conv("decoder.conv_in", d, ch(L), kernel: 1, stride: 1, pad: 0, side: g)
+        let decUp = (0..<L).map { j in
             let r = L - 1 - j
             return conv("decoder.up.\(j)", ch(r + 1), ch(r), kernel: 3, stride: 1, pad: 1, side: S >> r)
         }
-        decOut = conv("decoder.conv_out", ch(0), C, kernel: 3, stride: 1, pad: 1, side: S)
-        tensors = list
-        parameterCount = off
-        params = LDAEModel.allocateAligned(off)
-        grads = LDAEModel.allocateAligned(off)
+        let decOut = conv("decoder.conv_out", ch(0), C, kernel: 3, stride: 1, pad: 1, side: S)
+        return Layout(tensors: list, count: off, encIn: encIn, encDown: encDown, encOut: encOut, decIn: decIn, decUp: decUp,
+                      decOut: decOut)
+    }
+
+    public init(config: ConvVAEConfig, seed: UInt64) throws {
+        try config.validate()
+        self.config = config
+        S = config.imageSize; C = config.channels; d = config.latentDim; L = config.stages; g = config.grid
+        let l = ConvVAE.layout(config)
+        (encIn, encDown, encOut, decIn, decUp, decOut) = (l.encIn, l.encDown, l.encOut, l.decIn, l.decUp, l.decOut)
+        tensors = l.tensors
+        parameterCount = l.count
+        params = LDAEModel.allocateAligned(parameterCount)
+        grads = LDAEModel.allocateAligned(parameterCount)
         initialize(seed: seed)
     }
 

@@ -23,7 +23,11 @@ struct ConvVAEDefinition: TokenizerDefinition {
 
     func model(_ f: TokenizerFile) throws -> TokenizerModel {
         let g = PatchGeometry(imageSize: f.imageSize, patchSize: f.patchSize, channels: f.channels)
-        let vae = try ConvVAE(config: try ConvVAEDefinition.config(f.settings, geometry: g), seed: 0)
+        let config = try ConvVAEDefinition.config(f.settings, geometry: g)
+        // every weight present with its shape before the network is allocated: settings of a damaged or crafted
+        // file can ask for gigabytes (width 1024 at p = 16: 367M parameters)
+        for t in ConvVAE.layout(config).tensors { _ = try f.tensor(t.name, shape: t.shape) }
+        let vae = try ConvVAE(config: config, seed: 0)
         for t in vae.tensors { (vae.params + t.offset).update(from: try f.tensor(t.name, shape: t.shape), count: t.count) }
         return .image(ConvVAECodec(vae, scale: Float(f.latentScale), latentVariance: f.latentVariance))
     }
