@@ -32,7 +32,8 @@ struct Seeds {
 
     let repo: String, out: String
     var fixtures: String { repo + "/Tests/LdaeTests/Fixtures" }
-    let scratch = NSTemporaryDirectory() + "/ldae-fuzz-seeds-\(getpid())"
+    /// A fixed path: the PCA part records the index's path, and the seeds must come out the same every time.
+    let scratch = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ldae-fuzz-seeds").path
 
     /// A fresh, empty `out/target`.
     func folder(_ target: String) throws -> String {
@@ -201,6 +202,7 @@ struct Seeds {
 
     func hdf5() throws {
         for t in ["shard", "pca", "tokenizer"] { _ = try folder(t) }
+        try? FileManager.default.removeItem(atPath: scratch)
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let g = PatchGeometry(imageSize: 4, patchSize: 2)
