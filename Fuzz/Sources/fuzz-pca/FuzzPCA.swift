@@ -1,7 +1,8 @@
-// `pca.h5` (HDF5, format ldae-pca; the input is the file or an H5Layout of it) as training and the zoo read it: `PCABasis.load` (format, version, the datasets'
-// shapes against each other and the patch geometry, pixel scaling), then `LoadedTokenizer.load` (the same file as a
-// tokenizer, checked against the shards' geometry) and its linear codec (top d components), one patch through it.
-// The same bytes also go to `PCAPartialSums.load` (ldae-fit-pca --partial files, HDF5 as well).
+// `pca.h5` (HDF5, format ldae-pca; the input is the file or an H5Layout of it) as training and the zoo read it:
+// `PCABasis.load` (format, version, the datasets' shapes against each other and the patch geometry, pixel scaling),
+// then `LoadedTokenizer.load` (the same file as a tokenizer, checked against the shards' geometry) and its linear
+// codec (top d components), one patch through it. The same bytes also go to `PCAPartialSums.load` (ldae-fit-pca
+// --partial files, HDF5 as well).
 import Foundation
 import FuzzSupport
 import Ldae

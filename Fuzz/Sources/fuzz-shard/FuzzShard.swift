@@ -1,9 +1,9 @@
-// A shard file (HDF5, format ldae-shard; the input is the file or an H5Layout of it) read as training, features and PCA read it: `ShardSet` opens the folder
-// (index.json), checks the file against its index (size, sha256, format attributes, geometry), then reads
-// `patches` and `labels` (whole shard, row ranges, all labels). The input is the shard; its index.json is written
-// to agree with it (geometry attributes and the first dimension of `patches` read from the file where they can be,
-// its size and sha256), so that the reader gets past the index's checks into the datasets (index.json itself is
-// fuzzed by fuzz-json).
+// A shard file (HDF5, format ldae-shard; the input is the file or an H5Layout of it) read as training, features and
+// PCA read it: `ShardSet` opens the folder (index.json), checks the file against its index (size, sha256, format
+// attributes, geometry), then reads `patches` and `labels` (whole shard, row ranges, all labels). The input is the
+// shard; its index.json is written to agree with it (geometry attributes and the first dimension of `patches` read
+// from the file where they can be, its size and sha256), so that the reader gets past the index's checks into the
+// datasets (index.json itself is fuzzed by fuzz-json).
 import Foundation
 import FuzzSupport
 import Ldae

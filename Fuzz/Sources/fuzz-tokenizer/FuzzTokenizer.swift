@@ -1,8 +1,9 @@
-// A fitted tokenizer file (the input is the file or an H5Layout of it; HDF5, format ldae-tokenizer: patch-ae, patch-vae, conv-vae) as `ldae-train
-// --tokenizer-file` and the zoo read it: `TokenizerFile.load` (attributes, settings JSON, the weights' names JSON,
-// geometry, every weight, latent variance, loss curve, Adam state), `LoadedTokenizer.load` against the file's own
-// geometry, the objective's codec (`model(latentDim:)`: the registry builds the linear codec or the conv VAE from
-// the weights, checking each name and shape), and, for small geometries, one image through encode and decode.
+// A fitted tokenizer file (the input is the file or an H5Layout of it; HDF5, format ldae-tokenizer: patch-ae,
+// patch-vae, conv-vae) as `ldae-train --tokenizer-file` and the zoo read it: `TokenizerFile.load` (attributes,
+// settings JSON, the weights' names JSON, geometry, every weight, latent variance, loss curve, Adam state),
+// `LoadedTokenizer.load` against the file's own geometry, the objective's codec (`model(latentDim:)`: the registry
+// builds the linear codec or the conv VAE from the weights, checking each name and shape), and, for small
+// geometries, one image through encode and decode.
 import Foundation
 import FuzzSupport
 import Ldae
