@@ -28,9 +28,14 @@ public enum Fuzz {
     }
 
     /// One folder per fuzzing process, in /dev/shm when there is one (the inputs are written there once per run),
-    /// removed at exit.
+    /// removed at exit; those of earlier processes that crashed (a finding ends the process) are removed first.
     public static let dir: String = {
         let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+        for old in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where old.hasPrefix("ldae-fuzz-") {
+            if let pid = Int32(old.dropFirst("ldae-fuzz-".count)), kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: base + "/" + old)
+            }
+        }
         let d = base + "/ldae-fuzz-\(getpid())"
         try? FileManager.default.removeItem(atPath: d)
         try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
