@@ -3,7 +3,7 @@ import Ldae
 
 /// The options of a training run that are neither recipe nor architecture (TrainConfig.flags, ModelConfig.flags).
 let runOptions: Set<String> = ["data", "pca", "config", "steps", "name", "threads", "out", "zoo", "weights-dtype",
-                               "stop-after", "memory-budget-mb"]
+                               "stop-after", "memory-budget-mb", "precision"]
 let runSwitches: Set<String> = ["resume", "no-publish", "quiet", "portable-kernels"]
 
 /// `ldae-train --data ... --name ...`: parse, train, publish, and say how it stopped.
