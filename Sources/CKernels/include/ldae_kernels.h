@@ -137,6 +137,14 @@ void ldae_attention_forward(float *out, float *att, const float *qkv, long B, lo
 void ldae_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                              long B, long T, long C, long NH, long p0, long p1, int overwrite);
 
+/// The two passes above with each product on ldae's AVX-512 GEMMs: gemm 0 = the direct AVX2 tiles (the functions
+/// above), 1 = ldae_sgemm512_ex (requires ldae_kernels_avx512()), 2 = ldae_sbgemm_ex, bf16 products with fp32
+/// accumulation (requires ldae_kernels_avx512bf16()); the softmax and its backward in fp32 either way.
+void ldae_attention_forward_ex(int gemm, float *out, float *att, const float *qkv, long B, long T, long C, long NH,
+                               long p0, long p1);
+void ldae_attention_backward_ex(int gemm, float *dqkv, const float *dout, const float *qkv, const float *att, long B,
+                                long T, long C, long NH, long p0, long p1, int overwrite);
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,6 +60,28 @@ extension ModelBenchmark {
                 log(String(format: "linear %4d->%4d: forward %@ | input gradient %@ | weight gradient %@ GFLOP/s", c, oc, line(0), line(1), line(2)))
             }
         }
+        // attention's products on each GEMM (the direct AVX2 tiles; the AVX-512 fp32 and bf16 GEMMs), one chunk of
+        // 16 images of the encoder's and the decoder's shapes, forward + backward
+        let codes: [(String, Int32)] = [("avx2 tiles", 0)] + (GEMMKernel.avx512.available ? [("avx512", 1)] : [])
+            + (GEMMKernel.bf16.available ? [("bf16", 2)] : [])
+        if FastKernels.available {
+            for (c, heads) in [(W, 3), (128, 4)] {
+                let b = 16, t = 64, qkv = buf(b * t * 3 * c, 8), dq = buf(b * t * 3 * c, 9), att = buf(b * heads * t * t, 10)
+                defer { for p in [qkv, dq, att] { LDAEModel.deallocateAligned(p) } }
+                var ms = [[Double]](repeating: [], count: codes.count)
+                for r in 0..<(reps + 1) {
+                    for (i, code) in codes.enumerated() {
+                        let t0 = Date()
+                        FastKernels.attentionForward(gemm: code.1, out: out, att: att, qkv: qkv, b: b, t: t, c: c, heads: heads, p0: 0, p1: b * heads)
+                        FastKernels.attentionBackward(gemm: code.1, dqkv: dq, dout: dout, qkv: qkv, att: att, b: b, t: t, c: c,
+                                                      heads: heads, p0: 0, p1: b * heads, overwrite: true)
+                        if r > 0 { ms[i].append(Date().timeIntervalSince(t0) * 1000) }
+                    }
+                }
+                log(String(format: "attention width %d, %d heads, %d images, forward + backward: ", c, heads, b)
+                    + codes.indices.map { String(format: "%@ %.3f ms", codes[$0].0, median(ms[$0])) }.joined(separator: ", "))
+            }
+        }
         let names = ["forward", "input gradient", "weight gradient"]
         for j in 0..<3 {
             log("sum over the 4 shapes, \(names[j]): " + kernels.indices.map { String(format: "%@ %.2f ms", kernels[$0].rawValue, totals[$0][j]) }

@@ -1,8 +1,9 @@
 /// The number format of the linear layers' matrix products (`--precision`), part of the `ExecutionPlan`.
 ///
-/// bf16: the forward product and both backward products of every token linear (and the weight gradients of all
-/// linears) take bf16 inputs with fp32 accumulation (`GEMMKernel.bf16`, AVX512-BF16); the master weights, AdamW's
-/// moments, LayerNorm, softmax, attention, GELU and every reduction stay fp32. fp32: every product in fp32.
+/// bf16: the forward product and both backward products of every linear layer, and attention's products (Q K^T,
+/// P V and the four of its backward), take bf16 inputs with fp32 accumulation (`GEMMKernel.bf16`, AVX512-BF16); the
+/// master weights, AdamW's moments, LayerNorm, softmax and its backward, GELU, the bias gradients and every other
+/// reduction stay fp32, as do the activations between layers. fp32: every product in fp32.
 public enum Precision: String, MethodOption {
     case fp32
     case bf16
