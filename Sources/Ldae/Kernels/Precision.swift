@@ -30,8 +30,9 @@ public enum Precision: String, MethodOption {
         if !fastKernels {
             return try resolve(requested, bf16Supported: false, why: "--portable-kernels runs the portable fp32 kernels")
         }
+        if GEMMKernel.bf16.available || requested != .bf16 { return try resolve(requested, bf16Supported: GEMMKernel.bf16.available) }
         let cpu = SystemInfo.cpuModel.map { " (\($0))" } ?? ""
-        return try resolve(requested, bf16Supported: GEMMKernel.bf16.available, why: "this CPU\(cpu) has no AVX512-BF16")
+        return try resolve(requested, bf16Supported: false, why: "this CPU\(cpu) has no AVX512-BF16")
     }
 
     /// The words of records (checkpoint metadata, manifest, card): "fp32" or "bf16".
