@@ -50,10 +50,11 @@ optimization:
   --seed S                 (default 0): data order, flips, noise and init are functions of (seed, step)
   --threads N              worker and BLAS threads (default: all cores)
   --portable-kernels       the portable kernels (OpenBLAS, Swift SIMD) even on a CPU with AVX2+FMA
-  --precision \(Precision.choices)  the linear layers' matrix products (default fp32): bf16 = bf16 inputs with fp32
-                           accumulation on AVX512-BF16 CPUs (an error elsewhere); fp32 master weights, AdamW, norms,
-                           softmax, attention and reductions either way; auto = bf16 where the CPU has it, else fp32.
-                           Recorded in the checkpoint and the zoo entry; --resume needs the checkpoint's precision
+  --precision \(Precision.choices)  the linear layers' and attention's matrix products (default fp32): bf16 = bf16
+                           inputs with fp32 accumulation on AVX512-BF16 CPUs (an error elsewhere); fp32 master
+                           weights, AdamW, norms, softmax, GELU and reductions either way; auto = bf16 where the CPU
+                           has it, else fp32. Recorded in the checkpoint and the zoo entry; a --resume in another
+                           precision than the checkpoint's is refused (a run keeps one precision)
 run, checkpoints, zoo:
   --out DIR                run folder (checkpoint, log, loss curve; default runs/NAME)
   --checkpoint-every N     steps between checkpoints (default 500; also on SIGINT/SIGTERM)

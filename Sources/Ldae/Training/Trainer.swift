@@ -168,7 +168,7 @@ public final class Trainer {
         let progress = Progress("train", total: end - step, unit: "steps")
         progress.quiet = options.quiet || !world.isRoot
         if !options.quiet && world.isRoot {
-            eprint("ldae-train: \(options.name): \(model.parameterCount) parameters (encoder \(model.encoderParameterCount)), \(loader.trainIndices.count) images\(loader.trainIndices.count < shards.count ? " (\(shards.count - loader.trainIndices.count) held out for validation)" : ""), batch \(B), \(loader.stepsPerEpoch) steps/epoch, steps \(step)..<\(totalSteps)\(loader.inMemory ? ", data in memory" : ", streaming shards")")
+            eprint("ldae-train: \(options.name): \(model.parameterCount) parameters (encoder \(model.encoderParameterCount)), \(loader.trainIndices.count) images\(loader.trainIndices.count < shards.count ? " (\(shards.count - loader.trainIndices.count) held out for validation)" : ""), batch \(B), \(loader.stepsPerEpoch) steps/epoch, steps \(step)..<\(totalSteps)\(loader.inMemory ? ", data in memory" : ", streaming shards"), \(model.plan.resolvedPrecision.rawValue) matrix products")
         }
         loader.start(from: step, to: end)
         cpuAtStart = SystemInfo.processCPUSeconds
