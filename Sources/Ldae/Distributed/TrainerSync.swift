@@ -15,8 +15,9 @@ extension Trainer {
         }
         let identity = String(decoding: try JSON.encode(options.model, pretty: false), as: UTF8.self)
             + String(decoding: try JSON.encode(options.train, pretty: false), as: UTF8.self) + " steps \(totalSteps) resume \(options.resume)"
+            + " precision \(model.plan.resolvedPrecision.rawValue)"
         try world.checkSame(identity) { r, _, _ in
-            "rank \(r) of \(world.size) was started with other options than rank 0 (model, recipe, --steps or --resume differ): every rank must run the same command"
+            "rank \(r) of \(world.size) was started with other options than rank 0 (model, recipe, --steps, --resume or the resolved --precision differ): every rank must run the same command (--precision auto resolves per machine)"
         }
         var scalars = [Double(step), Double(optimizer.step), lastLoss, trainSeconds, cpuSeconds]
         try world.broadcast(&scalars)

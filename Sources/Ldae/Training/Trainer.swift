@@ -120,6 +120,11 @@ public final class Trainer {
         guard diffs.isEmpty else {
             throw LdaeError("cannot resume: the checkpoint was made with a different \(diffs.joined(separator: ", "))", file: checkpointPath)
         }
+        // one precision per run, so that a resumed run reproduces the uninterrupted one and its records hold one value
+        let precision = model.plan.resolvedPrecision
+        guard ck.precision == precision else {
+            throw LdaeError("cannot resume: the checkpoint was trained with --precision \(ck.precision.rawValue) but this run resolves to \(precision.rawValue); resume with --precision \(ck.precision.rawValue)\(ck.precision == .bf16 ? " on a CPU with AVX512-BF16" : "")", file: checkpointPath)
+        }
         guard ck.step <= totalSteps else { throw LdaeError("corrupt checkpoint: step \(ck.step) > total \(totalSteps)", file: checkpointPath) }
         model.params.update(from: ck.params, count: model.parameterCount)
         optimizer.m = ck.adamM; optimizer.v = ck.adamV; optimizer.step = ck.adamStep
@@ -149,6 +154,7 @@ public final class Trainer {
                             adamM: optimizer.m, adamV: optimizer.v, ema: ema, modelConfig: options.model, trainConfig: options.train,
                             lastLoss: lastLoss, dataIndexSHA256: shards.indexSHA256, trainSeconds: trainSeconds)
         ck.cpuSeconds = cpuSeconds
+        ck.precision = model.plan.resolvedPrecision
         try ck.save(checkpointPath, slots: slots)
         try writeLog()
         try writeCurve()
@@ -189,7 +195,7 @@ public final class Trainer {
         let progress = Progress("train", total: end - step, unit: "steps")
         progress.quiet = options.quiet || !world.isRoot
         if !options.quiet && world.isRoot {
-            eprint("ldae-train: \(options.name): \(model.parameterCount) parameters (encoder \(model.encoderParameterCount)), \(loader.trainIndices.count) images\(loader.trainIndices.count < shards.count ? " (\(shards.count - loader.trainIndices.count) held out for validation)" : ""), batch \(B), \(loader.stepsPerEpoch) steps/epoch, steps \(step)..<\(totalSteps)\(loader.inMemory ? ", data in memory" : ", streaming shards")")
+            eprint("ldae-train: \(options.name): \(model.parameterCount) parameters (encoder \(model.encoderParameterCount)), \(loader.trainIndices.count) images\(loader.trainIndices.count < shards.count ? " (\(shards.count - loader.trainIndices.count) held out for validation)" : ""), batch \(B), \(loader.stepsPerEpoch) steps/epoch, steps \(step)..<\(totalSteps)\(loader.inMemory ? ", data in memory" : ", streaming shards"), \(model.plan.resolvedPrecision.rawValue) matrix products")
         }
         loader.start(from: step, to: end)
         cpuAtStart = SystemInfo.processCPUSeconds

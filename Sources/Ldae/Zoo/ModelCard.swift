@@ -45,9 +45,10 @@ public enum ModelCard {
         s.append(String(format: "- Optimisation: %d steps (%.1f epochs) of batch %d, AdamW base lr %g per 256 (beta2 %g, weight decay %g), warmup %g epochs, clip %g, EMA %@; seed %llu.",
                         m.steps, m.epochs, t.batchSize, t.baseLR, t.beta2, t.weightDecay, t.warmupEpochs, t.gradClip,
                         t.ema > 0 ? "\(t.ema) (published weights are the EMA)" : "off", t.seed))
-        s.append(String(format: "- Compute: %.1f training minutes (wall)%@%@; final loss %.4f.", m.trainSeconds / 60,
+        s.append(String(format: "- Compute: %.1f training minutes (wall)%@%@, %@; final loss %.4f.", m.trainSeconds / 60,
                         m.trainCpuSeconds.map { String(format: ", %.1f CPU-minutes", $0 / 60) } ?? "",
-                        m.threads.map { " on \($0) threads" + (m.cpu.map { " (\($0))" } ?? "") } ?? "", m.finalLoss))
+                        m.threads.map { " on \($0) threads" + (m.cpu.map { " (\($0))" } ?? "") } ?? "",
+                        m.computePrecision.summary, m.finalLoss))
         s.append("")
         s.append("## Evaluation")
         if evals.isEmpty {

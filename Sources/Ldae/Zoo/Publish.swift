@@ -49,6 +49,7 @@ extension Trainer {
             m.threads = model.plan.workers
             m.trainCpuSeconds = cpuSeconds
             m.cpu = SystemInfo.cpuModel
+            m.precision = model.plan.resolvedPrecision
             let published = try store.publish(staging: staging, manifest: m)
             try? ModelCard.write(dir: published.path)   // derived; `ldae-zoo eval` rewrites it
             return published
