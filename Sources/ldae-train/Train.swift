@@ -2,15 +2,9 @@ import Foundation
 import Ldae
 
 /// The options of a training run that are neither recipe nor architecture (TrainConfig.flags, ModelConfig.flags).
-<<<<<<< HEAD
 let runOptions: Set<String> = ["data", "pca", "tokenizer-file", "config", "steps", "name", "threads", "out", "zoo", "weights-dtype",
-                               "stop-after", "memory-budget-mb"]
-let runSwitches: Set<String> = ["resume", "no-publish", "quiet", "portable-kernels", "class-cond"]
-=======
-let runOptions: Set<String> = ["data", "pca", "config", "steps", "name", "threads", "out", "zoo", "weights-dtype",
                                "stop-after", "memory-budget-mb", "precision"]
-let runSwitches: Set<String> = ["resume", "no-publish", "quiet", "portable-kernels"]
->>>>>>> bf16
+let runSwitches: Set<String> = ["resume", "no-publish", "quiet", "portable-kernels", "class-cond"]
 
 /// `ldae-train --data ... --name ...`: parse, train, publish, and say how it stopped.
 func runTrain(_ argv: [String], world: Communicator) throws {
