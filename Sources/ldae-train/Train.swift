@@ -27,6 +27,7 @@ func runTrain(_ argv: [String], world: Communicator) throws {
     var o = TrainOptions(data: data, pcaPath: a.string("pca"), model: try modelConfig(a, data: data), train: train,
                          name: name, outDir: a.string("out"))
     o.tokenizerPath = a.string("tokenizer-file")
+    o.commandLine = SystemInfo.shellLine(["ldae-train"] + argv)
     o.plan = try executionPlan(a)
     o.steps = try a.int("steps")
     o.resume = a.flag("resume")

@@ -185,8 +185,10 @@ public struct Evaluation {
         rec.pooling = pooling
         rec.perLayer = rows
         if o.record {
-            try store.appendEval(rec, dir: zm.dir)
-            try ModelCard.write(dir: zm.dir)
+            try store.withEntryLock(zm.dir) {
+                try store.appendEval(rec, dir: zm.dir)
+                try ModelCard.write(dir: zm.dir)
+            }
         }
         return rec
     }

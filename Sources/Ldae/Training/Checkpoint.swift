@@ -34,6 +34,8 @@ public struct Checkpoint {
     public var cpuSeconds: Double = 0
     /// The precision of the linear layers' products in the steps so far (`ExecutionPlan.resolvedPrecision`).
     public var precision: Precision = .fp32
+    /// How the steps so far were run (metadata `provenance`, JSON; nil in checkpoints written before it was recorded).
+    public var provenance: Provenance? = nil
 
     public init(step: Int, totalSteps: Int, adamStep: Int, seed: UInt64, params: [Float], adamM: [Float], adamV: [Float], ema: [Float]?,
                 modelConfig: ModelConfig, trainConfig: TrainConfig, lastLoss: Double, dataIndexSHA256: String, trainSeconds: Double = 0) {
@@ -58,7 +60,7 @@ public struct Checkpoint {
             "last_loss": String(lastLoss), "train_seconds": String(trainSeconds), "cpu_seconds": String(cpuSeconds), "data_index_sha256": dataIndexSHA256,
             "rng": "xoshiro256** streams derived from (seed, step); no mutable state",
             "precision": precision.rawValue,
-        ]
+        ].merging(provenance.map { ["provenance": String(decoding: (try? JSON.encode($0, pretty: false)) ?? Data(), as: UTF8.self)] } ?? [:]) { a, _ in a }
         try Safetensors.write(tensors, metadata: meta, dtype: .f32, to: path)
     }
 
@@ -109,6 +111,7 @@ public struct Checkpoint {
             }
             ck.precision = v
         }
+        if let p = meta["provenance"] { ck.provenance = try JSON.decode(Provenance.self, from: Data(p.utf8), file: path) }
         return ck
     }
 }

@@ -61,6 +61,9 @@ public struct Manifest: Codable, Sendable {
     public var precision: Precision? = nil
     /// The training precision, fp32 where the manifest does not say.
     public var computePrecision: Precision { precision ?? .fp32 }
+    /// How it was trained: processes x threads, CPU seconds over every process, the machine, kernels, the ldae build,
+    /// the command line (nil in entries written before it was recorded).
+    public var provenance: Provenance? = nil
     /// The features `ldae-zoo features NAME` writes with no flags (nil: token mean after the final norm).
     public var features: FeatureSpec? = nil
 

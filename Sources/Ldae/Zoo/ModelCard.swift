@@ -47,8 +47,10 @@ public enum ModelCard {
                         t.ema > 0 ? "\(t.ema) (published weights are the EMA)" : "off", t.seed))
         s.append(String(format: "- Compute: %.1f training minutes (wall)%@%@, %@; final loss %.4f.", m.trainSeconds / 60,
                         m.trainCpuSeconds.map { String(format: ", %.1f CPU-minutes", $0 / 60) } ?? "",
-                        m.threads.map { " on \($0) threads" + (m.cpu.map { " (\($0))" } ?? "") } ?? "",
+                        m.provenance.map { " on \($0.ranksByThreads) ranks x threads" + (m.cpu.map { " (\($0))" } ?? "") }
+                            ?? m.threads.map { " on \($0) threads" + (m.cpu.map { " (\($0))" } ?? "") } ?? "",
                         m.computePrecision.summary, m.finalLoss))
+        if let p = m.provenance { s.append("- Provenance: " + p.summary + ".") }
         s.append("")
         s.append("## Evaluation")
         if evals.isEmpty {

@@ -107,6 +107,14 @@ public enum ZooListing {
         L.append("  data           \(m.data.images) images, \(m.data.classNames.count) classes, index sha256 \(m.data.indexSHA256.prefix(16))...")
         for s in m.data.sources { L.append("                 \(s)") }
         L.append("  trained        \(m.steps) steps, \(String(format: "%.2f", m.epochs)) epochs, final loss \(String(format: "%.5f", m.finalLoss)), \(Progress.formatDuration(m.trainSeconds))")
+        if let p = m.provenance {
+            L.append("  processes      \(p.ranksByThreads) (ranks x threads), launcher \(p.launcher), hosts \(p.hosts.joined(separator: ", "))")
+            L.append(String(format: "  cpu time       %.1f CPU-minutes over every process (per rank since step %d: %@ s), %.1f wall minutes",
+                            p.cpuSecondsTotal / 60, p.perRankSinceStep, p.cpuSecondsPerRank.map { String(format: "%.0f", $0) }.joined(separator: " + "), p.wallSeconds / 60))
+            L.append("  machine        \(p.cpuModel ?? "unknown CPU"); \(p.cpuFlags.joined(separator: " ")); kernels \(p.kernels), precision \(p.precision.rawValue)")
+            L.append("  built          ldae \(p.ldaeVersion)")
+            L.append("  command        \(p.commandLine)")
+        }
         L.append("  files")
         for (f, sha) in m.files.sorted(by: { $0.key < $1.key }) { L.append("    \(f)  \(sha.prefix(16))...") }
         if !m.notes.isEmpty { L.append("  notes          \(m.notes)") }
