@@ -14,7 +14,7 @@ extension KMeansFeatures {
         if b <= 0 { return }
         let m = geometry.imageSize - settings.patchSize + 1, k = settings.centroids, w = settings.width
         let workers = min(plan.workers, b)
-        let scratch = (0..<workers).map { _ in MapScratch(self) }
+        let scratch = (0..<workers).map { _ in KMeansMapScratch(self) }
         BLAS.withOneThread {
             plan.dynamic(b) { wk, i in
                 let o = out + i * w
@@ -38,7 +38,7 @@ extension KMeansFeatures {
         require(image.count == geometry.valuesPerImage)
         let m = geometry.imageSize - settings.patchSize + 1, k = settings.centroids
         var map = [Float](repeating: 0, count: m * m * k)
-        let s = MapScratch(self)
+        let s = KMeansMapScratch(self)
         image.withUnsafeBufferPointer { ip in map.withUnsafeMutableBufferPointer { mp in
             s.map(self, ip.baseAddress!) { r0, rows, act in (mp.baseAddress! + r0 * k).update(from: act, count: rows * k) }
         } }
@@ -64,7 +64,7 @@ extension KMeansFeatures {
 }
 
 /// One worker's buffers for the map of one image.
-final class MapScratch {
+final class KMeansMapScratch {
     var image: [Float], raw: [Float], white: [Float], norms: [Float], block: [Float]
     let table: [Int], cc: [Float]
 

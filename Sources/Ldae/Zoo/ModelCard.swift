@@ -51,7 +51,7 @@ public enum ModelCard {
         s.append("")
         s.append("## Evaluation")
         if evals.isEmpty {
-            s.append("Not evaluated yet: `ldae-zoo eval \(m.name)@\(m.version) --train TRAIN --test TEST --baseline pixels --baseline random`.")
+            s.append("Not evaluated yet: `ldae-zoo eval \(m.name)@\(m.version) --train TRAIN --test TEST --baseline pixels --baseline random --baseline kmeans`.")
         }
         // the newest record of each split
         for split in ["test", "val"] {
