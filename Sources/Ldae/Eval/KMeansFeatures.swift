@@ -42,7 +42,8 @@ public struct KMeansFeatures: Sendable {
                 throw UsageError("--kmeans-patch, --kmeans-k and --kmeans-pool must be >= 1, --kmeans-iters >= 0")
             }
             guard patches >= centroids else { throw UsageError("--kmeans-patches (\(patches)) must be at least --kmeans-k (\(centroids))") }
-            guard whitenEps > 0, normEps > 0 else { throw UsageError("--kmeans-whiten-eps must be > 0") }
+            guard whitenEps > 0 else { throw UsageError("--kmeans-whiten-eps must be > 0") }
+            guard normEps > 0 else { throw UsageError("the kmeans baseline's normalisation eps must be > 0, got \(normEps)") }
         }
 
         /// Features per image: pool^2 * K.
