@@ -54,7 +54,7 @@ public enum ModelCard {
         s.append("")
         s.append("## Evaluation")
         if evals.isEmpty {
-            s.append("Not evaluated yet: `ldae-zoo eval \(m.name)@\(m.version) --train TRAIN --test TEST --baseline pixels --baseline random`.")
+            s.append("Not evaluated yet: `ldae-zoo eval \(m.name)@\(m.version) --train TRAIN --test TEST --baseline pixels --baseline random --baseline kmeans`.")
         }
         // the newest record of each split
         for split in ["test", "val"] {
@@ -69,6 +69,15 @@ public enum ModelCard {
             s.append("|---|---|---|---|")
             for e in [r.metrics] + r.baselines.keys.sorted().map({ r.baselines[$0]! }) {
                 s.append("| \(e.features == "encoder" ? "this model" : e.features) | \(e.featureDim) | \(pct(e.linearProbe.top1)) | \(pct(e.knn.top1)) |")
+            }
+            if let k = r.baselines.values.compactMap(\.kmeans).first {
+                let ks = k.settings
+                s.append("")
+                s.append("kmeans (Coates, Lee & Ng 2011): K = \(ks.centroids) centroids of normalised"
+                         + (ks.whiten ? ", ZCA-whitened (eps \(ks.whitenEps))" : "") + " \(ks.patchSize)x\(ks.patchSize) patches, "
+                         + "\(ks.activation.rawValue) activation at every position, \(ks.pool)x\(ks.pool) sum pooling; k-means on \(k.patches) "
+                         + "patches of the \(k.images) training images only (\(k.iterations) iterations, seed \(k.seed); "
+                         + String(format: "fit %.0f s).", k.fitSeconds))
             }
             if let pl = r.perLayer {
                 s.append("")

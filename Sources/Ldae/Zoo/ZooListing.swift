@@ -122,14 +122,15 @@ public enum ZooListing {
         L.append("")
         L.append("evaluations (\(recs.count)\(bad > 0 ? ", \(bad) unreadable lines" : ""))")
         if !recs.isEmpty {
-            let header = ["date", "test data", "n train/test", "lp top-1", "lp top-5", "knn top-1", "pixels lp", "random lp", "psnr model (noisy)"]
+            let header = ["date", "test data", "n train/test", "lp top-1", "lp top-5", "knn top-1", "pixels lp", "random lp", "kmeans lp", "psnr model (noisy)"]
             let rows: [[String]] = recs.map { r in
                 let dn = r.denoising?.levels.map { String(format: "%.1f(%.1f)", $0.psnrModel, $0.psnrNoisy) }.joined(separator: " ") ?? "-"
                 return [String(r.date.prefix(19)).replacingOccurrences(of: "T", with: " "), String(r.test.indexSHA256.prefix(12)),
                         "\(r.train.used)/\(r.test.used)", pct(r.metrics.linearProbe.top1), pct(r.metrics.linearProbe.top5),
-                        pct(r.metrics.knn.top1), pct(r.baselines["pixels"]?.linearProbe.top1), pct(r.baselines["random"]?.linearProbe.top1), dn]
+                        pct(r.metrics.knn.top1), pct(r.baselines["pixels"]?.linearProbe.top1), pct(r.baselines["random"]?.linearProbe.top1),
+                        pct(r.baselines["kmeans"]?.linearProbe.top1), dn]
             }
-            L.append(table(header, rows, rightAlign: [3, 4, 5, 6, 7]))
+            L.append(table(header, rows, rightAlign: [3, 4, 5, 6, 7, 8]))
         }
         return L.joined(separator: "\n")
     }
