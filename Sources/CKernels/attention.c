@@ -255,3 +255,60 @@ LDAE_AVX2 void ldae_attention_backward(float *dqkv, const float *dout, const flo
         small_gemm(T, hd, T, da, 1, T, qb, ldq, dk, C3, acc);  // dK (+)= dS^T Q
     }
 }
+
+// ---- the same passes with each product on ldae's AVX-512 GEMM (gemm 1: fp32, ldae_sgemm512_ex; gemm 2: bf16 inputs,
+// ldae_sbgemm_ex), the softmax and its backward as above in fp32. Products in the order and with the operands of the
+// direct passes; alpha = scale on Q K^T and in the softmax backward as there.
+
+typedef void (*gemm_ex_fn)(int, int, long, long, long, float, const float *, long, const float *, long, float, float *,
+                           long, const ldae_gemm_extras *);
+
+static gemm_ex_fn gemm_of(int gemm) { return gemm == 2 ? ldae_sbgemm_ex : ldae_sgemm512_ex; }
+
+LDAE_AVX2 static void attention_forward_gemm(int gemm, float *out, float *att, const float *qkv, long T, long C, long NH,
+                                             long p0, long p1) {
+    const long hd = C / NH, C3 = 3 * C;
+    const float scale = 1.0f / sqrtf((float)hd);
+    gemm_ex_fn g = gemm_of(gemm);
+    float *sbuf = att ? NULL : scratch((size_t)(T * T));
+    for (long pair = p0; pair < p1; pair++) {
+        const long b = pair / NH, h = pair % NH;
+        const float *q = qkv + b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+        float *s = att ? att + pair * T * T : sbuf;
+        g(0, 1, T, T, hd, scale, q, C3, k, C3, 0, s, T, NULL);                       // s[T, T] = scale Q K^T
+        for (long i = 0; i < T; i++) softmax_row(s + i * T, T);
+        g(0, 0, T, hd, T, 1, s, T, v, C3, 0, out + b * T * C + h * hd, C, NULL);     // out_bh[T, hd] = P V
+    }
+}
+
+LDAE_AVX2 static void attention_backward_gemm(int gemm, float *dqkv, const float *dout, const float *qkv, const float *att,
+                                              long T, long C, long NH, long p0, long p1, int overwrite) {
+    const long hd = C / NH, C3 = 3 * C;
+    const float scale = 1.0f / sqrtf((float)hd), beta = overwrite ? 0 : 1;
+    gemm_ex_fn g = gemm_of(gemm);
+    float *da = scratch((size_t)(T * T));
+    for (long pair = p0; pair < p1; pair++) {
+        const long b = pair / NH, h = pair % NH;
+        const long off = b * T * C3 + h * hd;
+        const float *q = qkv + off, *k = q + C, *v = q + 2 * C;
+        float *dq = dqkv + off, *dk = dq + C, *dv = dq + 2 * C;
+        const float *p = att + pair * T * T, *dO = dout + b * T * C + h * hd;
+        g(0, 1, T, T, hd, 1, dO, C, v, C3, 0, da, T, NULL);       // dP[T, T] = dO V^T
+        g(1, 0, T, hd, T, 1, p, T, dO, C, beta, dv, C3, NULL);    // dV (+)= P^T dO
+        for (long i = 0; i < T; i++) softmax_backward_row(da + i * T, p + i * T, T, scale);
+        g(0, 0, T, hd, T, 1, da, T, k, C3, beta, dq, C3, NULL);   // dQ (+)= dS K
+        g(1, 0, T, hd, T, 1, da, T, q, C3, beta, dk, C3, NULL);   // dK (+)= dS^T Q
+    }
+}
+
+void ldae_attention_forward_ex(int gemm, float *out, float *att, const float *qkv, long B, long T, long C, long NH,
+                               long p0, long p1) {
+    if (gemm == 0) ldae_attention_forward(out, att, qkv, B, T, C, NH, p0, p1);
+    else attention_forward_gemm(gemm, out, att, qkv, T, C, NH, p0, p1);
+}
+
+void ldae_attention_backward_ex(int gemm, float *dqkv, const float *dout, const float *qkv, const float *att, long B,
+                                long T, long C, long NH, long p0, long p1, int overwrite) {
+    if (gemm == 0) ldae_attention_backward(dqkv, dout, qkv, att, B, T, C, NH, p0, p1, overwrite);
+    else attention_backward_gemm(gemm, dqkv, dout, qkv, att, T, C, NH, p0, p1, overwrite);
+}

@@ -3,7 +3,7 @@ import Ldae
 
 /// The options of a training run that are neither recipe nor architecture (TrainConfig.flags, ModelConfig.flags).
 let runOptions: Set<String> = ["data", "pca", "tokenizer-file", "config", "steps", "name", "threads", "out", "zoo", "weights-dtype",
-                               "stop-after", "memory-budget-mb"]
+                               "stop-after", "memory-budget-mb", "precision"]
 let runSwitches: Set<String> = ["resume", "no-publish", "quiet", "portable-kernels", "class-cond"]
 
 /// `ldae-train --data ... --name ...`: parse, train, publish, and say how it stopped.
@@ -27,6 +27,7 @@ func runTrain(_ argv: [String], world: Communicator) throws {
     var o = TrainOptions(data: data, pcaPath: a.string("pca"), model: try modelConfig(a, data: data), train: train,
                          name: name, outDir: a.string("out"))
     o.tokenizerPath = a.string("tokenizer-file")
+    o.commandLine = SystemInfo.shellLine(["ldae-train"] + argv)
     o.plan = try executionPlan(a)
     o.steps = try a.int("steps")
     o.resume = a.flag("resume")

@@ -4,7 +4,7 @@ import Ldae
 let usage = { """
 usage: ldae-train --data SHARDS [--data SHARDS2] --pca pca.h5 --config \(ModelPreset.choices)|FILE.json
                   --epochs E --name NAME [options]
-       ldae-train bench [--batch B] [--steps N] [--threads N] [--kernels] [--portable-kernels]
+       ldae-train bench [--batch B] [--steps N] [--threads N] [--precision P] [--kernels] [--portable-kernels]
                                                   (training-step benchmark of the tiny config)
 
 l-DAE pretraining (latent denoising autoencoder, Chen/Liu/Xie/He 2024) of a ViT on HDF5 shards. On success the
@@ -58,6 +58,11 @@ optimization:
   --seed S                 (default 0): data order, flips, noise and init are functions of (seed, step)
   --threads N              worker and BLAS threads (default: all cores)
   --portable-kernels       the portable kernels (OpenBLAS, Swift SIMD) even on a CPU with AVX2+FMA
+  --precision \(Precision.choices)  the linear layers' and attention's matrix products (default fp32): bf16 = bf16
+                           inputs with fp32 accumulation on AVX512-BF16 CPUs (an error elsewhere); fp32 master
+                           weights, AdamW, norms, softmax, GELU and reductions either way; auto = bf16 where the CPU
+                           has it, else fp32. Recorded in the checkpoint and the zoo entry; a --resume in another
+                           precision than the checkpoint's is refused (a run keeps one precision)
 run, checkpoints, zoo:
   --out DIR                run folder (checkpoint, log, loss curve; default runs/NAME)
   --checkpoint-every N     steps between checkpoints (default 500; also on SIGINT/SIGTERM)
@@ -76,8 +81,11 @@ several processes or machines (docs/scaling.md):
 }()
 
 let benchUsage = """
-usage: ldae-train bench [--batch 128] [--steps 5] [--warmup 1] [--threads N] [--kernels] [--portable-kernels]
+usage: ldae-train bench [--batch 128] [--steps 5] [--warmup 1] [--threads N] [--precision \(Precision.choices)]
+                        [--kernels] [--portable-kernels] [--no-avx512]
+  --precision P        fp32 (default), bf16 (AVX512-BF16 CPUs only) or auto, as for training
   --kernels            per-kernel medians at the reference shapes (linear, attention, GELU, LayerNorm) next to
                        OpenBLAS's own sgemm on the same shape, instead of the training-step benchmark
   --portable-kernels   time the portable path (OpenBLAS, Swift SIMD) instead of the AVX2+FMA kernels
+  --no-avx512          fp32 on ldae's AVX2 GEMM even where the CPU has AVX-512 (to compare the two)
 """

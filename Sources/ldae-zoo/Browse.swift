@@ -56,7 +56,7 @@ func runCard(_ argv: [String]) throws {
     guard a.positionals.count == 1 else { throw UsageError("card takes one NAME[@vN]") }
     let store = ZooStore.resolve(a.string("zoo"))
     let (_, dir) = try store.load(a.positionals[0], verify: true)
-    try ModelCard.write(dir: dir)
+    try store.withEntryLock(dir) { try ModelCard.write(dir: dir) }
     print(String(decoding: try FileUtil.read(dir + "/" + ModelCard.fileName), as: UTF8.self), terminator: "")
 }
 

@@ -3,10 +3,10 @@ import Ldae
 
 /// `ldae-zoo eval NAME[@vN] --train SHARDS (--test SHARDS | --val)`: probe, k-NN, denoising; recorded in evals.jsonl.
 func runEval(_ argv: [String]) throws {
-    let a = try Arguments(argv, options: ["zoo", "train", "test", "baseline", "knn-k", "max-train", "max-test", "batch", "t",
+    let a = try Arguments(argv, options: (["zoo", "train", "test", "baseline", "knn-k", "max-train", "max-test", "batch", "t",
                                           "seed", "probe-iters", "wd-grid", "denoise-t", "denoise-images", "figures", "layers", "layer",
-                                          "val-fraction", "val-seed", "pooling"],
-                          flags: ["no-record", "val", "all-layers", "knn-standardize", "flip-tta", "no-flip-tta"])
+                                          "val-fraction", "val-seed", "pooling"] as Set<String>).union(kmeansOptions),
+                          flags: ["no-record", "val", "all-layers", "knn-standardize", "flip-tta", "no-flip-tta", "kmeans-no-whiten"])
     if a.wantsHelp { print(usage); return }
     guard a.positionals.count == 1 else { throw UsageError("eval takes one NAME[@vN]") }
     guard !a.strings("train").isEmpty, !a.strings("test").isEmpty || a.flag("val") else {
@@ -51,5 +51,31 @@ func evalOptions(_ a: Arguments, _ m: Manifest) throws -> Evaluation.Options {
     } else if a.string("val-fraction") != nil || a.string("val-seed") != nil {
         throw UsageError("--val-fraction and --val-seed go with --val")
     }
+    o.kmeans = try kmeansSettings(a, used: o.baselines.contains("kmeans"))
     return o
+}
+
+/// The `--kmeans-*` options (the `kmeans` baseline's settings; KMeansFeatures.Settings).
+let kmeansOptions = ["kmeans-k", "kmeans-patch", "kmeans-whiten-eps", "kmeans-activation", "kmeans-pool", "kmeans-patches", "kmeans-iters"]
+
+func kmeansSettings(_ a: Arguments, used: Bool) throws -> KMeansFeatures.Settings {
+    var k = KMeansFeatures.Settings()
+    guard used else {
+        if let f = (kmeansOptions + ["kmeans-no-whiten"]).first(where: { a.string($0) != nil || a.flag($0) }) {
+            throw UsageError("--\(f) goes with --baseline kmeans")
+        }
+        return k
+    }
+    k.centroids = try a.int("kmeans-k", default: k.centroids)
+    k.patchSize = try a.int("kmeans-patch", default: k.patchSize)
+    k.whiten = !a.flag("kmeans-no-whiten")
+    k.whitenEps = try a.double("kmeans-whiten-eps", default: k.whitenEps)
+    if a.flag("kmeans-no-whiten") && a.string("kmeans-whiten-eps") != nil { throw UsageError("give --kmeans-whiten-eps or --kmeans-no-whiten, not both") }
+    let act = try a.choice("kmeans-activation", KMeansFeatures.Activation.allCases.map(\.rawValue), default: k.activation.rawValue)
+    k.activation = KMeansFeatures.Activation(rawValue: act)!
+    k.pool = try a.int("kmeans-pool", default: k.pool)
+    k.patches = try a.int("kmeans-patches", default: k.patches)
+    k.iterations = try a.int("kmeans-iters", default: k.iterations)
+    try k.validate()
+    return k
 }

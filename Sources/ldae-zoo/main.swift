@@ -23,7 +23,9 @@ commands:
                                      (when every part ran on the same kind of CPU: kernels are chosen per CPU)
   eval NAME[@vN] --train SHARDS (--test SHARDS | --val [--val-fraction F] [--val-seed S])
        [--layers L,...] [--pooling \(FeaturePooling.choices)] [--all-layers] [--knn-standardize] [--flip-tta]
-       [--baseline pixels|random ...] [--knn-k 20]
+       [--baseline pixels|random|kmeans ...] [--knn-k 20]
+       [--kmeans-k 1600] [--kmeans-patch 6] [--kmeans-whiten-eps 0.1 | --kmeans-no-whiten]
+       [--kmeans-activation triangle|hard] [--kmeans-pool 2] [--kmeans-patches 100000] [--kmeans-iters 50]
        [--max-train N] [--max-test N] [--batch 256] [--t 10] [--seed 0] [--probe-iters 100]
        [--wd-grid 0,1e-5,1e-4,1e-3,1e-2] [--denoise-t 100,250,500] [--denoise-images 256]
        [--figures DIR] [--no-record]
@@ -60,7 +62,12 @@ notes:
   full-batch L-BFGS (--probe-iters), weight decay picked on a held-out 10% of train, then refit on all of train.
   k-NN: cosine similarity, k = --knn-k, votes weighted by exp(sim / 0.07) (DINO).
   baselines: pixels = the raw pixel-scaled image flattened (S*S*3 values); random = the same architecture
-  randomly initialised (seed 0). Both go through the same probe and k-NN.
+  randomly initialised (seed 0); kmeans = Coates, Lee & Ng (2011): K centroids (--kmeans-k, 1600: their 77.9% CIFAR-10
+  row; 4000 their best) of brightness/contrast-normalised, ZCA-whitened p x p patches (--kmeans-patch 6) fitted by
+  k-means (--kmeans-iters) on --kmeans-patches random patches of the probe's training images only (default 100000,
+  a quarter of the paper's 400000, for a CPU budget; seed --seed), the triangle activation max(0, mean(z) - z_k)
+  (or hard: the nearest centroid) at every position, sum-pooled over a --kmeans-pool x --kmeans-pool grid (2: the
+  quadrants; 4K features); the settings and the fit time are recorded. All go through the same probe and k-NN.
   denoise: test images corrupted as in training at timesteps --denoise-t; PSNR of the noisy input, of the model's
   output, and the PCA-only ceiling (clean image projected to d components).
 """

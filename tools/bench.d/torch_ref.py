@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """PyTorch eager reference of the training-step benchmark, for a same-run comparison (tools/bench train).
 
-    torch_ref.py [--batch 128] [--steps 5] [--warmup 1] [--threads 2] [--feature-batch 256]
+    torch_ref.py [--batch 128] [--steps 5] [--warmup 1] [--threads 2] [--feature-batch 256] [--precision fp32|bf16]
 
 The same reference (tiny) config as `ldae-train bench`: 32x32x3 images, patch 4 -> 64 tokens of 48 values;
 encoder: linear patch embedding 48 -> 192, fixed positional embedding, 12 pre-norm timm Blocks (192, 3 heads,
 MLP x4, exact GELU, LayerNorm eps 1e-6), final norm; decoder: 192 -> 128, 4 Blocks (128, 4 heads), norm,
 128 -> 48. One step = noisy tokens -> forward -> MSE against the clean tokens -> backward -> grad-norm clip ->
 AdamW, fp32 on CPU. Features = the encoder alone on clean tokens, mean-pooled, at --feature-batch, no grad.
+--precision bf16: the forward and the loss (and the features) under torch.autocast("cpu", dtype=torch.bfloat16),
+PyTorch's mixed precision (bf16 matrix products where oneDNN has them, fp32 master weights and AdamW), the
+counterpart of `ldae-train bench --precision bf16`.
 Needs torch and timm (exits 3 with a message when they are missing). Ends with one key=value line.
 """
 import argparse
@@ -22,6 +25,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--feature-batch", type=int, default=256)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     a = ap.parse_args()
     try:
         import torch
@@ -30,8 +34,14 @@ def main():
     except Exception as e:  # noqa: BLE001 - any import failure means "no reference here"
         print("torch_ref.py: torch/timm not available (%s)" % e, file=sys.stderr)
         sys.exit(3)
+    import contextlib
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+
+    def mixed():  # the forward's precision
+        if a.precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
     T, D, W, DW = 64, 48, 192, 128
 
     def norm(w, **kw):
@@ -65,7 +75,8 @@ def main():
     for s in range(a.warmup + a.steps):
         t0 = time.perf_counter()
         xt = x0 + 0.5 * torch.randn_like(x0)
-        loss = ((m(xt) - x0) ** 2).mean()
+        with mixed():
+            loss = ((m(xt).float() - x0) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
@@ -82,15 +93,17 @@ def main():
         m.eval()
         for s in range(a.warmup + max(3, a.steps // 2)):
             t0 = time.perf_counter()
-            m.forward_encoder(xf).mean(dim=1)
+            with mixed():
+                m.forward_encoder(xf).mean(dim=1)
             if s >= a.warmup:
                 ft.append(time.perf_counter() - t0)
     ft.sort()
     fips = a.feature_batch / ft[len(ft) // 2]
-    print("torch %s eager, %d threads, %d trainable parameters: step %.1f ms (median of %d), features %.1f images/s"
-          % (torch.__version__, a.threads, params, step, len(times), fips), file=sys.stderr)
-    print("torch_step_ms=%.1f torch_images_per_s=%.1f torch_features_images_per_s=%.1f"
-          % (step, a.batch / (step / 1000), fips))
+    print("torch %s eager %s, %d threads, %d trainable parameters: step %.1f ms (median of %d), features %.1f images/s"
+          % (torch.__version__, "fp32" if a.precision == "fp32" else "autocast bf16", a.threads, params, step, len(times), fips),
+          file=sys.stderr)
+    print("torch_step_ms=%.1f torch_images_per_s=%.1f torch_features_images_per_s=%.1f torch_precision=%s"
+          % (step, a.batch / (step / 1000), fips, a.precision))
 
 
 if __name__ == "__main__":

@@ -55,6 +55,56 @@ void ldae_sgemm_ref(int trans_a, int trans_b, long m, long n, long k, float alph
                     const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
                     const float *bias);
 
+// ---- gemm_avx512.c: the same contract (extras included) on AVX-512: 12x32 tiles of zmm accumulators, both operands
+// packed, alpha applied in the write-back. Compiled with target attributes, so the library still loads and runs on
+// AVX2-only CPUs; call only after the check.
+
+/// 1 when this CPU (and the OS: xgetbv) runs AVX-512 F/BW/VL code, the ldae_sgemm512 functions (checked once).
+int ldae_kernels_avx512(void);
+
+/// 1 when it also has AVX512_BF16 (vdpbf16ps, vcvtne2ps2bf16): the ldae_sbgemm functions (checked once).
+int ldae_kernels_avx512bf16(void);
+
+/// The contract of ldae_sgemm_ex in fp32 on AVX-512 (requires ldae_kernels_avx512()). extras.packed_b must come from
+/// ldae_sgemm512_pack_b (its own layout: panels of 32 columns), 64-byte aligned.
+void ldae_sgemm512_ex(int trans_a, int trans_b, long m, long n, long k, float alpha,
+                      const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
+                      const ldae_gemm_extras *extras);
+/// Floats of ldae_sgemm512_pack_b's output for op(B) [k, n].
+long ldae_sgemm512_packed_b_size(long k, long n);
+/// op(B) [k, n] packed for ldae_sgemm512_ex's extras.packed_b (dst 64-byte aligned).
+void ldae_sgemm512_pack_b(int trans_b, long k, long n, const float *b, long ldb, float *dst);
+
+/// bf16 compute (requires ldae_kernels_avx512bf16()): the contract of ldae_sgemm_ex with op(A) and op(B) rounded to
+/// bf16 (round to nearest even, as ldae_bf16_round) while they are packed, the products accumulated in fp32
+/// (vdpbf16ps: two products per lane and instruction), C, bias, beta, mul_c and gelu_out in fp32, colsum_a summed
+/// in fp32 from the values before rounding. extras.packed_b must come from ldae_sbgemm_pack_b, 64-byte aligned.
+/// Equals ldae_sbgemm_ref up to the order of the fp32 additions (and vdpbf16ps flushing denormal results to zero).
+void ldae_sbgemm_ex(int trans_a, int trans_b, long m, long n, long k, float alpha,
+                    const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
+                    const ldae_gemm_extras *extras);
+/// Floats (4-byte words, each a pair of bf16) of ldae_sbgemm_pack_b's output for op(B) [k, n].
+long ldae_sbgemm_packed_b_size(long k, long n);
+/// op(B) [k, n] rounded to bf16 and packed for ldae_sbgemm_ex's extras.packed_b (dst 64-byte aligned).
+void ldae_sbgemm_pack_b(int trans_b, long k, long n, const float *b, long ldb, float *dst);
+
+/// out[n] = x[n] rounded to bf16 by the CPU's vcvtneps2bf16 (requires ldae_kernels_avx512bf16()): the tests compare
+/// it with ldae_bf16_round bit for bit.
+void ldae_bf16_round_avx512(const float *x, float *out, long n);
+
+// ---- bf16_ref.c: the portable definition of the bf16 numerics (any CPU).
+
+/// x rounded to the nearest bf16 (ties to even), returned as the fp32 of that value: NaN stays NaN (quiet), +-inf
+/// stays, denormals become a zero of the same sign (as vcvtne2ps2bf16), values past the largest bf16 round to inf.
+float ldae_bf16_round(float x);
+
+/// The reference of ldae_sbgemm_ex, every extra honoured but packed_b (b is read): for each element,
+/// s = sum over p of bf16(op(A)[i,p]) * bf16(op(B)[p,j]) in fp32 in order of p, then
+/// C = (alpha * s + bias + beta * C) * mul_c, gelu_out = gelu(C) (libm erff); colsum_a in fp32.
+void ldae_sbgemm_ref(int trans_a, int trans_b, long m, long n, long k, float alpha,
+                     const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc,
+                     const ldae_gemm_extras *extras);
+
 // ---- elementwise.c: GELU, exact erf form (same erf/exp approximations as the Swift VMath). Single-threaded over
 // [0, n), any n (the n % 8 tail by masked loads/stores). Require ldae_kernels_avx2().
 
@@ -86,6 +136,14 @@ void ldae_attention_forward(float *out, float *att, const float *qkv, long B, lo
 /// ADDS into dqkv; overwrite != 0: = instead (dqkv may then hold garbage).
 void ldae_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                              long B, long T, long C, long NH, long p0, long p1, int overwrite);
+
+/// The two passes above with each product on ldae's AVX-512 GEMMs: gemm 0 = the direct AVX2 tiles (the functions
+/// above), 1 = ldae_sgemm512_ex (requires ldae_kernels_avx512()), 2 = ldae_sbgemm_ex, bf16 products with fp32
+/// accumulation (requires ldae_kernels_avx512bf16()); the softmax and its backward in fp32 either way.
+void ldae_attention_forward_ex(int gemm, float *out, float *att, const float *qkv, long B, long T, long C, long NH,
+                               long p0, long p1);
+void ldae_attention_backward_ex(int gemm, float *dqkv, const float *dout, const float *qkv, const float *att, long B,
+                                long T, long C, long NH, long p0, long p1, int overwrite);
 
 #ifdef __cplusplus
 }

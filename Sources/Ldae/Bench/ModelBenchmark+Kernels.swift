@@ -2,8 +2,9 @@ import Foundation
 
 extension ModelBenchmark {
     /// Per-kernel timings at the reference shapes (tiny config, batch B), to see where a step's time goes.
-    /// Each kernel runs on both paths, ldae's AVX2 C kernels ("fast") and the portable one (OpenBLAS sgemm, Swift
-    /// SIMD), alternating rep by rep so that both see the same load; prints each path's median and the ratio.
+    /// Each kernel runs on both paths, ldae's C kernels ("fast": the plan's GEMM for the linears, AVX2 for the rest)
+    /// and the portable one (OpenBLAS sgemm, Swift SIMD), alternating rep by rep so that both see the same load; prints
+    /// each path's median and the ratio. First the linear layers' products on every GEMM kernel (`gemmKernels`).
     public static func kernels(batch: Int = 128, reps: Int = 5, plan: ExecutionPlan = .automatic, log: (String) -> Void = { print($0) }) {
         let T = 64, W = 192, H = 3, n = batch * T
         let reps = max(reps, 7)
@@ -42,7 +43,8 @@ extension ModelBenchmark {
                 log("\(name): portable \(one(ms[0])) (no AVX2+FMA on this CPU)")
             }
         }
-        log("kernels: tiny-config shapes, batch \(batch), \(plan.workers) worker threads, median of \(reps), paths alternating")
+        gemmKernels(reps: reps, log: log)
+        log("kernels: tiny-config shapes, batch \(batch), \(plan.workers) worker threads, median of \(reps), paths alternating; fast linears on the \(fastPlan.gemm.rawValue) GEMM")
         let x = buf(n * 4 * W), y = buf(n * 4 * W), z = buf(n * 4 * W), w = buf(4 * W * W), g = buf(4 * W * W)
         let m = buf(n), s = buf(n), att = buf(batch * H * T * T)
         BLAS.withOneThread {
@@ -73,15 +75,16 @@ extension ModelBenchmark {
                 // a time): fc1's, dinp [1024, W] = dout [1024, 4W] @ weight [4W, W] with the bias gradient's column
                 // sums, packing the weight in every chunk against the copy packed once per backward.
                 let rows = 1024, chunks = max(1, n / rows)
-                let pb = LDAEModel.allocateAligned(FastKernels.packedBSize(k: 4 * W, n: W))
-                FastKernels.packB(transB: false, k: 4 * W, n: W, b: w, ldb: W, into: pb)
+                let gemm = fastPlan.gemm
+                let pb = LDAEModel.allocateAligned(gemm.packedBSize(k: 4 * W, n: W))
+                gemm.packB(transB: false, k: 4 * W, n: W, b: w, ldb: W, into: pb)
                 let sums = buf(plan.workers * 4 * W)
                 let ms = alternate(2) { i in
                     plan.dynamic(chunks) { core, c in
-                        FastKernels.sgemm(fast: true, transA: false, transB: false, m: rows, n: W, k: 4 * W, alpha: 1,
-                                          a: y + c * rows * 4 * W, lda: 4 * W, b: w, ldb: W, beta: 0,
-                                          c: z + c * rows * W, ldc: W, colsumA: sums + core * 4 * W,
-                                          packedB: i == 0 ? nil : UnsafePointer(pb))
+                        gemm.gemm(transA: false, transB: false, m: rows, n: W, k: 4 * W, alpha: 1,
+                                  a: y + c * rows * 4 * W, lda: 4 * W, b: w, ldb: W, beta: 0,
+                                  c: z + c * rows * W, ldc: W, colsumA: sums + core * 4 * W,
+                                  packedB: i == 0 ? nil : UnsafePointer(pb))
                     }
                 }
                 log(String(format: "fc1 input gradient, %d chunks of %d rows: weight packed per chunk %6.1f ms, packed once %6.1f ms, ratio %.2fx",

@@ -40,8 +40,9 @@ public enum TrainBench {
                         beta1: tc.beta1, beta2: tc.beta2, weightDecay: tc.weightDecay)
         let stepper = TrainStep(model: model, objective: obj, schedule: NoiseSchedule(tc), optimizer: opt, config: tc)
         let flops = model.trainingFlops(batch: B)
-        print(String(format: "bench: tiny config, %d parameters, batch %d, %.1f GFLOP per training step, %d worker threads, %d BLAS threads, %@ kernels",
-                     model.parameterCount, B, flops / 1e9, plan.workers, BLAS.threads, plan.usesFastKernels ? "AVX2+FMA" : "portable"))
+        print(String(format: "bench: tiny config, %d parameters, batch %d, %.1f GFLOP per training step, %d worker threads, %d BLAS threads, %@ kernels, linear layers on the %@ GEMM (%@)",
+                     model.parameterCount, B, flops / 1e9, plan.workers, BLAS.threads, plan.usesFastKernels ? "AVX2+FMA" : "portable",
+                     plan.gemm.rawValue, plan.resolvedPrecision.rawValue))
         // 1. the model helper's benchmark (its key=value line is relabelled so that ours is the last line)
         let mr = try ModelBenchmark.run(config: mc, batch: B, steps: steps, featureBatch: featureBatch, plan: plan) { line in
             print(line.hasPrefix("step_ms=") ? "model benchmark: " + line : "model: " + line)
@@ -69,7 +70,7 @@ public enum TrainBench {
                      B, steps, step, ips, gflops, 100 * gflops / mr.sgemmGflops, mr.stepMs, step / mr.stepMs))
         print(String(format: "features, batch %d: %.1f ms = %.1f images/s", featureBatch, mr.featuresMs, fips))
         // A comparison with PyTorch is only meaningful in the same run: `tools/bench train --rounds R` alternates both.
-        print(String(format: "step_ms=%.1f images_per_s=%.1f features_images_per_s=%.1f gflops=%.1f peak_rss_mb=%.0f model_step_ms=%.1f step_over_model=%.2f sgemm_gflops=%.1f",
-                     step, ips, fips, gflops, rss, mr.stepMs, step / mr.stepMs, mr.sgemmGflops))
+        print(String(format: "step_ms=%.1f images_per_s=%.1f features_images_per_s=%.1f gflops=%.1f peak_rss_mb=%.0f model_step_ms=%.1f step_over_model=%.2f sgemm_gflops=%.1f precision=%@ gemm=%@",
+                     step, ips, fips, gflops, rss, mr.stepMs, step / mr.stepMs, mr.sgemmGflops, plan.resolvedPrecision.rawValue, plan.gemm.rawValue))
     }
 }

@@ -15,8 +15,9 @@ extension Trainer {
         }
         let identity = String(decoding: try JSON.encode(options.model, pretty: false), as: UTF8.self)
             + String(decoding: try JSON.encode(options.train, pretty: false), as: UTF8.self) + " steps \(totalSteps) resume \(options.resume)"
+            + " precision \(model.plan.resolvedPrecision.rawValue)"
         try world.checkSame(identity) { r, _, _ in
-            "rank \(r) of \(world.size) was started with other options than rank 0 (model, recipe, --steps or --resume differ): every rank must run the same command"
+            "rank \(r) of \(world.size) was started with other options than rank 0 (model, recipe, --steps, --resume or the resolved --precision differ): every rank must run the same command (--precision auto resolves per machine)"
         }
         var scalars = [Double(step), Double(optimizer.step), lastLoss, trainSeconds, cpuSeconds]
         try world.broadcast(&scalars)
@@ -36,11 +37,21 @@ extension Trainer {
     /// After each step: the CPU seconds of the step summed over the ranks, and the largest pending signal any rank
     /// has seen (SIGINT / SIGTERM from mpirun, srun or scancel reach every rank, not necessarily in the same step),
     /// so every rank stops after the same step. signal is nil in one process (the caller reads TrainSignals).
-    func endOfStep(cpu: Double) throws -> (cpu: Double, signal: Int32?) {
-        guard world.isDistributed else { return (cpu, nil) }
-        var v = [cpu]
+    /// perRank: each rank's CPU seconds of the step (index = rank; one entry in one process).
+    func endOfStep(cpu: Double) throws -> (perRank: [Double], signal: Int32?) {
+        guard world.isDistributed else { return ([cpu], nil) }
+        var v = [Double](repeating: 0, count: world.size)
+        v[world.rank] = cpu
         try world.allreduceSum(&v)
-        return (v[0], try world.allreduceMax(TrainSignals.pending))
+        return (v, try world.allreduceMax(TrainSignals.pending))
+    }
+
+    /// The host name of every rank, each host once, in rank order (the provenance's `hosts`).
+    func gatherHosts() throws -> [String] {
+        guard world.isDistributed else { return [world.host] }
+        var seen: [String] = []
+        for h in try world.allgather(Array(world.host.utf8)).map({ String(decoding: $0, as: UTF8.self) }) where !seen.contains(h) { seen.append(h) }
+        return seen
     }
 
     /// At every checkpoint: the ranks' weights are the same (they apply the same update to the same summed

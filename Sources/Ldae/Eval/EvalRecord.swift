@@ -13,11 +13,13 @@ public struct EvalRecord: Codable, Sendable {
     }
     /// Probe and k-NN results of one feature extractor (the model or a baseline).
     public struct EncoderMetrics: Codable, Sendable {
-        public var features: String       // "encoder", "pixels", "random"
+        public var features: String       // "encoder", "pixels", "random", "kmeans"
         public var featureDim: Int
         public var linearProbe: LinearProbe.Result
         public var knn: KNNClassifier.Result
         public var featureSeconds: Double
+        /// The `kmeans` baseline's fit: settings, seed, patches, k-means iterations, fit time (nil for other rows).
+        public var kmeans: KMeansFeatures.FitRecord? = nil
         public init(features: String, featureDim: Int, linearProbe: LinearProbe.Result, knn: KNNClassifier.Result, featureSeconds: Double) {
             self.features = features; self.featureDim = featureDim; self.linearProbe = linearProbe; self.knn = knn
             self.featureSeconds = featureSeconds

@@ -26,6 +26,8 @@ public struct Evaluation {
         public var flipTTA: Bool? = nil
         public var probe = LinearProbe.Settings()
         public var knn = KNNClassifier.Settings()
+        /// The `kmeans` baseline's settings (its seed is `seed`).
+        public var kmeans = KMeansFeatures.Settings()
         public var denoiseT: [Int] = [100, 250, 500]
         public var denoiseImages: Int = 256
         public var figureDir: String? = nil
@@ -43,9 +45,10 @@ public struct Evaluation {
             if let m = maxTrain, m < 2 { throw UsageError("--max-train must be >= 2") }
             if let m = maxTest, m < 1 { throw UsageError("--max-test must be >= 1") }
             if let v = val, !(v.fraction > 0 && v.fraction < 1) { throw UsageError("--val-fraction must be in (0, 1)") }
+            if baselines.contains("kmeans") { try kmeans.validate() }
         }
     }
-    public static let baselineNames = ["pixels", "random"]
+    public static let baselineNames = ["pixels", "random", "kmeans"]
 
     /// The two sides of a probe: shard sets and the global indices used from each.
     struct Sides { var train: ShardSet; var test: ShardSet; var trainIdx: [Int]; var testIdx: [Int] }
@@ -121,6 +124,16 @@ public struct Evaluation {
         return try probe(enc.name, ftr, fte, columns: 0..<enc.width, classes: s.train.classNames.count, featureSeconds: sec, o)
     }
 
+    /// The `kmeans` baseline (`KMeansFeatures`): fitted on the probe's training side only (s.trainIdx), then the same
+    /// features, probe and k-NN as every row; the fit's settings and times go into the record.
+    static func kmeansMetrics(_ s: Sides, _ o: Options) throws -> EvalRecord.EncoderMetrics {
+        eprint("kmeans: fitting on the probe's \(s.trainIdx.count) training images (never the \(o.val == nil ? "test" : "val") images)")
+        let km = try KMeansFeatures.fit(s.train, indices: s.trainIdx, settings: o.kmeans, seed: o.seed, batch: o.batch, log: { eprint($0) })
+        var m = try metrics(km.encoder(), s, o)
+        m.kmeans = km.record
+        return m
+    }
+
     /// One row per layer of the model, from a single pass that taps them all.
     static func perLayer(_ zm: ZooModel, _ s: Sides, _ o: Options) throws -> [EvalRecord.EncoderMetrics] {
         let layers = FeatureLayer.all(zm.manifest.model)
@@ -143,6 +156,7 @@ public struct Evaluation {
         try o.validate()
         let zm = try ZooModel(store: store, ref: ref)
         let (tr, te) = try openSplits(zm, o)
+        if o.baselines.contains("kmeans") { _ = try KMeansFeatures.mapSide(tr.geometry, o.kmeans) }   // before any work
         if let v = o.val {
             let t = zm.manifest.training
             if t.valFraction == 0 {
@@ -159,6 +173,7 @@ public struct Evaluation {
                                                 layers: layers, pooling: pooling), s, o)
         var baselines: [String: EvalRecord.EncoderMetrics] = [:]
         for b in o.baselines {
+            if b == "kmeans" { baselines[b] = try kmeansMetrics(s, o); continue }
             let enc: FeatureEncoder = b == "pixels" ? .pixels(tr.geometry)
                 : ZooModel.encoder(try ZooModel.randomInit(zm.manifest.model, seed: 0), name: "random", featureT: o.featureT,
                                    timesteps: zm.manifest.training.timesteps, layers: layers, pooling: pooling)
@@ -185,8 +200,10 @@ public struct Evaluation {
         rec.pooling = pooling
         rec.perLayer = rows
         if o.record {
-            try store.appendEval(rec, dir: zm.dir)
-            try ModelCard.write(dir: zm.dir)
+            try store.withEntryLock(zm.dir) {
+                try store.appendEval(rec, dir: zm.dir)
+                try ModelCard.write(dir: zm.dir)
+            }
         }
         return rec
     }
@@ -232,6 +249,9 @@ public struct Evaluation {
         let header = ["features", "dim", "linear top-1", "top-5", "k-NN top-1", "probe wd", "iters", "feat s", "probe s"]
         let rows = ([r.metrics] + r.baselines.keys.sorted().map { r.baselines[$0]! }).map(row)
         s += ZooListing.table(header, rows, rightAlign: [1, 2, 3, 4, 5, 6, 7, 8])
+        for m in r.baselines.values.sorted(by: { $0.features < $1.features }) {
+            if let k = m.kmeans { s += "\n" + KMeansFeatures.describe(k) + String(format: "; features %.1f s", m.featureSeconds) }
+        }
         if let pl = r.perLayer {
             s += "\n\nper layer (token mean of the residual stream; final = after the encoder's norm; decN = decoder block N)\n"
             s += ZooListing.table(["layer"] + header.dropFirst(), pl.map(row), rightAlign: [1, 2, 3, 4, 5, 6, 7, 8])

@@ -54,14 +54,27 @@ public enum FeatureExtractor {
     /// Runs `encoder` over the selected images of `set` in batches of `batch`, showing progress.
     public static func extract(_ set: ShardSet, encoder: FeatureEncoder, batch: Int = 256, indices: [Int]? = nil,
                                label: String = "features") throws -> FeatureSet {
-        let g = set.geometry
         let sel = indices ?? Array(0..<set.count)
-        let V = g.valuesPerImage, W = encoder.width
+        let W = encoder.width
         var out = [Float](repeating: 0, count: sel.count * W)
         var labels = [Int32](repeating: -1, count: sel.count)
+        try forEachBatch(set, indices: sel, batch: batch, label: label) { x, n, pos, l in
+            for i in 0..<n { labels[pos + i] = l[i] }
+            out.withUnsafeMutableBufferPointer { op in encoder.encode(x, n, op.baseAddress! + pos * W) }
+        }
+        return FeatureSet(values: out, labels: labels, width: W)
+    }
+
+    /// Reads the selected images of `set` (`indices`, ascending global indices) as pixel-scaled patches, at most
+    /// `batch` at a time, showing progress: body(x [n, T, D], n, pos, labels [n]), where the images are
+    /// indices[pos ..< pos + n]. Contiguous row ranges of one shard are read at once.
+    public static func forEachBatch(_ set: ShardSet, indices sel: [Int], batch: Int, label: String,
+                                    _ body: (UnsafePointer<Float>, Int, Int, [Int32]) throws -> Void) throws {
+        let V = set.geometry.valuesPerImage
         let table = PixelScaling.table
         let progress = Progress(label, total: sel.count, unit: "img")
-        var xb = [Float](repeating: 0, count: batch * V)
+        var xb = [Float](repeating: 0, count: max(1, batch) * V)
+        var lb = [Int32](repeating: -1, count: max(1, batch))
         var pos = 0                        // next position in sel
         // Group the selection by shard, read contiguous row ranges in chunks of `batch`.
         while pos < sel.count {
@@ -75,16 +88,13 @@ public enum FeatureExtractor {
             for (i, r) in rows.enumerated() {
                 let src = (r - lo) * V
                 for j in 0..<V { xb[i * V + j] = table[Int(p[src + j])] }
-                labels[pos + i] = l[r - lo]
+                lb[i] = l[r - lo]
             }
-            xb.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
-                encoder.encode(xp.baseAddress!, n, op.baseAddress! + pos * W)
-            } }
+            try xb.withUnsafeBufferPointer { xp in try body(xp.baseAddress!, n, pos, Array(lb[0..<n])) }
             pos += n
             progress.advance(n)
         }
         progress.finish()
-        return FeatureSet(values: out, labels: labels, width: W)
     }
 
     /// Reads the selected clean images as pixel-scaled patches [n, T, D] (for denoising and figures).

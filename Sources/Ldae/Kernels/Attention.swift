@@ -3,17 +3,24 @@
 //   att[b, h] = softmax(Q_bh K_bh^T / sqrt(hd))   [B, H, T, T]
 //   out[b, t, h*hd..<(h+1)*hd] = att[b, h] V_bh    out [B, T, C]
 // Parallel over the B*H (batch, head) pairs. With the fast kernels each chunk of pairs is one call into the AVX2 C
-// kernel (Sources/CKernels/attention.c: direct 6x16 FMA tiles, AVX2 softmax); otherwise each pair is three (forward)
-// or four (backward) small single-threaded sgemms plus the Swift softmax below.
+// kernel (Sources/CKernels/attention.c: direct 6x16 FMA tiles, AVX2 softmax), whose products take the bf16 GEMM on a
+// bf16 plan (`gemmCode`; softmax and its backward stay fp32); otherwise each pair is three (forward) or four
+// (backward) small single-threaded sgemms plus the Swift softmax below.
 
 public enum Attention {
+    /// The products' GEMM in CKernels/attention.c (ldae_attention_forward_ex): 2 = bf16 on a bf16 plan (1.6-1.8x the
+    /// direct AVX2 tiles on AVX512-BF16: docs/benchmarks.md), else 0 = the direct AVX2 tiles in fp32 (the AVX-512 fp32
+    /// GEMM, 1, was within 1.1-1.2x of them at these sizes and is left to `ldae-train bench --kernels`).
+    static func gemmCode(_ plan: ExecutionPlan) -> Int32 { plan.gemm == .bf16 ? 2 : 0 }
+
     /// att: where to keep the probabilities [B, H, T, T] for backward; nil = per-worker scratch (inference).
     public static func forward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>?,
                                qkv: UnsafePointer<Float>, b nb: Int, t nt: Int, c: Int, heads: Int, plan: ExecutionPlan) {
         let hd = c / heads, c3 = 3 * c, tt = nt * nt
         if plan.usesFastKernels {
+            let g = gemmCode(plan)
             plan.chunks(nb * heads) { p0, p1 in
-                FastKernels.attentionForward(out: out, att: att, qkv: qkv, b: nb, t: nt, c: c, heads: heads, p0: p0, p1: p1)
+                FastKernels.attentionForward(gemm: g, out: out, att: att, qkv: qkv, b: nb, t: nt, c: c, heads: heads, p0: p0, p1: p1)
             }
             return
         }
@@ -53,8 +60,9 @@ public enum Attention {
         let hd = c / heads, c3 = 3 * c, tt = nt * nt
         let scale = 1 / Float(hd).squareRoot()
         if plan.usesFastKernels {
+            let g = gemmCode(plan)
             plan.chunks(nb * heads) { p0, p1 in
-                FastKernels.attentionBackward(dqkv: dqkv, dout: dout, qkv: qkv, att: att, b: nb, t: nt, c: c,
+                FastKernels.attentionBackward(gemm: g, dqkv: dqkv, dout: dout, qkv: qkv, att: att, b: nb, t: nt, c: c,
                                               heads: heads, p0: p0, p1: p1, overwrite: overwrite)
             }
             return

@@ -1,21 +1,22 @@
 // Linear layer (torch nn.Linear, weight [OC, C]) over flat row-major buffers.
-// Rows are split over the plan's threads; each runs a single-threaded sgemm on its rows: ldae's AVX2 kernel for the
-// forward and the input gradient (K = C or OC, at most a few hundred), OpenBLAS for the weight gradient (K = N rows,
-// long reductions, where OpenBLAS's kernel is the better one; `ldae-train bench --kernels` compares them).
+// Rows are split over the plan's threads; each runs a single-threaded GEMM on its rows, the plan's `gemm` (ldae's
+// AVX2, AVX-512 or bf16 kernel, or OpenBLAS) for the forward and the input gradient (K = C or OC, at most a few
+// hundred). The weight gradient (K = N rows, long reductions) takes OpenBLAS in fp32 on AVX2, where its kernel is the
+// better one, and ldae's AVX-512 or bf16 kernel where the plan takes those (`ldae-train bench --kernels` compares them).
 
 public enum Linear {
     /// out[N, OC] = inp[N, C] @ weight[OC, C]^T + bias[OC]   (accumulate: out += ...)
-    /// geluOut [N, OC] (optional; may be out itself) = gelu(out), from the GEMM's registers with the AVX2 kernel:
-    /// an MLP's fc1 and its activation in one pass. packedWeight: the weight from FastKernels.packB (transB, k = C,
-    /// n = OC), used by the AVX2 kernel instead of packing `weight` again.
+    /// geluOut [N, OC] (optional; may be out itself) = gelu(out), from the GEMM's registers with ldae's kernels:
+    /// an MLP's fc1 and its activation in one pass. packedWeight: the weight from `plan.gemm.packB` (transB, k = C,
+    /// n = OC), used by ldae's kernels instead of packing `weight` again.
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                n: Int, c: Int, oc: Int, accumulate: Bool = false,
                                geluOut: UnsafeMutablePointer<Float>? = nil, packedWeight: UnsafePointer<Float>? = nil,
                                plan: ExecutionPlan) {
-        let fast = plan.usesFastKernels
+        let gemm = plan.gemm
         plan.chunks(n, grain: 32) { r0, r1 in
-            FastKernels.sgemm(fast: fast, transA: false, transB: true, m: r1 - r0, n: oc, k: c, alpha: 1,
+            gemm.gemm(transA: false, transB: true, m: r1 - r0, n: oc, k: c, alpha: 1,
                               a: inp + r0 * c, lda: c, b: weight, ldb: c, beta: accumulate ? 1 : 0,
                               c: out + r0 * oc, ldc: oc, bias: bias, geluOut: geluOut.map { $0 + r0 * oc },
                               packedB: packedWeight)
@@ -28,7 +29,7 @@ public enum Linear {
     ///   dbias[OC] += sum over rows of dout
     /// dinpTimes [N, C] (optional, with overwriteDinp): dinp = (dout @ weight) * dinpTimes elementwise, in the GEMM's
     /// write-back (an MLP's fc2 input gradient times GELU's derivative: the gradient at fc1's output in one pass).
-    /// packedWeight: the weight from FastKernels.packB (not transposed, k = OC, n = C), used by the AVX2 kernel for
+    /// packedWeight: the weight from `plan.gemm.packB` (not transposed, k = OC, n = C), used by ldae's kernels for
     /// the input gradient instead of packing `weight` again.
     public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
@@ -37,18 +38,18 @@ public enum Linear {
                                 dinpTimes: UnsafePointer<Float>? = nil, packedWeight: UnsafePointer<Float>? = nil,
                                 plan: ExecutionPlan) {
         require(dinpTimes == nil || overwriteDinp, "dinpTimes needs overwriteDinp")
-        let fast = plan.usesFastKernels
+        let gemm = plan.gemm
         var biasDone = false
         if let dinp {
-            // with the AVX2 kernel the bias gradient comes with this product (column sums of dout taken as its rows are
-            // packed or read): per-chunk partial sums, added into dbias in chunk order
-            let fuse = dbias != nil && fast
+            // with ldae's kernels the bias gradient comes with this product (column sums of dout, in fp32, taken as its
+            // rows are packed or read): per-chunk partial sums, added into dbias in chunk order
+            let fuse = dbias != nil && gemm != .portable
             let k = plan.chunkCount(n, grain: 32)
             let part: UnsafeMutablePointer<Float>? = fuse ? .allocate(capacity: k * oc) : nil
             part?.initialize(repeating: 0, count: k * oc)
             defer { part?.deallocate() }
             plan.chunksIndexed(n, grain: 32) { w, r0, r1 in
-                FastKernels.sgemm(fast: fast, transA: false, transB: false, m: r1 - r0, n: c, k: oc, alpha: 1,
+                gemm.gemm(transA: false, transB: false, m: r1 - r0, n: c, k: oc, alpha: 1,
                                   a: dout + r0 * oc, lda: oc, b: weight, ldb: c,
                                   beta: overwriteDinp ? 0 : 1, c: dinp + r0 * c, ldc: c, colsumA: part.map { $0 + w * oc },
                                   mulC: dinpTimes.map { $0 + r0 * c }, packedB: packedWeight)
@@ -59,13 +60,14 @@ public enum Linear {
             }
         }
         // Weight gradient: split the reduction over rows (each core reads half of dout and inp); core 0 adds into
-        // dweight, the others into partial sums added at the end.
+        // dweight, the others into partial sums added at the end. OpenBLAS on the AVX2 and portable paths.
+        let wgemm: GEMMKernel = gemm == .avx512 || gemm == .bf16 ? gemm : .portable
         let k = plan.chunkCount(n, grain: 256)
         let part: UnsafeMutablePointer<Float>? = k > 1 ? .allocate(capacity: (k - 1) * oc * c) : nil
         defer { part?.deallocate() }
         plan.chunksIndexed(n, grain: 256) { w, r0, r1 in
             let dst = w == 0 ? dweight : part! + (w - 1) * oc * c
-            BLAS.sgemm(transA: true, transB: false, m: oc, n: c, k: r1 - r0, alpha: 1,
+            wgemm.gemm(transA: true, transB: false, m: oc, n: c, k: r1 - r0, alpha: 1,
                        a: dout + r0 * oc, lda: oc, b: inp + r0 * c, ldb: c, beta: w == 0 ? 1 : 0, c: dst, ldc: c)
         }
         if let part {

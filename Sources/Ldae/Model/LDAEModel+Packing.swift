@@ -1,4 +1,4 @@
-// The token-wise linear weights, packed for the AVX2 GEMM's B operand once per pass rather than once per chunk of
+// The token-wise linear weights, packed for the GEMM's B operand (in the layout of the plan's kernel) once per pass rather than once per chunk of
 // rows (the same weights serve every chunk): the forward packs op(B) = weight^T at its start, every chunk of
 // `forwardChunks` then reads the packed copy; the backward packs op(B) = weight for the input-gradient products
 // (dinp = dout @ weight) at its start.
@@ -9,30 +9,35 @@ final class PackedLinearWeights {
     let transposed: Bool
     private var base: UnsafeMutablePointer<Float>? = nil
     private var offsets: [Int: Int] = [:]   // by the weight's parameter offset
+    private var kernel = GEMMKernel.portable   // whose layout `base` holds
     /// Whether the current pass packed them from the current parameters.
     private(set) var ready = false
 
     init(transposed: Bool) { self.transposed = transposed }
     deinit { LDAEModel.deallocateAligned(base) }
 
-    /// Packs every linear in `lins` from `params` on the fast path; on the portable path marks them unpacked.
+    /// Packs every linear in `lins` from `params` for the plan's GEMM (bf16: rounded to bf16 here, once per pass);
+    /// on the portable path marks them unpacked.
     func pack(_ lins: [LDAEModel.LinearP], params p: UnsafePointer<Float>, plan: ExecutionPlan) {
         ready = false
-        guard plan.usesFastKernels else { return }
+        let gemm = plan.gemm
+        guard gemm.packs else { return }
         func shape(_ l: LDAEModel.LinearP) -> (k: Int, n: Int) { transposed ? (l.inF, l.outF) : (l.outF, l.inF) }
-        if base == nil {
+        if base == nil || kernel != gemm {
+            LDAEModel.deallocateAligned(base)
             var off = 0
             for l in lins {
                 offsets[l.w] = off
                 let s = shape(l)
-                off += (FastKernels.packedBSize(k: s.k, n: s.n) + 15) & ~15   // 64-byte aligned starts
+                off += (gemm.packedBSize(k: s.k, n: s.n) + 15) & ~15   // 64-byte aligned starts
             }
             base = LDAEModel.allocateAligned(off)
+            kernel = gemm
         }
         let b = base!, offs = offsets, t = transposed
         plan.dynamic(lins.count) { _, i in
             let l = lins[i], s = shape(l)
-            FastKernels.packB(transB: t, k: s.k, n: s.n, b: p + l.w, ldb: l.inF, into: b + offs[l.w]!)
+            gemm.packB(transB: t, k: s.k, n: s.n, b: p + l.w, ldb: l.inF, into: b + offs[l.w]!)
         }
         ready = true
     }

@@ -106,18 +106,19 @@ public enum FastKernels {
     // p0..<p1 (p = b * heads + h); callers check `ExecutionPlan.usesFastKernels` and split the pairs over the cores.
 
     /// out [B, T, C] = softmax(Q K^T / sqrt(hd)) V per head, from qkv [B, T, 3C]; att [B, H, T, T] keeps the
-    /// probabilities (nil: per-thread scratch, inference).
+    /// probabilities (nil: per-thread scratch, inference). gemm: the products' GEMM (0 the direct AVX2 tiles, 1 AVX-512
+    /// fp32, 2 bf16; the caller checks the CPU).
     @inline(__always)
-    static func attentionForward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>?,
+    static func attentionForward(gemm: Int32 = 0, out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>?,
                                  qkv: UnsafePointer<Float>, b: Int, t: Int, c: Int, heads: Int, p0: Int, p1: Int) {
-        ldae_attention_forward(out, att, qkv, b, t, c, heads, p0, p1)
+        ldae_attention_forward_ex(gemm, out, att, qkv, b, t, c, heads, p0, p1)
     }
 
     /// dqkv [B, T, 3C] += (overwrite: =) the attention gradient from dout [B, T, C] and the saved att [B, H, T, T].
     @inline(__always)
-    static func attentionBackward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+    static func attentionBackward(gemm: Int32 = 0, dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                   qkv: UnsafePointer<Float>, att: UnsafePointer<Float>,
                                   b: Int, t: Int, c: Int, heads: Int, p0: Int, p1: Int, overwrite: Bool) {
-        ldae_attention_backward(dqkv, dout, qkv, att, b, t, c, heads, p0, p1, overwrite ? 1 : 0)
+        ldae_attention_backward_ex(gemm, dqkv, dout, qkv, att, b, t, c, heads, p0, p1, overwrite ? 1 : 0)
     }
 }

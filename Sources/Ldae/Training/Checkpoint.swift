@@ -4,7 +4,8 @@ import Foundation
 /// readable by numpy/safetensors without our code. Tensors (F32, internal layout):
 ///   `params.<name>`, `adam_m.<name>`, `adam_v.<name>` and, when EMA is on, `ema.<name>`
 /// for every model tensor; `__metadata__` (strings): format, format_version, step (updates done), total_steps,
-/// adam_step, seed, model_config and train_config (JSON), last_loss, data_index_sha256, rng. There is no mutable
+/// adam_step, seed, model_config and train_config (JSON), last_loss, data_index_sha256, rng, precision (the linear
+/// layers' matrix products, "fp32" or "bf16"; absent in checkpoints written before it was recorded: fp32). There is no mutable
 /// RNG state: every random draw of step s comes from RNG(seed, stream: f(s)), so (seed, step) is the RNG state.
 public struct Checkpoint {
     /// Where a named tensor lives in the flat buffers.
@@ -31,6 +32,10 @@ public struct Checkpoint {
     public var trainSeconds: Double = 0
     /// CPU seconds of the training steps so far (across resumes; 0 in checkpoints written before it was recorded).
     public var cpuSeconds: Double = 0
+    /// The precision of the linear layers' products in the steps so far (`ExecutionPlan.resolvedPrecision`).
+    public var precision: Precision = .fp32
+    /// How the steps so far were run (metadata `provenance`, JSON; nil in checkpoints written before it was recorded).
+    public var provenance: Provenance? = nil
 
     public init(step: Int, totalSteps: Int, adamStep: Int, seed: UInt64, params: [Float], adamM: [Float], adamV: [Float], ema: [Float]?,
                 modelConfig: ModelConfig, trainConfig: TrainConfig, lastLoss: Double, dataIndexSHA256: String, trainSeconds: Double = 0) {
@@ -54,7 +59,8 @@ public struct Checkpoint {
             "train_config": String(decoding: try JSON.encode(trainConfig, pretty: false), as: UTF8.self),
             "last_loss": String(lastLoss), "train_seconds": String(trainSeconds), "cpu_seconds": String(cpuSeconds), "data_index_sha256": dataIndexSHA256,
             "rng": "xoshiro256** streams derived from (seed, step); no mutable state",
-        ]
+            "precision": precision.rawValue,
+        ].merging(provenance.map { ["provenance": String(decoding: (try? JSON.encode($0, pretty: false)) ?? Data(), as: UTF8.self)] } ?? [:]) { a, _ in a }
         try Safetensors.write(tensors, metadata: meta, dtype: .f32, to: path)
     }
 
@@ -99,6 +105,13 @@ public struct Checkpoint {
                           lastLoss: Double(meta["last_loss"] ?? "") ?? .nan, dataIndexSHA256: meta["data_index_sha256"] ?? "",
                           trainSeconds: Double(meta["train_seconds"] ?? "") ?? 0)
         ck.cpuSeconds = Double(meta["cpu_seconds"] ?? "") ?? 0
+        if let p = meta["precision"] {
+            guard let v = Precision(rawValue: p), v != .auto else {
+                throw LdaeError("corrupt checkpoint: metadata 'precision' is '\(p)', not fp32 or bf16", file: path)
+            }
+            ck.precision = v
+        }
+        if let p = meta["provenance"] { ck.provenance = try JSON.decode(Provenance.self, from: Data(p.utf8), file: path) }
         return ck
     }
 }

@@ -24,6 +24,8 @@ public struct TrainOptions {
     public var quiet = false
     /// Threads, kernels and chunking of the model and the optimizer (recorded in the manifest as `threads`).
     public var plan = ExecutionPlan.automatic
+    /// The command line that started the run (recorded in the provenance).
+    public var commandLine = ""
 
     public init(data: [String], pcaPath: String?, model: ModelConfig, train: TrainConfig, name: String, outDir: String? = nil) {
         self.data = data; self.pcaPath = pcaPath; self.model = model; self.train = train; self.name = name

@@ -21,6 +21,11 @@ public final class Trainer {
     /// CPU seconds of the steps done (restored on resume) and the process's CPU clock when this run's loop started.
     var cpuSeconds = 0.0
     private var cpuAtStart = 0.0
+    /// Each rank's CPU seconds since step `perRankSinceStep` (the provenance's per-rank split).
+    var cpuPerRank: [Double]
+    var perRankSinceStep = 0
+    /// The ranks' hosts, gathered once at the start.
+    var hosts: [String] = []
     var lastLoss = Double.nan
     private var log: [TrainLogLine] = []
     let slots: [Checkpoint.Slot]
@@ -46,6 +51,7 @@ public final class Trainer {
         let tc = o.train
         try o.validate()
         slice = try BatchSlice(globalBatch: tc.batchSize, ranks: world.size, rank: world.rank)   // MPI hook: B % ranks
+        cpuPerRank = [Double](repeating: 0, count: world.size)
         shards = try ShardSet(o.data)
         let g = shards.geometry
         guard o.model.imageSize == g.imageSize, o.model.patchSize == g.patchSize, o.model.channels == g.channels else {
@@ -106,6 +112,7 @@ public final class Trainer {
             throw LdaeError("the run folder already holds a checkpoint; pass --resume to continue it, or choose another --out", file: checkpointPath)
         }
         try joinWorld()   // MPI hook (Distributed/TrainerSync.swift): first collective, same shards, rank 0's state
+        hosts = try gatherHosts()
     }
 
     private func restore() throws {
@@ -120,6 +127,11 @@ public final class Trainer {
         guard diffs.isEmpty else {
             throw LdaeError("cannot resume: the checkpoint was made with a different \(diffs.joined(separator: ", "))", file: checkpointPath)
         }
+        // one precision per run, so that a resumed run reproduces the uninterrupted one and its records hold one value
+        let precision = model.plan.resolvedPrecision
+        guard ck.precision == precision else {
+            throw LdaeError("cannot resume: the checkpoint was trained with --precision \(ck.precision.rawValue) but this run resolves to \(precision.rawValue); resume with --precision \(ck.precision.rawValue)\(ck.precision == .bf16 ? " on a CPU with AVX512-BF16" : "")", file: checkpointPath)
+        }
         guard ck.step <= totalSteps else { throw LdaeError("corrupt checkpoint: step \(ck.step) > total \(totalSteps)", file: checkpointPath) }
         model.params.update(from: ck.params, count: model.parameterCount)
         optimizer.m = ck.adamM; optimizer.v = ck.adamV; optimizer.step = ck.adamStep
@@ -131,6 +143,11 @@ public final class Trainer {
         lastLoss = ck.lastLoss
         trainSeconds = ck.trainSeconds
         cpuSeconds = ck.cpuSeconds
+        if let p = ck.provenance, p.cpuSecondsPerRank.count == world.size {
+            cpuPerRank = p.cpuSecondsPerRank; perRankSinceStep = p.perRankSinceStep
+        } else {
+            perRankSinceStep = ck.step   // another number of ranks (or an older checkpoint): the split starts here
+        }
         // keep the log lines of the steps the checkpoint contains
         if FileUtil.exists(logPath) {
             let text = String(decoding: try FileUtil.read(logPath), as: UTF8.self)
@@ -149,6 +166,8 @@ public final class Trainer {
                             adamM: optimizer.m, adamV: optimizer.v, ema: ema, modelConfig: options.model, trainConfig: options.train,
                             lastLoss: lastLoss, dataIndexSHA256: shards.indexSHA256, trainSeconds: trainSeconds)
         ck.cpuSeconds = cpuSeconds
+        ck.provenance = provenance()
+        ck.precision = model.plan.resolvedPrecision
         try ck.save(checkpointPath, slots: slots)
         try writeLog()
         try writeCurve()
@@ -189,7 +208,7 @@ public final class Trainer {
         let progress = Progress("train", total: end - step, unit: "steps")
         progress.quiet = options.quiet || !world.isRoot
         if !options.quiet && world.isRoot {
-            eprint("ldae-train: \(options.name): \(model.parameterCount) parameters (encoder \(model.encoderParameterCount)), \(loader.trainIndices.count) images\(loader.trainIndices.count < shards.count ? " (\(shards.count - loader.trainIndices.count) held out for validation)" : ""), batch \(B), \(loader.stepsPerEpoch) steps/epoch, steps \(step)..<\(totalSteps)\(loader.inMemory ? ", data in memory" : ", streaming shards")")
+            eprint("ldae-train: \(options.name): \(model.parameterCount) parameters (encoder \(model.encoderParameterCount)), \(loader.trainIndices.count) images\(loader.trainIndices.count < shards.count ? " (\(shards.count - loader.trainIndices.count) held out for validation)" : ""), batch \(B), \(loader.stepsPerEpoch) steps/epoch, steps \(step)..<\(totalSteps)\(loader.inMemory ? ", data in memory" : ", streaming shards"), \(model.plan.resolvedPrecision.rawValue) matrix products")
         }
         loader.start(from: step, to: end)
         cpuAtStart = SystemInfo.processCPUSeconds
@@ -211,8 +230,9 @@ public final class Trainer {
             let dt = Date().timeIntervalSince(t0)
             trainSeconds += dt
             let cpuNow = SystemInfo.processCPUSeconds
-            let agreed = try endOfStep(cpu: cpuNow - cpuAtStart)   // MPI hook: CPU summed over ranks, a signal any rank saw
-            cpuSeconds += agreed.cpu
+            let agreed = try endOfStep(cpu: cpuNow - cpuAtStart)   // MPI hook: each rank's CPU, a signal any rank saw
+            cpuSeconds += agreed.perRank.reduce(0, +)
+            for r in 0..<min(cpuPerRank.count, agreed.perRank.count) { cpuPerRank[r] += agreed.perRank[r] }
             cpuAtStart = cpuNow
             lastLoss = loss
             losses.append(loss)
@@ -246,5 +266,13 @@ public final class Trainer {
             }
         }
         return result
+    }
+
+    /// What the manifest, the checkpoint and the card record of how this run was trained (`Provenance`).
+    public func provenance() -> Provenance {
+        Provenance(worldSize: world.size, threadsPerRank: model.plan.workers, launcher: world.launcher, cpuSecondsTotal: cpuSeconds,
+                   cpuSecondsPerRank: cpuPerRank, perRankSinceStep: perRankSinceStep, wallSeconds: trainSeconds,
+                   cpuModel: SystemInfo.cpuModel, cpuFlags: SystemInfo.vectorFlags, kernels: model.plan.gemm.rawValue,
+                   precision: model.plan.resolvedPrecision, ldaeVersion: LdaeVersion.describe, commandLine: options.commandLine, hosts: hosts)
     }
 }

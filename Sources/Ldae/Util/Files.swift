@@ -102,6 +102,22 @@ public final class FolderLock: @unchecked Sendable {
     deinit { release() }
 }
 
+/// A short critical section shared by processes: `flock` on `path`, waiting for it (not failing like
+/// `FolderLock`): for read-modify-write steps of a few milliseconds, such as appending to a zoo entry's
+/// evals.jsonl and regenerating its card.
+public enum SharedLock {
+    public static func withExclusive<R>(_ path: String, _ body: () throws -> R) throws -> R {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LdaeError.system("cannot create the lock file", file: path) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw LdaeError.system("cannot lock", file: path) }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+}
+
 public enum FileUtil {
     public static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 

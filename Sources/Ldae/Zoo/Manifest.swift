@@ -56,6 +56,14 @@ public struct Manifest: Codable, Sendable {
     /// CPU seconds of the training steps (every thread), across resumes.
     public var trainCpuSeconds: Double? = nil
     public var cpu: String? = nil
+    /// The precision of the linear layers' matrix products in training (nil in entries written before it was
+    /// recorded, which all trained in fp32: read it as `computePrecision`).
+    public var precision: Precision? = nil
+    /// The training precision, fp32 where the manifest does not say.
+    public var computePrecision: Precision { precision ?? .fp32 }
+    /// How it was trained: processes x threads, CPU seconds over every process, the machine, kernels, the ldae build,
+    /// the command line (nil in entries written before it was recorded).
+    public var provenance: Provenance? = nil
     /// The features `ldae-zoo features NAME` writes with no flags (nil: token mean after the final norm).
     public var features: FeatureSpec? = nil
 

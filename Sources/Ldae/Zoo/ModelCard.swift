@@ -45,13 +45,16 @@ public enum ModelCard {
         s.append(String(format: "- Optimisation: %d steps (%.1f epochs) of batch %d, AdamW base lr %g per 256 (beta2 %g, weight decay %g), warmup %g epochs, clip %g, EMA %@; seed %llu.",
                         m.steps, m.epochs, t.batchSize, t.baseLR, t.beta2, t.weightDecay, t.warmupEpochs, t.gradClip,
                         t.ema > 0 ? "\(t.ema) (published weights are the EMA)" : "off", t.seed))
-        s.append(String(format: "- Compute: %.1f training minutes (wall)%@%@; final loss %.4f.", m.trainSeconds / 60,
+        s.append(String(format: "- Compute: %.1f training minutes (wall)%@%@, %@; final loss %.4f.", m.trainSeconds / 60,
                         m.trainCpuSeconds.map { String(format: ", %.1f CPU-minutes", $0 / 60) } ?? "",
-                        m.threads.map { " on \($0) threads" + (m.cpu.map { " (\($0))" } ?? "") } ?? "", m.finalLoss))
+                        m.provenance.map { " on \($0.ranksByThreads) ranks x threads" + (m.cpu.map { " (\($0))" } ?? "") }
+                            ?? m.threads.map { " on \($0) threads" + (m.cpu.map { " (\($0))" } ?? "") } ?? "",
+                        m.computePrecision.summary, m.finalLoss))
+        if let p = m.provenance { s.append("- Provenance: " + p.summary + ".") }
         s.append("")
         s.append("## Evaluation")
         if evals.isEmpty {
-            s.append("Not evaluated yet: `ldae-zoo eval \(m.name)@\(m.version) --train TRAIN --test TEST --baseline pixels --baseline random`.")
+            s.append("Not evaluated yet: `ldae-zoo eval \(m.name)@\(m.version) --train TRAIN --test TEST --baseline pixels --baseline random --baseline kmeans`.")
         }
         // the newest record of each split
         for split in ["test", "val"] {
@@ -66,6 +69,15 @@ public enum ModelCard {
             s.append("|---|---|---|---|")
             for e in [r.metrics] + r.baselines.keys.sorted().map({ r.baselines[$0]! }) {
                 s.append("| \(e.features == "encoder" ? "this model" : e.features) | \(e.featureDim) | \(pct(e.linearProbe.top1)) | \(pct(e.knn.top1)) |")
+            }
+            if let k = r.baselines.values.compactMap(\.kmeans).first {
+                let ks = k.settings
+                s.append("")
+                s.append("kmeans (Coates, Lee & Ng 2011): K = \(ks.centroids) centroids of normalised"
+                         + (ks.whiten ? ", ZCA-whitened (eps \(ks.whitenEps))" : "") + " \(ks.patchSize)x\(ks.patchSize) patches, "
+                         + "\(ks.activation.rawValue) activation at every position, \(ks.pool)x\(ks.pool) sum pooling; k-means on \(k.patches) "
+                         + "patches of the \(k.images) training images only (\(k.iterations) iterations, seed \(k.seed); "
+                         + String(format: "fit %.0f s).", k.fitSeconds))
             }
             if let pl = r.perLayer {
                 s.append("")

@@ -48,7 +48,9 @@ extension Trainer {
             m.notes = tc.ema > 0 ? "weights are the EMA (decay \(tc.ema)) of the trained parameters" : ""
             m.threads = model.plan.workers
             m.trainCpuSeconds = cpuSeconds
+            m.provenance = provenance()
             m.cpu = SystemInfo.cpuModel
+            m.precision = model.plan.resolvedPrecision
             let published = try store.publish(staging: staging, manifest: m)
             try? ModelCard.write(dir: published.path)   // derived; `ldae-zoo eval` rewrites it
             return published

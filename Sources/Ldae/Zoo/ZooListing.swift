@@ -107,6 +107,14 @@ public enum ZooListing {
         L.append("  data           \(m.data.images) images, \(m.data.classNames.count) classes, index sha256 \(m.data.indexSHA256.prefix(16))...")
         for s in m.data.sources { L.append("                 \(s)") }
         L.append("  trained        \(m.steps) steps, \(String(format: "%.2f", m.epochs)) epochs, final loss \(String(format: "%.5f", m.finalLoss)), \(Progress.formatDuration(m.trainSeconds))")
+        if let p = m.provenance {
+            L.append("  processes      \(p.ranksByThreads) (ranks x threads), launcher \(p.launcher), hosts \(p.hosts.joined(separator: ", "))")
+            L.append(String(format: "  cpu time       %.1f CPU-minutes over every process (per rank since step %d: %@ s), %.1f wall minutes",
+                            p.cpuSecondsTotal / 60, p.perRankSinceStep, p.cpuSecondsPerRank.map { String(format: "%.0f", $0) }.joined(separator: " + "), p.wallSeconds / 60))
+            L.append("  machine        \(p.cpuModel ?? "unknown CPU"); \(p.cpuFlags.joined(separator: " ")); kernels \(p.kernels), precision \(p.precision.rawValue)")
+            L.append("  built          ldae \(p.ldaeVersion)")
+            L.append("  command        \(p.commandLine)")
+        }
         L.append("  files")
         for (f, sha) in m.files.sorted(by: { $0.key < $1.key }) { L.append("    \(f)  \(sha.prefix(16))...") }
         if !m.notes.isEmpty { L.append("  notes          \(m.notes)") }
@@ -114,14 +122,15 @@ public enum ZooListing {
         L.append("")
         L.append("evaluations (\(recs.count)\(bad > 0 ? ", \(bad) unreadable lines" : ""))")
         if !recs.isEmpty {
-            let header = ["date", "test data", "n train/test", "lp top-1", "lp top-5", "knn top-1", "pixels lp", "random lp", "psnr model (noisy)"]
+            let header = ["date", "test data", "n train/test", "lp top-1", "lp top-5", "knn top-1", "pixels lp", "random lp", "kmeans lp", "psnr model (noisy)"]
             let rows: [[String]] = recs.map { r in
                 let dn = r.denoising?.levels.map { String(format: "%.1f(%.1f)", $0.psnrModel, $0.psnrNoisy) }.joined(separator: " ") ?? "-"
                 return [String(r.date.prefix(19)).replacingOccurrences(of: "T", with: " "), String(r.test.indexSHA256.prefix(12)),
                         "\(r.train.used)/\(r.test.used)", pct(r.metrics.linearProbe.top1), pct(r.metrics.linearProbe.top5),
-                        pct(r.metrics.knn.top1), pct(r.baselines["pixels"]?.linearProbe.top1), pct(r.baselines["random"]?.linearProbe.top1), dn]
+                        pct(r.metrics.knn.top1), pct(r.baselines["pixels"]?.linearProbe.top1), pct(r.baselines["random"]?.linearProbe.top1),
+                        pct(r.baselines["kmeans"]?.linearProbe.top1), dn]
             }
-            L.append(table(header, rows, rightAlign: [3, 4, 5, 6, 7]))
+            L.append(table(header, rows, rightAlign: [3, 4, 5, 6, 7, 8]))
         }
         return L.joined(separator: "\n")
     }

@@ -151,15 +151,31 @@ public struct ZooStore: Sendable {
     }
 
     /// Appends one JSON line to the entry's evals.jsonl (the only file that changes after publishing).
+    /// Appends one line to the entry's evals.jsonl: one write(2) on an O_APPEND descriptor under the entry's lock,
+    /// so concurrent evaluations never lose or interleave lines. Call it inside `withEntryLock` to regenerate the
+    /// card from the same state.
     public func appendEval<T: Encodable>(_ record: T, dir: String) throws {
         var line = try JSON.encode(record, pretty: false)
         line.append(0x0A)
         let p = dir + "/" + ZooStore.evalsFile
-        if !FileUtil.exists(p) { _ = FileManager.default.createFile(atPath: p, contents: nil) }
-        guard let h = FileHandle(forWritingAtPath: p) else { throw LdaeError("cannot open for appending", file: p) }
-        defer { try? h.close() }
-        h.seekToEndOfFile()
-        h.write(line)
-        try h.synchronize()
+        let fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LdaeError.system("cannot open for appending", file: p) }
+        defer { close(fd) }
+        var done = 0
+        try line.withUnsafeBytes { b in
+            while done < b.count {
+                let n = write(fd, b.baseAddress! + done, b.count - done)
+                if n < 0 { if errno == EINTR { continue }; throw LdaeError.system("cannot write", file: p) }
+                done += n
+            }
+        }
+        guard fsync(fd) == 0 else { throw LdaeError.system("cannot write", file: p) }
+    }
+
+    /// Runs `body` holding the entry's lock (`.entry.lock` in its folder; hidden, so not hashed): evaluations'
+    /// appends and card regenerations, and manifest updates (`recommend`) are serialised, so the card always
+    /// reflects every line of evals.jsonl. Readers (verify, load) take no lock.
+    public func withEntryLock<R>(_ dir: String, _ body: () throws -> R) throws -> R {
+        try SharedLock.withExclusive(dir + "/.entry.lock", body)
     }
 }
