@@ -90,7 +90,7 @@ runCommand("ldae-fit-tokenizer") {
     print("latent variance per component: " + f.latentVariance.map { String(format: "%.3g", $0) }.joined(separator: " "))
     if !a.flag("no-figures") {
         let fig = TokenizerFigures.figurePath(for: out)
-        let model = try LoadedTokenizer.load(out, geometry: g).model(latentDim: s.latentDim)
+        let model = try TokenizerRegistry.definition(kind).model(f)   // the fitted file in memory: no reread
         try TokenizerFigures.reconstructions(model, images: try PCAFigures.sampleImages(set, count: 8), geometry: g).writePNG(fig)
         print("wrote \(fig) (columns: original, reconstruction)")
     }

@@ -20,6 +20,17 @@ public enum TokenizerModel: Sendable {
     case linear(LinearCodec)
     case image(any ImageCodec)
 
+    /// z [images, T, d] and its decoding xr [images, T, D] of clean images x [images, T, D] (T tokens per image);
+    /// pixel: z untouched, xr = x.
+    public func roundTrip(_ x: UnsafePointer<Float>, images: Int, tokens T: Int, dim D: Int,
+                          z: UnsafeMutablePointer<Float>, out xr: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .pixel: xr.update(from: x, count: images * T * D)
+        case .linear(let c): c.encode(x, count: images * T, into: z); c.decode(z, count: images * T, into: xr)
+        case .image(let c): c.encode(x, batch: images, into: z); c.decode(z, batch: images, into: xr)
+        }
+    }
+
     public var latentDim: Int? {
         switch self {
         case .pixel: return nil

@@ -14,11 +14,7 @@ public enum TokenizerFigures {
             let d = model.latentDim ?? D
             var z = [Float](repeating: 0, count: T * d), xr = [Float](repeating: 0, count: T * D)
             x.withUnsafeBufferPointer { xp in z.withUnsafeMutableBufferPointer { zp in xr.withUnsafeMutableBufferPointer { rp in
-                switch model {
-                case .pixel: rp.baseAddress!.update(from: xp.baseAddress!, count: T * D)
-                case .linear(let c): c.encode(xp.baseAddress!, count: T, into: zp.baseAddress!); c.decode(zp.baseAddress!, count: T, into: rp.baseAddress!)
-                case .image(let c): c.encode(xp.baseAddress!, batch: 1, into: zp.baseAddress!); c.decode(zp.baseAddress!, batch: 1, into: rp.baseAddress!)
-                }
+                model.roundTrip(xp.baseAddress!, images: 1, tokens: T, dim: D, z: zp.baseAddress!, out: rp.baseAddress!)
             } } }
             grid.place(row: r, col: 1, scaledPatches: xr, geometry: g)
         }

@@ -126,11 +126,7 @@ public struct TokenizerFit {
             let b = idx.count
             var z = [Float](repeating: 0, count: b * T * d), xr = [Float](repeating: 0, count: b * T * D)
             xs.withUnsafeBufferPointer { xp in z.withUnsafeMutableBufferPointer { zp in xr.withUnsafeMutableBufferPointer { rp in
-                switch codec {
-                case .linear(let c): c.encode(xp.baseAddress!, count: b * T, into: zp.baseAddress!); c.decode(zp.baseAddress!, count: b * T, into: rp.baseAddress!)
-                case .image(let c): c.encode(xp.baseAddress!, batch: b, into: zp.baseAddress!); c.decode(zp.baseAddress!, batch: b, into: rp.baseAddress!)
-                case .pixel: break
-                }
+                codec.roundTrip(xp.baseAddress!, images: b, tokens: T, dim: D, z: zp.baseAddress!, out: rp.baseAddress!)
             } } }
             for i in 0..<(b * T) {
                 for k in 0..<d { let v = Double(z[i * d + k]); sumZ[k] += v; sqZ[k] += v * v }
