@@ -37,12 +37,20 @@ func runTrain(_ argv: [String], world: Communicator) throws {
     o.stopAfter = try a.int("stop-after")
     o.memoryBudget = try a.int("memory-budget-mb", default: 1024) << 20
     o.quiet = a.flag("quiet")
+    o.measureWait = ProcessInfo.processInfo.environment["LDAE_MPI_WAIT_TIMING"] == "1"
 
     let trainer = try Trainer(o, world: world)   // every check happens here, before any training
     TrainSignals.install()
     let r = try trainer.run()
-    guard world.isRoot else { world.finish(exitStatus(r)) }   // rank 0 alone reports
-    report(r, o)
+    guard world.isRoot else { world.finish(exitStatus(r)) }   // rank 0 alone publishes and reports
+    var published: (version: Int, path: String)? = nil
+    if r.stop == .finished && o.publish {
+        let store = ZooStore.resolve(o.zoo, environment: ProcessInfo.processInfo.environment["LDAE_ZOO"])
+        let p = try ZooPublisher.publishOnce(trainer.trainedRun(), folder: trainer.folder, store: store)
+        if !p.new && !o.quiet { eprint("ldae-train: this run was already published as \(o.name)@v\(p.version); nothing to do") }
+        published = (p.version, p.path)
+    }
+    report(r, o, published: published)
     world.finish(exitStatus(r))
 }
 
@@ -79,7 +87,7 @@ func exitStatus(_ r: TrainResult) -> Int32 {
 }
 
 /// The last lines of a run: finished (and published), stopped by --stop-after, or interrupted (exit 128 + signal).
-func report(_ r: TrainResult, _ o: TrainOptions) {
+func report(_ r: TrainResult, _ o: TrainOptions, published: (version: Int, path: String)?) {
     switch r.stop {
     case .signal(let sig):
         eprint("ldae-train: interrupted by \(sig == SIGINT ? "SIGINT" : "SIGTERM") after step \(r.steps)/\(r.totalSteps); checkpoint saved to \(r.checkpoint); rerun the same command with --resume to continue")
@@ -87,6 +95,6 @@ func report(_ r: TrainResult, _ o: TrainOptions) {
         print("stopped after step \(r.steps)/\(r.totalSteps) (--stop-after); checkpoint: \(r.checkpoint); continue with --resume")
     case .finished:
         print(String(format: "trained %d steps, final loss %.5f; run folder %@", r.steps, r.finalLoss, o.outDir))
-        if let p = r.published { print("published \(o.name)@v\(p.version) at \(p.path)") }
+        if let p = published { print("published \(o.name)@v\(p.version) at \(p.path)") }
     }
 }

@@ -13,7 +13,7 @@ func runEval(_ argv: [String]) throws {
         throw UsageError("eval needs --train SHARDS and either --test SHARDS or --val (the split held out of --train)")
     }
     guard !(a.flag("val") && !a.strings("test").isEmpty) else { throw UsageError("give --test or --val, not both") }
-    let store = ZooStore.resolve(a.string("zoo"))
+    let store = zooStore(a)
     let (name, v) = try store.resolveRef(a.positionals[0])
     let (m, _) = try store.load("\(name)@v\(v)", verify: false)
     var o = try evalOptions(a, m)

@@ -1,5 +1,7 @@
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 /// The activation arenas (one layout function, run to count and then to carve) and ldae-train's flag tables.
 final class ArenaAndFlagsTests: XCTestCase {

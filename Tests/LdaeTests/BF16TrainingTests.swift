@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 /// Training in bf16 (`--precision bf16`): the loss curve against fp32's, and the precision in the checkpoint, the zoo
 /// entry and the card; a resume in another precision is refused.
@@ -23,7 +25,7 @@ final class BF16TrainingTests: XCTestCase {
         let f = try TrainFixture(); defer { f.remove() }
         var ob = options(f, "bf", .bf16, steps: 200)
         ob.publish = true
-        let fp = try Trainer(options(f, "fp", .fp32, steps: 200)).run(), bf = try Trainer(ob).run()
+        let fp = try Trainer(options(f, "fp", .fp32, steps: 200)).run(), bf = try Trainer(ob).runPublishing()
         XCTAssertEqual(fp.losses.count, 200); XCTAssertEqual(bf.losses.count, 200)
         XCTAssertNotEqual(fp.losses, bf.losses, "bf16 gave fp32's losses bit for bit: the bf16 kernel was not taken")
         let last = zip(fp.losses.suffix(50), bf.losses.suffix(50)).map { abs($1 - $0) / $0 }

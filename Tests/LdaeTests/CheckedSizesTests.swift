@@ -1,5 +1,7 @@
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 /// Sizes read from files are checked before anything is allocated or read, with overflow reported (the library is
 /// built with -Ounchecked in release, where Swift's own overflow and bounds traps are gone).
@@ -53,7 +55,7 @@ final class CheckedSizesTests: XCTestCase {
             d.append(Data(count: 16))
             let p = dir + "/x.npy"
             try d.write(to: URL(fileURLWithPath: p))
-            XCTAssertThrowsError(try NPYReader.read(p), shape) { XCTAssertTrue("\($0)".contains(why), "\($0)") }
+            XCTAssertThrowsError(try NPY.read(p), shape) { XCTAssertTrue("\($0)".contains(why), "\($0)") }
         }
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 /// Linear probe (L-BFGS logistic regression), k-NN and PSNR on data whose answer is known by construction.
 final class EvalProbeTests: XCTestCase {
@@ -154,11 +156,11 @@ final class EvalProbeTests: XCTestCase {
         try AtomicFile.write(NPY.encode(tr.y, shape: [90]), to: tmp + "/tr.labels.npy")
         try NPY.write(te.x, shape: [30, 4], to: tmp + "/te.npy")
         try AtomicFile.write(NPY.encode(te.y, shape: [30]), to: tmp + "/te.labels.npy")
-        let (x, y, f) = try NPYReader.readFeatures(tmp + "/tr.npy")
+        let (x, y, f) = try NPY.readFeatures(tmp + "/tr.npy")
         XCTAssertEqual(f, 4); XCTAssertEqual(x, tr.x); XCTAssertEqual(y, tr.y)
-        XCTAssertThrowsError(try NPYReader.read(tmp + "/tr.labels.npy.missing"))
+        XCTAssertThrowsError(try NPY.read(tmp + "/tr.labels.npy.missing"))
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: tmp + "/bad.npy"))
-        XCTAssertThrowsError(try NPYReader.read(tmp + "/bad.npy")) { XCTAssertTrue("\($0)".contains("bad.npy")) }
+        XCTAssertThrowsError(try NPY.read(tmp + "/bad.npy")) { XCTAssertTrue("\($0)".contains("bad.npy")) }
         let (code, out, err) = try TestSupport.run("ldae-zoo", ["probe", tmp + "/tr.npy", tmp + "/te.npy", "--json", "--knn-k", "5"])
         XCTAssertEqual(code, 0, err)
         let j = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any]

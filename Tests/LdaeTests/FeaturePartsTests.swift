@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 /// `ldae-zoo features --part i/n` and `features-merge`: the merged parts are the unsplit command's files, byte for
 /// byte; a wrong set of parts is refused with one line naming the file.
@@ -40,7 +42,7 @@ final class FeaturePartsTests: XCTestCase {
             XCTAssertTrue(out.contains("from \(n) parts"), out)
             XCTAssertEqual(try SHA256.hex(file: merged), try SHA256.hex(file: whole), "n = \(n) \(extra)")
             XCTAssertEqual(try SHA256.hex(file: FeatureFiles.labels(for: merged)), try SHA256.hex(file: FeatureFiles.labels(for: whole)))
-            let h = try NPYReader.header(merged)
+            let h = try NPY.header(merged)
             XCTAssertEqual(h.shape[0], extra.contains("50") ? 50 : extra.contains("5") ? 5 : 60)
             for p in ps + [merged, whole] { try FileManager.default.removeItem(atPath: p) }
         }

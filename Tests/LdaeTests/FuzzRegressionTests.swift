@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 /// The inputs on which the fuzz targets (Fuzz/, docs/fuzzing.md) found a crash: each is now one thrown error that
 /// names the file and the reason. Inputs in Fixtures/fuzz (its README says where each came from).
@@ -26,8 +28,8 @@ final class FuzzRegressionTests: XCTestCase {
 
     func testNPYShapeWithReversedParentheses() throws {
         let p = try copy("npy-shape-range.npy")
-        assertNamedError(p, "shape") { _ = try NPYReader.header(p) }
-        assertNamedError(p, "shape") { _ = try NPYReader.read(p) }
+        assertNamedError(p, "shape") { _ = try NPY.header(p) }
+        assertNamedError(p, "shape") { _ = try NPY.read(p) }
     }
 
     func testNPYShapesParsedStrictly() throws {
@@ -42,12 +44,12 @@ final class FuzzRegressionTests: XCTestCase {
         for (shape, want) in [("(3, 4)", [3, 4]), ("(5,)", [5]), ("()", [])] {
             let p = d + "/ok.npy"
             try header(shape).write(to: URL(fileURLWithPath: p))
-            XCTAssertEqual(try NPYReader.header(p).shape, want, shape)
+            XCTAssertEqual(try NPY.header(p).shape, want, shape)
         }
         for shape in ["(3, x, 4)", "(,)", ")(", "(3, 4"] {
             let p = d + "/bad.npy"
             try header(shape).write(to: URL(fileURLWithPath: p))
-            assertNamedError(p, "shape") { _ = try NPYReader.header(p) }
+            assertNamedError(p, "shape") { _ = try NPY.header(p) }
         }
     }
 

@@ -1,5 +1,7 @@
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 /// The recipe study's knobs: typed options, the held-out split, crops, the latent scale, sigma_max, features at any layer.
 final class RecipeKnobTests: XCTestCase {

@@ -1,5 +1,7 @@
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 /// Sampling from briefly trained micro models (ModelPreset.micro, 8x8 images, patch 4, t conditioning by adaLN).
 final class SamplingModelTests: XCTestCase {
@@ -18,7 +20,7 @@ final class SamplingModelTests: XCTestCase {
         o.steps = steps
         o.publish = publish
         let t = try Trainer(o)
-        _ = try t.run()
+        _ = try t.runPublishing()
         return t
     }
 

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 /// One kernel path: the plan that takes it, named for messages.
 struct KernelPath: CustomStringConvertible {
@@ -153,5 +155,28 @@ enum TestSupport {
         let er = err.fileHandleForReading.readDataToEndOfFile()
         proc.waitUntilExit()
         return (proc.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: er, as: UTF8.self))
+    }
+}
+
+/// A run and what publishing made of it.
+@dynamicMemberLookup
+struct PublishedRun {
+    let result: TrainResult
+    let published: (version: Int, path: String)?
+    subscript<T>(dynamicMember k: KeyPath<TrainResult, T>) -> T { result[keyPath: k] }
+}
+
+extension Trainer {
+    /// `run`, then what `ldae-train` does next with a finished run when `options.publish` is on: publish it once.
+    func runPublishing() throws -> PublishedRun {
+        let r = try run()
+        guard r.stop == .finished && options.publish else { return PublishedRun(result: r, published: nil) }
+        let p = try ZooPublisher.publishOnce(trainedRun(), folder: folder, store: ZooStore.resolve(options.zoo, environment: nil))
+        return PublishedRun(result: r, published: (p.version, p.path))
+    }
+
+    /// Publishes this trained run again (a new version).
+    func publish() throws -> (version: Int, path: String) {
+        try ZooPublisher.publish(trainedRun(), store: ZooStore.resolve(options.zoo, environment: nil))
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 /// Fitting tokenizers (TokenizerFit, ldae-fit-tokenizer) and training on them (ldae-train --tokenizer-file), on the
 /// tiny synthetic fixture (8x8 images, patch 4).
@@ -54,7 +56,7 @@ final class TokenizerCommandTests: XCTestCase {
             let (_, file, path) = try fit(f, kind)
             var o = f.options(kind.rawValue) { $0.tokenizer = kind; $0.latentDim = 4; $0.latentScale = .global }
             o.tokenizerPath = path; o.steps = 6; o.publish = true
-            let r = try Trainer(o).run()
+            let r = try Trainer(o).runPublishing()
             XCTAssertEqual(r.stop, .finished)
             XCTAssert(r.losses.allSatisfy(\.isFinite))
             let store = ZooStore(root: f.dir + "/zoo")

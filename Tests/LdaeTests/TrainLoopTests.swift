@@ -1,5 +1,7 @@
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 /// Tiny synthetic training data: smooth colour-gradient images (8x8, patch 4: 4 tokens of 48), shards, and a
 /// PCA basis fitted to their patches (float64 covariance + dsyevd, written as pca.h5).
@@ -163,7 +165,7 @@ final class TrainLoopTests: XCTestCase {
         var o = f.options("pub") { $0.epochs = 1; $0.ema = 0.5 }
         o.publish = true
         let t = try Trainer(o)
-        let r = try t.run()
+        let r = try t.runPublishing()
         let pub = try XCTUnwrap(r.published)
         XCTAssertEqual(pub.version, 1)
         let store = ZooStore(root: f.dir + "/zoo")
@@ -181,11 +183,11 @@ final class TrainLoopTests: XCTestCase {
         XCTAssertEqual(Array(UnsafeBufferPointer(start: emaModel.params, count: emaModel.parameterCount)), ck.ema!)
         // a second publish is v2; v1 is untouched
         var o2 = o; o2.outDir = f.dir + "/run-pub2"
-        XCTAssertEqual(try Trainer(o2).run().published?.version, 2)
+        XCTAssertEqual(try Trainer(o2).runPublishing().published?.version, 2)
         XCTAssertEqual(try store.load("pub@v1").manifest.files, m.files)
         // resuming the finished run again trains nothing and does not publish a duplicate v3
         var o3 = o2; o3.resume = true
-        let r3 = try Trainer(o3).run()
+        let r3 = try Trainer(o3).runPublishing()
         XCTAssertEqual(r3.losses.count, 0)
         XCTAssertEqual(r3.published?.version, 2)
         XCTAssertEqual(store.versions("pub"), [1, 2])

@@ -1,5 +1,7 @@
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 /// A random orthonormal PCA basis for D = p*p*3 (eigenvectors of a random symmetric matrix), random mean.
 func trainTestBasis(patchSize p: Int, seed: UInt64) throws -> PCABasis {

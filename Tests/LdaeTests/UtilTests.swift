@@ -1,5 +1,7 @@
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 final class UtilTests: XCTestCase {
     func testSHA256KnownVectors() {

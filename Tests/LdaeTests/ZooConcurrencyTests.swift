@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import Ldae
+@testable import LdaeNumerics
+@testable import LdaeSupport
 
 /// Concurrent readers and appenders of one zoo entry: evaluations that run at once both keep their line and the
 /// card reflects every line; `verify` while versions are being published never sees a half-written one.
@@ -47,7 +49,7 @@ final class ZooConcurrencyTests: XCTestCase {
         let f = try TrainFixture(); defer { f.remove() }
         var o = f.options("pub"); o.steps = 1; o.publish = true
         nonisolated(unsafe) let t = try Trainer(o)
-        _ = try t.run()
+        _ = try t.runPublishing()
         let store = ZooStore(root: f.dir + "/zoo")
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var publishError: Error? = nil

@@ -14,6 +14,8 @@ public struct TrainOptions {
     /// Run folder (checkpoint, log, loss curve); default `runs/NAME`.
     public var outDir: String
     public var resume = false
+    /// Publish a finished run (what `ldae-train` does after `Trainer.run` unless --no-publish: `ZooPublisher`), to
+    /// the zoo at `zoo` (nil: $LDAE_ZOO, else the repository's), its weights stored as `weightsDtype`.
     public var publish = true
     public var zoo: String? = nil
     public var weightsDtype: Safetensors.DType = .f32
@@ -26,6 +28,9 @@ public struct TrainOptions {
     public var plan = ExecutionPlan.automatic
     /// The command line that started the run (recorded in the provenance).
     public var commandLine = ""
+    /// MPI: a barrier before each gradient allreduce, so that waiting for the slowest rank is measured apart
+    /// (`LDAE_MPI_WAIT_TIMING=1`, for `tools/bench mpi`; `TrainStep.measureWait`).
+    public var measureWait = false
 
     public init(data: [String], pcaPath: String?, model: ModelConfig, train: TrainConfig, name: String, outDir: String? = nil) {
         self.data = data; self.pcaPath = pcaPath; self.model = model; self.train = train; self.name = name
@@ -66,5 +71,4 @@ public struct TrainResult {
     public var losses: [Double]
     public var finalLoss: Double
     public var checkpoint: String
-    public var published: (version: Int, path: String)?
 }

@@ -106,7 +106,7 @@ public enum ZooListing {
         L.append("  optimiser      batch \(t.batchSize), base lr \(t.baseLR), warmup \(t.warmupEpochs), wd \(t.weightDecay), seed \(m.seed)")
         L.append("  data           \(m.data.images) images, \(m.data.classNames.count) classes, index sha256 \(m.data.indexSHA256.prefix(16))...")
         for s in m.data.sources { L.append("                 \(s)") }
-        L.append("  trained        \(m.steps) steps, \(String(format: "%.2f", m.epochs)) epochs, final loss \(String(format: "%.5f", m.finalLoss)), \(Progress.formatDuration(m.trainSeconds))")
+        L.append("  trained        \(m.steps) steps, \(String(format: "%.2f", m.epochs)) epochs, final loss \(String(format: "%.5f", m.finalLoss)), \(ProgressLine.formatDuration(m.trainSeconds))")
         if let p = m.provenance {
             L.append("  processes      \(p.ranksByThreads) (ranks x threads), launcher \(p.launcher), hosts \(p.hosts.joined(separator: ", "))")
             L.append(String(format: "  cpu time       %.1f CPU-minutes over every process (per rank since step %d: %@ s), %.1f wall minutes",

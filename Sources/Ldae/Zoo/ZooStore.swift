@@ -11,11 +11,11 @@ public struct ZooStore: Sendable {
 
     public init(root: String) { self.root = root }
 
-    /// `--zoo DIR`, else `$LDAE_ZOO`, else `zoo/` at the repository root (found upwards from the current
-    /// directory, then from the executable), else `./zoo`.
-    public static func resolve(_ explicit: String?) -> ZooStore {
+    /// `--zoo DIR` (`explicit`), else `$LDAE_ZOO` (`environment`, read by the commands' mains), else `zoo/` at the
+    /// repository root (found upwards from the current directory, then from the executable), else `./zoo`.
+    public static func resolve(_ explicit: String?, environment: String?) -> ZooStore {
         if let e = explicit, !e.isEmpty { return ZooStore(root: e) }
-        if let env = ProcessInfo.processInfo.environment["LDAE_ZOO"], !env.isEmpty { return ZooStore(root: env) }
+        if let env = environment, !env.isEmpty { return ZooStore(root: env) }
         let starts = [FileManager.default.currentDirectoryPath,
                       URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent().path]
         for s in starts {
