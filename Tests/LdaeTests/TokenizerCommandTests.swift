@@ -187,7 +187,7 @@ final class ClassConditioningTests: XCTestCase {
             return o
         }
         var whole = opts("cc"); whole.publish = true
-        let w = try Trainer(whole).run()
+        let w = try Trainer(whole).runPublishing()
         var a = opts("r"); a.stopAfter = 3
         let first = try Trainer(a).run().losses
         var b = opts("r"); b.resume = true
