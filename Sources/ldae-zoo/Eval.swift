@@ -19,9 +19,10 @@ func runEval(_ argv: [String]) throws {
     var o = try evalOptions(a, m)
     o.figureDir = a.string("figures") ?? "runs/eval/\(name)-v\(v)"
     try o.validate()
-    let rec = try Evaluation.run(store: store, ref: "\(name)@v\(v)", options: o)
+    let record = !a.flag("no-record")
+    let rec = try store.evaluate("\(name)@v\(v)", options: o, record: record)
     print(Evaluation.render(rec))
-    if o.record { print("recorded in \(store.path(name, v))/\(ZooStore.evalsFile)") }
+    if record { print("recorded in \(store.path(name, v))/\(ZooStore.evalsFile)") }
 }
 
 /// The flags as `Evaluation.Options` for entry m (whose training gives --val's default fraction and seed).
@@ -42,7 +43,6 @@ func evalOptions(_ a: Arguments, _ m: Manifest) throws -> Evaluation.Options {
     if let g = try parseList(a.string("wd-grid"), "wd-grid", { Double($0) }) { o.probe.l2Grid = g }
     if let t = try parseList(a.string("denoise-t"), "denoise-t", { Int($0) }) { o.denoiseT = t }
     o.denoiseImages = try a.int("denoise-images", default: 256)
-    o.record = !a.flag("no-record")
     o.layers = try layerList(a, m.model)
     if a.string("pooling") != nil { o.pooling = try a.choice("pooling", default: FeaturePooling.mean) }
     if a.flag("val") {

@@ -230,8 +230,8 @@ final class KMeansBaselineTests: XCTestCase {
         func run(_ te: String, val: HoldOut? = nil) throws -> (EvalRecord, KMeansFeatures.FitRecord) {
             var o = Evaluation.Options(train: [tr], test: [te])
             o.val = val; o.baselines = ["kmeans"]; o.kmeans = Self.smallSettings
-            o.batch = 16; o.probe.maxIterations = 20; o.knn.k = 5; o.denoiseImages = 0; o.record = false
-            let r = try Evaluation.run(store: store, ref: "micro", options: o)
+            o.batch = 16; o.probe.maxIterations = 20; o.knn.k = 5; o.denoiseImages = 0
+            let r = try store.evaluate("micro", options: o, record: false)
             return (r, try XCTUnwrap(r.baselines["kmeans"]?.kmeans))
         }
         let (ra, ka) = try run(teA), (_, kb) = try run(teB)

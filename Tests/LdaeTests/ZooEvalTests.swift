@@ -70,7 +70,7 @@ final class ZooEvalTests: XCTestCase {
         o.baselines = ["pixels", "random"]
         o.batch = 16; o.probe.maxIterations = 50; o.knn.k = 5
         o.denoiseT = [100, 500, 900]; o.denoiseImages = 12; o.figureDir = tmp + "/fig"
-        let r = try Evaluation.run(store: store, ref: "micro", options: o)
+        let r = try store.evaluate("micro", options: o)
         XCTAssertEqual(r.model, "micro@v1")
         XCTAssertEqual(r.train.used, 80); XCTAssertEqual(r.test.used, 40)
         XCTAssertEqual(r.metrics.featureDim, 32)
@@ -94,7 +94,7 @@ final class ZooEvalTests: XCTestCase {
         let lines1 = try String(contentsOfFile: dir + "/evals.jsonl", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines1.count, 1)
         o.baselines = []; o.denoiseImages = 0
-        _ = try Evaluation.run(store: store, ref: "micro@v1", options: o)
+        _ = try store.evaluate("micro@v1", options: o)
         let lines2 = try String(contentsOfFile: dir + "/evals.jsonl", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines2.count, 2); XCTAssertEqual(lines2[0], lines1[0])
         // The entry still verifies (evals.jsonl is outside the hashed files).
@@ -128,7 +128,7 @@ final class ZooEvalTests: XCTestCase {
         try Self.publishModel(store)
         let tr = try Self.shards(tmp + "/train", n: 20, seed: 1)
         func run(_ test: String, train: String? = nil) -> String {
-            do { _ = try Evaluation.run(store: store, ref: "micro", options: .init(train: [train ?? tr], test: [test])); return "no error" }
+            do { _ = try store.evaluate("micro", options: .init(train: [train ?? tr], test: [test])); return "no error" }
             catch { return "\(error)" }
         }
         let otherNames = try Self.shards(tmp + "/names", n: 8, seed: 2, names: ["a", "b", "c", "d"])

@@ -45,7 +45,7 @@ final class ZooExportTests: XCTestCase {
         var o = Evaluation.Options(train: [tr], test: [])
         o.val = HoldOut(fraction: 0.25, seed: 0)
         o.batch = 16; o.probe.maxIterations = 20; o.knn.k = 5; o.denoiseImages = 0; o.allLayers = true; o.knnStandardize = true
-        let r = try Evaluation.run(store: store, ref: "micro", options: o)
+        let r = try store.evaluate("micro", options: o)
         XCTAssertEqual(r.split, "val"); XCTAssertEqual(r.test.used, 20); XCTAssertEqual(r.train.used, 60)
         XCTAssertEqual(r.layers, [.block(1), .block(2)]); XCTAssertEqual(r.pooling, .grid2)
         XCTAssertEqual(r.metrics.featureDim, 2 * 32 * 4)            // two layers, four quadrants
@@ -61,10 +61,10 @@ final class ZooExportTests: XCTestCase {
         XCTAssertEqual(back.settings.flipTTA, false)
         // a recommendation with the mirror average: eval uses it unless told otherwise, and says so in the record
         try store.setFeatures("micro@v1", .init(layers: [.block(2)], pooling: .mean, flipTTA: true))
-        let r2 = try Evaluation.run(store: store, ref: "micro", options: o)
+        let r2 = try store.evaluate("micro", options: o)
         XCTAssertEqual(r2.settings.flipTTA, true); XCTAssertEqual(r2.layers, [.block(2)])
         var off = o; off.flipTTA = false
-        XCTAssertEqual(try Evaluation.run(store: store, ref: "micro", options: off).settings.flipTTA, false)
+        XCTAssertEqual(try store.evaluate("micro", options: off).settings.flipTTA, false)
         XCTAssertTrue(String(decoding: try FileUtil.read(dir + "/" + ModelCard.fileName), as: UTF8.self).contains("averaged with the mirror image's"))
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 
-/// `runCommand` for a command that may run as one rank of an MPI job (`ldae-train`). Started without a launcher
+/// `runCommand` for a command that may run as one rank of an MPI job (`ldae-train`); `environment` is the
+/// process's, which says whether a launcher started it (`LaunchEnvironment`). Started without a launcher
 /// it is exactly `runCommand` with a world of one. Under mpirun / srun (`LaunchEnvironment`) every error still ends
 /// the job with one line (see `AgreedError`):
 /// - setup errors: printed by the lowest failing rank (once, by rank 0, when every rank fails alike), every rank
@@ -9,9 +10,9 @@ import Foundation
 /// - a rank failing alone after setup: `<tool>: error: rank r of n (host): <reason>`, then MPI_Abort ends the job
 ///   (mpirun / srun add their own lines about the aborted job).
 /// Ranks other than 0 print nothing else. The body ends the process through `world.finish` or by returning.
-public func runDistributedCommand(_ tool: String, _ body: (any Communicator) throws -> Void) -> Never {
+public func runDistributedCommand(_ tool: String, environment: [String: String], _ body: (any Communicator) throws -> Void) -> Never {
     let world: any Communicator
-    do { world = try MPICommunicator.world(try LaunchEnvironment.detect()) } catch { exit(reportError(tool, error)) }
+    do { world = try MPICommunicator.world(try LaunchEnvironment.detect(environment)) } catch { exit(reportError(tool, error)) }
     guard world is MPICommunicator else { runCommand(tool) { try body(world) } }
     func say(_ e: Error, rankLabel: Bool) { reportError(tool, e, who: rankLabel ? "\(world.label): " : "") }
     do {

@@ -1,7 +1,8 @@
 import Foundation
 
 /// `ldae-zoo eval`: frozen-encoder features -> linear probe + k-NN (and the same for baselines), denoising PSNR and
-/// figure; the record is appended to the entry's evals.jsonl.
+/// figure, as one record (the zoo appends it to the entry's evals.jsonl: `ZooStore.evaluate`). The algorithms are
+/// LdaeNumerics/Probes'; this is the order they run in and what they are given.
 public struct Evaluation {
     public struct Options {
         public var train: [String]
@@ -31,7 +32,6 @@ public struct Evaluation {
         public var denoiseT: [Int] = [100, 250, 500]
         public var denoiseImages: Int = 256
         public var figureDir: String? = nil
-        public var record: Bool = true
         public init(train: [String], test: [String]) { self.train = train; self.test = test }
 
         /// The options' ranges, as usage errors naming the flag.
@@ -151,10 +151,10 @@ public struct Evaluation {
         return rows
     }
 
-    public static func run(store: ZooStore, ref: String, options o: Options) throws -> EvalRecord {
+    /// Evaluates the zoo entry `zm` (nothing is recorded here).
+    public static func run(_ zm: ZooModel, options o: Options) throws -> EvalRecord {
         let t0 = Date()
         try o.validate()
-        let zm = try ZooModel(store: store, ref: ref)
         let (tr, te) = try openSplits(zm, o)
         if o.baselines.contains("kmeans") { _ = try KMeansFeatures.mapSide(tr.geometry, o.kmeans) }   // before any work
         if let v = o.val {
@@ -199,12 +199,6 @@ public struct Evaluation {
         rec.layers = layers
         rec.pooling = pooling
         rec.perLayer = rows
-        if o.record {
-            try store.withEntryLock(zm.dir) {
-                try store.appendEval(rec, dir: zm.dir)
-                try ModelCard.write(dir: zm.dir)
-            }
-        }
         return rec
     }
 

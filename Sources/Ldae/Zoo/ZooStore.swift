@@ -178,4 +178,18 @@ public struct ZooStore: Sendable {
     public func withEntryLock<R>(_ dir: String, _ body: () throws -> R) throws -> R {
         try SharedLock.withExclusive(dir + "/.entry.lock", body)
     }
+
+    /// `ldae-zoo eval`: evaluates the entry `ref` (`Evaluation.run`) and, when `record`, appends the record to its
+    /// evals.jsonl and rewrites its model card, under the entry's lock.
+    public func evaluate(_ ref: String, options: Evaluation.Options, record: Bool = true) throws -> EvalRecord {
+        let zm = try ZooModel(store: self, ref: ref)
+        let rec = try Evaluation.run(zm, options: options)
+        if record {
+            try withEntryLock(zm.dir) {
+                try appendEval(rec, dir: zm.dir)
+                try ModelCard.write(dir: zm.dir)
+            }
+        }
+        return rec
+    }
 }
