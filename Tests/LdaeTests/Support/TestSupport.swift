@@ -86,8 +86,10 @@ enum TestSupport {
         return nil
     }
 
+    /// The repository (this file is Tests/LdaeTests/Support/TestSupport.swift).
     static var repo: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
     }
 
     /// Runs tools/ref_encoder.py (numpy reimplementation of timm's ViT forward) on the zoo entry `entryDir` and
