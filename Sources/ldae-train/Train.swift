@@ -1,16 +1,11 @@
 import Foundation
 import Ldae
 
-/// The options of a training run that are neither recipe nor architecture (TrainConfig.flags, ModelConfig.flags).
-let runOptions: Set<String> = ["data", "pca", "tokenizer-file", "config", "steps", "name", "threads", "out", "zoo", "weights-dtype",
-                               "stop-after", "memory-budget-mb", "precision"]
-let runSwitches: Set<String> = ["resume", "no-publish", "quiet", "portable-kernels", "class-cond"]
-
 /// `ldae-train --data ... --name ...`: parse, train, publish, and say how it stopped.
 func runTrain(_ argv: [String], world: Communicator) throws {
-    let recipe = TrainConfig.flags.declared(), arch = ModelConfig.flags.declared()
-    let a = try Arguments(argv, options: runOptions.union(recipe.options).union(arch.options),
-                          flags: runSwitches.union(recipe.switches).union(arch.switches))
+    let run = TrainOptions.knobs.declared(), recipe = TrainConfig.knobs.declared(), arch = ModelConfig.knobs.declared()
+    let a = try Arguments(argv, options: run.options.union(recipe.options).union(arch.options),
+                          flags: run.switches.union(recipe.switches).union(arch.switches))
     if a.wantsHelp { print(usage); return }
     guard a.positionals.isEmpty else { throw UsageError("unexpected argument '\(a.positionals[0])'") }
     let data = a.strings("data")
@@ -18,25 +13,17 @@ func runTrain(_ argv: [String], world: Communicator) throws {
     guard let name = a.string("name") else { throw UsageError("--name NAME is required") }
     guard ZooStore.validName(name) else { throw UsageError("--name '\(name)' is not a valid zoo name (letters, digits, - _ .)") }
 
-    var train = try TrainConfig.flags.apply(a, to: TrainConfig())   // usage errors before any file is opened
+    var train = try TrainConfig.knobs.apply(a, to: TrainConfig())   // usage errors before any file is opened
     if let tf = a.string("tokenizer-file") {   // the file says which tokenizer (and, when fitted, its d)
         let (kind, d) = try LoadedTokenizer.peek(tf)
         if a.string("tokenizer") == nil { train.tokenizer = kind }
         if let d, a.string("latent-dim") == nil { train.latentDim = d }
     }
-    var o = TrainOptions(data: data, pcaPath: a.string("pca"), model: try modelConfig(a, data: data), train: train,
-                         name: name, outDir: a.string("out"))
-    o.tokenizerPath = a.string("tokenizer-file")
+    var o = try TrainOptions.knobs.apply(a, to: TrainOptions(data: data, pcaPath: nil, model: try modelConfig(a, data: data),
+                                                             train: train, name: name))
     o.commandLine = SystemInfo.shellLine(["ldae-train"] + argv)
     o.plan = try executionPlan(a)
-    o.steps = try a.int("steps")
-    o.resume = a.flag("resume")
-    o.publish = !a.flag("no-publish")
-    o.zoo = a.string("zoo")
-    o.weightsDtype = try a.choice("weights-dtype", ["f32", "f16"], default: "f32") == "f16" ? .f16 : .f32
-    o.stopAfter = try a.int("stop-after")
     o.memoryBudget = try a.int("memory-budget-mb", default: 1024) << 20
-    o.quiet = a.flag("quiet")
     o.measureWait = ProcessInfo.processInfo.environment["LDAE_MPI_WAIT_TIMING"] == "1"
 
     let trainer = try Trainer(o, world: world)   // every check happens here, before any training
@@ -68,7 +55,7 @@ func modelConfig(_ a: Arguments, data: [String]) throws -> ModelConfig {
     } else {
         throw UsageError("--config must be \(ModelPreset.choiceList) or a JSON file, got '\(arg)'")
     }
-    mc = try ModelConfig.flags.apply(a, to: mc)
+    mc = try ModelConfig.knobs.apply(a, to: mc)
     if a.flag("class-cond") {   // DiT's class conditioning: one embedding per class of the shards (+ the null label)
         let s = try ShardSet(data)
         guard s.labeled, !s.classNames.isEmpty else {

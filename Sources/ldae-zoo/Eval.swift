@@ -30,8 +30,11 @@ func evalOptions(_ a: Arguments, _ m: Manifest) throws -> Evaluation.Options {
     var o = Evaluation.Options(train: a.strings("train"), test: a.strings("test"))
     o.allLayers = a.flag("all-layers"); o.knnStandardize = a.flag("knn-standardize")
     o.flipTTA = a.flag("flip-tta") ? true : a.flag("no-flip-tta") ? false : nil
-    for b in a.strings("baseline").flatMap({ $0.split(separator: ",").map(String.init) }) where !o.baselines.contains(b) {
-        o.baselines.append(b)
+    for w in a.strings("baseline").flatMap({ $0.split(separator: ",").map(String.init) }) {
+        guard let b = Evaluation.Baseline(rawValue: w) else {
+            throw UsageError("--baseline must be one of \(Evaluation.Baseline.choiceList), got '\(w)'")
+        }
+        if !o.baselines.contains(b) { o.baselines.append(b) }
     }
     o.knn.k = try a.int("knn-k", default: 20)
     o.maxTrain = try a.int("max-train"); o.maxTest = try a.int("max-test")
@@ -51,7 +54,7 @@ func evalOptions(_ a: Arguments, _ m: Manifest) throws -> Evaluation.Options {
     } else if a.string("val-fraction") != nil || a.string("val-seed") != nil {
         throw UsageError("--val-fraction and --val-seed go with --val")
     }
-    o.kmeans = try kmeansSettings(a, used: o.baselines.contains("kmeans"))
+    o.kmeans = try kmeansSettings(a, used: o.baselines.contains(.kmeans))
     return o
 }
 
@@ -71,8 +74,7 @@ func kmeansSettings(_ a: Arguments, used: Bool) throws -> KMeansFeatures.Setting
     k.whiten = !a.flag("kmeans-no-whiten")
     k.whitenEps = try a.double("kmeans-whiten-eps", default: k.whitenEps)
     if a.flag("kmeans-no-whiten") && a.string("kmeans-whiten-eps") != nil { throw UsageError("give --kmeans-whiten-eps or --kmeans-no-whiten, not both") }
-    let act = try a.choice("kmeans-activation", KMeansFeatures.Activation.allCases.map(\.rawValue), default: k.activation.rawValue)
-    k.activation = KMeansFeatures.Activation(rawValue: act)!
+    k.activation = try a.choice("kmeans-activation", default: k.activation)
     k.pool = try a.int("kmeans-pool", default: k.pool)
     k.patches = try a.int("kmeans-patches", default: k.patches)
     k.iterations = try a.int("kmeans-iters", default: k.iterations)

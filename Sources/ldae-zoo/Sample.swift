@@ -31,7 +31,7 @@ struct SampleRequest {
         invert = a.string("invert")
         n = try a.int("n", default: invert == nil ? 64 : 16)
         steps = try a.int("steps", default: 50)
-        method = DiffusionSampler.Method(rawValue: try a.choice("sampler", ["ddim", "ddpm"], default: "ddim"))!
+        method = try a.choice("sampler", default: DiffusionSampler.Method.ddim)
         eta = try a.double("eta", default: 0)
         let seed = try a.int("seed", default: 0)
         batch = try a.int("batch", default: 64)

@@ -1,6 +1,9 @@
 import Foundation
 
 /// One evaluation of a zoo entry: one JSON line appended to `zoo/NAME/vN/evals.jsonl`.
+/// Which images an evaluation probed on: the test set (`--test`), or the split held out of the training images (`--val`).
+public enum EvalSplit: String, Codable, Sendable { case test, val }
+
 public struct EvalRecord: Codable, Sendable {
     public struct DataRef: Codable, Sendable {
         public var indexSHA256: String
@@ -87,8 +90,8 @@ public struct EvalRecord: Codable, Sendable {
     public var settings: Settings
     /// Which data the numbers come from: "test" (the --test shards) or "val" (held out of --train; see `HoldOut`).
     /// Missing in records written before the split existed: those used --test.
-    public var split: String? = nil
-    /// The held-out split's fraction and seed when split == "val".
+    public var split: EvalSplit? = nil
+    /// The held-out split's fraction and seed when split is val.
     public var valFraction: Double? = nil
     public var valSeed: UInt64? = nil
     /// The layers of `metrics` (nil: the final norm).

@@ -10,7 +10,7 @@ public struct Evaluation {
         public var test: [String]
         /// Probe on the validation split held out of `train` instead of `test`.
         public var val: HoldOut? = nil
-        public var baselines: [String] = []
+        public var baselines: [Baseline] = []
         public var batch: Int = 256
         public var maxTrain: Int? = nil
         public var maxTest: Int? = nil
@@ -36,19 +36,18 @@ public struct Evaluation {
 
         /// The options' ranges, as usage errors naming the flag.
         public func validate() throws {
-            for b in baselines where !Evaluation.baselineNames.contains(b) {
-                throw UsageError("--baseline must be one of \(Evaluation.baselineNames.joined(separator: ", ")), got '\(b)'")
-            }
             guard knn.k >= 1, batch >= 1, probe.maxIterations >= 1, !probe.l2Grid.isEmpty, probe.l2Grid.allSatisfy({ $0 >= 0 }) else {
                 throw UsageError("--knn-k, --batch and --probe-iters must be >= 1, --wd-grid non-empty and >= 0")
             }
             if let m = maxTrain, m < 2 { throw UsageError("--max-train must be >= 2") }
             if let m = maxTest, m < 1 { throw UsageError("--max-test must be >= 1") }
             if let v = val, !(v.fraction > 0 && v.fraction < 1) { throw UsageError("--val-fraction must be in (0, 1)") }
-            if baselines.contains("kmeans") { try kmeans.validate() }
+            if baselines.contains(.kmeans) { try kmeans.validate() }
         }
     }
-    public static let baselineNames = ["pixels", "random", "kmeans"]
+    /// The features an entry is compared with (`--baseline`): the raw pixels, the same architecture at random init,
+    /// Coates, Lee & Ng's single-layer k-means features. The record keys their rows by these words.
+    public enum Baseline: String, MethodOption { case pixels, random, kmeans }
 
     /// The two sides of a probe: shard sets and the global indices used from each.
     struct Sides { var train: ShardSet; var test: ShardSet; var trainIdx: [Int]; var testIdx: [Int] }
@@ -156,7 +155,7 @@ public struct Evaluation {
         let t0 = Date()
         try o.validate()
         let (tr, te) = try openSplits(zm, o)
-        if o.baselines.contains("kmeans") { _ = try KMeansFeatures.mapSide(tr.geometry, o.kmeans) }   // before any work
+        if o.baselines.contains(.kmeans) { _ = try KMeansFeatures.mapSide(tr.geometry, o.kmeans) }   // before any work
         if let v = o.val {
             let t = zm.manifest.training
             if t.valFraction == 0 {
@@ -173,11 +172,14 @@ public struct Evaluation {
                                                 layers: layers, pooling: pooling), s, o)
         var baselines: [String: EvalRecord.EncoderMetrics] = [:]
         for b in o.baselines {
-            if b == "kmeans" { baselines[b] = try kmeansMetrics(s, o); continue }
-            let enc: FeatureEncoder = b == "pixels" ? .pixels(tr.geometry)
-                : ZooModel.encoder(try ZooModel.randomInit(zm.manifest.model, seed: 0), name: "random", featureT: o.featureT,
-                                   timesteps: zm.manifest.training.timesteps, layers: layers, pooling: pooling)
-            baselines[b] = try metrics(enc, s, o)
+            switch b {
+            case .kmeans: baselines[b.rawValue] = try kmeansMetrics(s, o)
+            case .pixels: baselines[b.rawValue] = try metrics(.pixels(tr.geometry), s, o)
+            case .random:
+                let enc = ZooModel.encoder(try ZooModel.randomInit(zm.manifest.model, seed: 0), name: "random", featureT: o.featureT,
+                                           timesteps: zm.manifest.training.timesteps, layers: layers, pooling: pooling)
+                baselines[b.rawValue] = try metrics(enc, s, o)
+            }
         }
         let rows = o.allLayers ? try perLayer(zm, s, o) : nil
         var denoising: EvalRecord.Denoising? = nil
@@ -193,7 +195,7 @@ public struct Evaluation {
                              train: .init(indexSHA256: tr.indexSHA256, sources: tr.sources, images: tr.count, used: s.trainIdx.count),
                              test: .init(indexSHA256: te.indexSHA256, sources: te.sources, images: te.count, used: s.testIdx.count),
                              classNames: tr.classNames, metrics: main, baselines: baselines, denoising: denoising, settings: settings)
-        rec.split = o.val == nil ? "test" : "val"
+        rec.split = o.val == nil ? .test : .val
         rec.valFraction = o.val?.fraction
         rec.valSeed = o.val?.seed
         rec.layers = layers
@@ -228,7 +230,7 @@ public struct Evaluation {
     /// The stdout table.
     public static func render(_ r: EvalRecord) -> String {
         func pct(_ v: Double) -> String { String(format: "%.2f", 100 * v) }
-        let split = r.split ?? "test"
+        let split = (r.split ?? .test).rawValue
         var layerNote = r.layers.map { $0 == [.final] ? "" : ", encoder layers \($0.map(\.description).joined(separator: ","))" } ?? ""
         if let p = r.pooling, p != .mean { layerNote += ", \(p.rawValue) pooling" }
         var s = "\(r.model): train \(r.train.used) / \(split) \(r.test.used) images, \(r.classNames.count) classes\(layerNote)"

@@ -105,3 +105,9 @@ public enum Safetensors {
         return out + "\""
     }
 }
+
+/// How published weights are stored (`ldae-train --weights-dtype`): float32, or float16 at half the size.
+public enum WeightsDType: String, MethodOption {
+    case f32, f16
+    public var safetensors: Safetensors.DType { self == .f32 ? .f32 : .f16 }
+}

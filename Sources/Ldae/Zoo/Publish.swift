@@ -21,7 +21,7 @@ public enum ZooPublisher {
         do {
             let meta = ["format": "pt", "ldae_model_config": String(decoding: try JSON.encode(o.model, pretty: false), as: UTF8.self),
                         "ldae_ema": tc.ema > 0 ? "true" : "false"]
-            try Safetensors.write(run.weights, metadata: meta, dtype: o.weightsDtype, to: staging + "/" + ZooStore.weightsFile)
+            try Safetensors.write(run.weights, metadata: meta, dtype: o.weightsDtype.safetensors, to: staging + "/" + ZooStore.weightsFile)
             var pcaSHA: String? = nil, tokSHA: String? = nil
             if run.pca != nil, let p = run.tokenizerFile?.path ?? o.pcaPath {
                 try FileManager.default.copyItem(atPath: p, toPath: staging + "/pca.h5")
@@ -45,7 +45,7 @@ public enum ZooPublisher {
                              data: .init(indexSHA256: run.dataIndexSHA256, images: run.images, sources: run.sources, classNames: run.classNames),
                              seed: tc.seed, steps: run.steps, epochs: Double(run.steps) / Double(run.stepsPerEpoch), finalLoss: run.finalLoss,
                              parameterCount: run.parameterCount, encoderParameterCount: run.encoderParameterCount,
-                             trainSeconds: run.trainSeconds, weightsDtype: o.weightsDtype == .f32 ? "f32" : "f16")
+                             trainSeconds: run.trainSeconds, weightsDtype: o.weightsDtype.rawValue)
             m.notes = tc.ema > 0 ? "weights are the EMA (decay \(tc.ema)) of the trained parameters" : ""
             m.threads = run.threads
             m.trainCpuSeconds = run.cpuSeconds

@@ -127,8 +127,8 @@ public enum ZooListing {
                 let dn = r.denoising?.levels.map { String(format: "%.1f(%.1f)", $0.psnrModel, $0.psnrNoisy) }.joined(separator: " ") ?? "-"
                 return [String(r.date.prefix(19)).replacingOccurrences(of: "T", with: " "), String(r.test.indexSHA256.prefix(12)),
                         "\(r.train.used)/\(r.test.used)", pct(r.metrics.linearProbe.top1), pct(r.metrics.linearProbe.top5),
-                        pct(r.metrics.knn.top1), pct(r.baselines["pixels"]?.linearProbe.top1), pct(r.baselines["random"]?.linearProbe.top1),
-                        pct(r.baselines["kmeans"]?.linearProbe.top1), dn]
+                        pct(r.metrics.knn.top1), pct(r.baselines[Evaluation.Baseline.pixels.rawValue]?.linearProbe.top1), pct(r.baselines[Evaluation.Baseline.random.rawValue]?.linearProbe.top1),
+                        pct(r.baselines[Evaluation.Baseline.kmeans.rawValue]?.linearProbe.top1), dn]
             }
             L.append(table(header, rows, rightAlign: [3, 4, 5, 6, 7, 8]))
         }

@@ -19,6 +19,35 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
+    public init(from decoder: Decoder) throws {
+        self.init()
+        try ModelConfig.knobs.decode(decoder, into: &self)
+    }
+
+    public func encode(to encoder: Encoder) throws { try ModelConfig.knobs.encode(self, to: encoder) }
+
+    /// The architecture's knobs: every key but num_classes is required in a config file; the flags override a preset's
+    /// or a file's values (`ldae-train --encoder-width ...`).
+    public static let knobs: [Knob<ModelConfig>] = {
+        let data = TrainHelp.data
+        return [
+            .int(\.imageSize, key: "image_size", "S", .atLeast(1), required: true),
+            .int(\.patchSize, key: "patch_size", "P", .atLeast(1), required: true),
+            .int(\.channels, key: "channels", "C", .within(3...3), required: true),
+            .int(\.encoderWidth, key: "encoder_width", flag: "encoder-width", "W", .atLeast(1), help: "the encoder's width (overrides the preset's or the file's)", section: data, default: .none, required: true),
+            .int(\.encoderDepth, key: "encoder_depth", flag: "encoder-depth", "L", .atLeast(1), help: "the encoder's blocks (overrides the preset's or the file's)", section: data, default: .none, required: true),
+            .int(\.encoderHeads, key: "encoder_heads", flag: "encoder-heads", "H", .atLeast(1), help: "the encoder's attention heads (overrides the preset's or the file's)", section: data, default: .none, required: true),
+            .int(\.decoderWidth, key: "decoder_width", flag: "decoder-width", "W", .atLeast(1), help: "the decoder's width (overrides the preset's or the file's)", section: data, default: .none, required: true),
+            .int(\.decoderDepth, key: "decoder_depth", flag: "decoder-depth", "L", .atLeast(0), help: "the decoder's blocks (overrides the preset's or the file's)", section: data, default: .none, required: true),
+            .int(\.decoderHeads, key: "decoder_heads", flag: "decoder-heads", "H", .atLeast(1), help: "the decoder's attention heads (overrides the preset's or the file's)", section: data, default: .none, required: true),
+            .int(\.mlpRatio, key: "mlp_ratio", flag: "mlp-ratio", "R", .atLeast(1), help: "the MLPs' hidden width over the width (overrides the preset's or the file's)", section: data, default: .none, required: true),
+            .choice(\.posEmbed, key: "pos_embed", required: true),
+            .choice(\.timeCond, key: "time_cond", flag: "time-cond", help: "time conditioning of every block (none: the encoder stays a plain timm ViT)", section: data,
+                    step: MethodStep(changes: "t enters every block by adaptive LayerNorm (DiT)", paper: "DiT keeps it"), required: true),
+            .optionalInt(\.numClasses, key: "num_classes", "C", .within(1...100_000)),
+        ]
+    }()
+
     /// Whether the blocks carry adaLN modulation: timestep conditioning, class conditioning or both.
     public var conditioned: Bool { timeCond == .adaln || numClasses != nil }
 
@@ -27,15 +56,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var tokenDim: Int { patchSize * patchSize * channels }
     public var geometry: PatchGeometry { PatchGeometry(imageSize: imageSize, patchSize: patchSize, channels: channels) }
 
-    /// Impossible shapes are one clear error before any work.
+    /// Impossible shapes are one clear error before any work: each knob's range, then how the shapes fit together.
     public func validate() throws {
         func bad(_ s: String) -> LdaeError { LdaeError("invalid model config: \(s)") }
-        guard imageSize > 0, patchSize > 0, imageSize % patchSize == 0 else { throw bad("image_size \(imageSize) is not a multiple of patch_size \(patchSize)") }
-        guard channels == 3 else { throw bad("channels must be 3") }
-        guard encoderWidth > 0, encoderHeads > 0, encoderWidth % encoderHeads == 0 else { throw bad("encoder_width \(encoderWidth) is not divisible by encoder_heads \(encoderHeads)") }
-        guard decoderWidth > 0, decoderHeads > 0, decoderWidth % decoderHeads == 0 else { throw bad("decoder_width \(decoderWidth) is not divisible by decoder_heads \(decoderHeads)") }
-        guard encoderDepth >= 1, decoderDepth >= 0, mlpRatio >= 1 else { throw bad("depths must be >= 1 (encoder) and >= 0 (decoder), mlp_ratio >= 1") }
-        if let c = numClasses { guard c >= 1 && c <= 100_000 else { throw bad("num_classes must be in 1...100000, got \(c)") } }
+        try ModelConfig.knobs.validate(self, what: "model config")
+        guard imageSize % patchSize == 0 else { throw bad("image_size \(imageSize) is not a multiple of patch_size \(patchSize)") }
+        guard encoderWidth % encoderHeads == 0 else { throw bad("encoder_width \(encoderWidth) is not divisible by encoder_heads \(encoderHeads)") }
+        guard decoderWidth % decoderHeads == 0 else { throw bad("decoder_width \(decoderWidth) is not divisible by decoder_heads \(decoderHeads)") }
         if posEmbed == .sincos { guard encoderWidth % 4 == 0, decoderWidth % 4 == 0 else { throw bad("sincos positional embedding needs widths divisible by 4") } }
     }
 }
@@ -81,14 +108,4 @@ public enum PosEmbedKind: String, MethodOption {
     case sincos
     /// Learned, initialised trunc-normal(0.02).
     case learned
-}
-
-extension ModelConfig {
-    /// `ldae-train`'s architecture overrides, applied over the preset or the JSON file.
-    public static var flags: [ConfigFlag<ModelConfig>] {
-        [.choice("time-cond", \.timeCond),
-         .int("encoder-width", \.encoderWidth), .int("encoder-depth", \.encoderDepth), .int("encoder-heads", \.encoderHeads),
-         .int("decoder-width", \.decoderWidth), .int("decoder-depth", \.decoderDepth), .int("decoder-heads", \.decoderHeads),
-         .int("mlp-ratio", \.mlpRatio)]
-    }
 }

@@ -9,7 +9,7 @@ import Foundation
 /// same way, its distances z_k = ||x - c_k|| to the centroids, the "triangle" activation f_k = max(0, mean(z) - z_k)
 /// (or the one-hot nearest centroid), summed over the cells of a pool x pool split of the map: pool^2 * K features.
 public struct KMeansFeatures: Sendable {
-    public enum Activation: String, Codable, Sendable, CaseIterable {
+    public enum Activation: String, MethodOption {
         /// f_k = max(0, mean_j z_j - z_k), z_k = ||x - c_k|| (the paper's k-means (triangle)).
         case triangle
         /// f_k = 1 for the nearest centroid, else 0 (the paper's k-means (hard)).

@@ -54,6 +54,10 @@ public enum CropAugmentation: String, MethodOption {
 }
 
 extension TokenizerKind {
+    /// Whether the noise goes into a latent (every tokenizer but pixel): `latent_dim` and `latent_scale` apply.
+    public var hasLatent: Bool { self != .pixel }
+    /// Whether the loss weighs a linear tokenizer's residual components (`residual_weight` applies).
+    public var hasResidual: Bool { self == .pca || self == .patchAE || self == .patchVAE }
     /// Whether the tokenizer works on whole images (so the image size must match the shards').
     public var needsImageSize: Bool { self == .convVAE }
     /// Whether `ldae-fit-tokenizer` makes it (pca has ldae-fit-pca, pixel needs no file).

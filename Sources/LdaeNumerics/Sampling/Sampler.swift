@@ -43,7 +43,7 @@ import Foundation
 /// Deterministic: image i draws its prior and step noise from RNG(seed, stream: i), and the latent <-> pixel products
 /// run one image at a time, so results do not depend on the batch size.
 public struct DiffusionSampler: @unchecked Sendable {
-    public enum Method: String, Sendable, CaseIterable { case ddpm, ddim }
+    public enum Method: String, MethodOption { case ddpm, ddim }
     public enum Prediction: Sendable { case cleanImage, noise }
 
     /// One noise level of z = gamma z0 + sigma eps; t = 0 is the clean end.

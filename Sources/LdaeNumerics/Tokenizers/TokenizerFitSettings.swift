@@ -1,5 +1,8 @@
 /// How a tokenizer is fit (`ldae-fit-tokenizer`); recorded in its file (attribute `settings`, JSON with snake_case
 /// keys) so that `--resume` can check it continues the same fit.
+/// How a linear tokenizer's fit starts (`ldae-fit-tokenizer --init`; `TokenizerFitSettings.initPCA`).
+public enum TokenizerInit: String, MethodOption { case random, pca }
+
 public struct TokenizerFitSettings: Codable, Equatable, Sendable {
     public var kind: TokenizerKind = .patchAE
     public var latentDim: Int = 16

@@ -79,13 +79,4 @@ public struct Arguments {
         }
         return (i, n)
     }
-
-    /// A value that must be one of `choices`.
-    public func choice(_ name: String, _ choices: [String], default d: String) throws -> String {
-        let v = string(name) ?? d
-        guard choices.contains(v) else {
-            throw UsageError("--\(name) must be one of \(choices.joined(separator: ", ")), got '\(v)'")
-        }
-        return v
-    }
 }

@@ -1,8 +1,8 @@
-/// The method's options as types: one enum per choice, its cases the only values a config can hold. Each is
-/// `String`-backed, so the JSON (manifests, checkpoints, `--config FILE.json`) holds the same words as before, and
-/// the command line's choice lists and error messages come from `allCases`.
+/// A choice as a type: one enum per choice, its cases the only values a config or a flag can hold. Each is
+/// `String`-backed, so the JSON (manifests, checkpoints, `--config FILE.json`) holds the word itself, and the
+/// command line's choice lists and error messages come from `allCases`.
 ///
-/// Adding a choice is adding a case here; the compiler then points at every `switch` that must handle it.
+/// Adding a choice is adding a case; the compiler then points at every `switch` that must handle it.
 public protocol MethodOption: RawRepresentable, Codable, CaseIterable, Sendable, Hashable where RawValue == String {}
 
 extension MethodOption {

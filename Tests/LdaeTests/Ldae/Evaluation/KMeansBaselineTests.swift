@@ -28,7 +28,7 @@ final class KMeansBaselineTests: XCTestCase {
         let teA = try ZooEvalTests.shards(tmp + "/test", n: 20, seed: 2), teB = try Self.constantShards(tmp + "/const", n: 20)
         func run(_ te: String, val: HoldOut? = nil) throws -> (EvalRecord, KMeansFeatures.FitRecord) {
             var o = Evaluation.Options(train: [tr], test: [te])
-            o.val = val; o.baselines = ["kmeans"]; o.kmeans = Self.smallSettings
+            o.val = val; o.baselines = [.kmeans]; o.kmeans = Self.smallSettings
             o.batch = 16; o.probe.maxIterations = 20; o.knn.k = 5; o.denoiseImages = 0
             let r = try store.evaluate("micro", options: o, record: false)
             return (r, try XCTUnwrap(r.baselines["kmeans"]?.kmeans))
@@ -113,11 +113,11 @@ final class KMeansBaselineTests: XCTestCase {
         }
         var (code, err) = try run(["--baseline", "kmans"])
         XCTAssertEqual(code, 2, err)
-        XCTAssertTrue(err.contains("--baseline must be one of pixels, random, kmeans, got 'kmans'"), err)
+        XCTAssertTrue(err.contains("--baseline must be one of pixels, random or kmeans, got 'kmans'"), err)
         (code, err) = try run(["--baseline", "pixels", "--kmeans-k", "8"])
         XCTAssertEqual(code, 2, err); XCTAssertTrue(err.contains("--kmeans-k goes with --baseline kmeans"), err)
         (code, err) = try run(["--baseline", "kmeans", "--kmeans-activation", "soft"])
-        XCTAssertEqual(code, 2, err); XCTAssertTrue(err.contains("triangle, hard"), err)
+        XCTAssertEqual(code, 2, err); XCTAssertTrue(err.contains("must be one of triangle or hard, got 'soft'"), err)
         (code, err) = try run(["--baseline", "kmeans", "--kmeans-k", "5000", "--kmeans-patches", "1000"])
         XCTAssertEqual(code, 2, err); XCTAssertTrue(err.contains("--kmeans-patches (1000) must be at least --kmeans-k (5000)"), err)
         (code, err) = try run(["--baseline", "kmeans", "--kmeans-patch", "8"])   // 8 px images: a 1 x 1 map, pool 2

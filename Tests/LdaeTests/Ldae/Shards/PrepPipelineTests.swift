@@ -193,7 +193,7 @@ final class PrepPipelineTests: XCTestCase {
         let input = try Self.mixedFolder()
         let base = (input as NSString).deletingLastPathComponent
         var o = Self.options(input, base + "/fail")
-        o.failOnError = true
+        o.onError = .fail
         XCTAssertThrowsError(try Prep.run(o)) { e in
             // first bad file in order: beta/bomb.png
             XCTAssertTrue("\(e)".contains("beta/bomb.png") && "\(e)".contains("too_large"), "\(e)")
@@ -214,7 +214,7 @@ final class PrepPipelineTests: XCTestCase {
         for f in ["jpeg/large400x300.jpg", "png/rgb16.png", "jpeg/gray.jpg"] { try Self.copy(Self.fx(f), input + "/" + (f as NSString).lastPathComponent) }
         let out = (input as NSString).deletingLastPathComponent + "/out"
         var o = Self.options(input, out, size: 64, patch: 8)
-        o.gzip = 4; o.image.policy = .stretch
+        o.compress = .gzip; o.image.policy = .stretch
         try Prep.run(o)
         let set = try ShardSet(out)
         XCTAssertFalse(set.labeled)

@@ -67,7 +67,7 @@ final class ZooEvalTests: XCTestCase {
         let (_, dir) = try Self.publishModel(store)
         let tr = try Self.shards(tmp + "/train", n: 80, seed: 1), te = try Self.shards(tmp + "/test", n: 40, seed: 2)
         var o = Evaluation.Options(train: [tr], test: [te])
-        o.baselines = ["pixels", "random"]
+        o.baselines = [.pixels, .random]
         o.batch = 16; o.probe.maxIterations = 50; o.knn.k = 5
         o.denoiseT = [100, 500, 900]; o.denoiseImages = 12; o.figureDir = tmp + "/fig"
         let r = try store.evaluate("micro", options: o)

@@ -46,7 +46,7 @@ final class ZooExportTests: XCTestCase {
         o.val = HoldOut(fraction: 0.25, seed: 0)
         o.batch = 16; o.probe.maxIterations = 20; o.knn.k = 5; o.denoiseImages = 0; o.allLayers = true; o.knnStandardize = true
         let r = try store.evaluate("micro", options: o)
-        XCTAssertEqual(r.split, "val"); XCTAssertEqual(r.test.used, 20); XCTAssertEqual(r.train.used, 60)
+        XCTAssertEqual(r.split, .val); XCTAssertEqual(r.test.used, 20); XCTAssertEqual(r.train.used, 60)
         XCTAssertEqual(r.layers, [.block(1), .block(2)]); XCTAssertEqual(r.pooling, .grid2)
         XCTAssertEqual(r.metrics.featureDim, 2 * 32 * 4)            // two layers, four quadrants
         XCTAssertEqual(r.perLayer?.map(\.features), ["embed", "1", "2", "final", "dec1"])
@@ -57,7 +57,7 @@ final class ZooExportTests: XCTestCase {
         XCTAssertNoThrow(try store.load("micro@v1", verify: true))
         // the recorded features are what the recommended encoder gives, and what a reader of the record can rebuild
         let back = EvalRecord.readAll(dir + "/" + ZooStore.evalsFile).records.last!
-        XCTAssertEqual(back.layers, [.block(1), .block(2)]); XCTAssertEqual(back.split, "val"); XCTAssertEqual(back.valFraction, 0.25)
+        XCTAssertEqual(back.layers, [.block(1), .block(2)]); XCTAssertEqual(back.split, .val); XCTAssertEqual(back.valFraction, 0.25)
         XCTAssertEqual(back.settings.flipTTA, false)
         // a recommendation with the mirror average: eval uses it unless told otherwise, and says so in the record
         try store.setFeatures("micro@v1", .init(layers: [.block(2)], pooling: .mean, flipTTA: true))

@@ -97,6 +97,44 @@ final class ObjectiveTests: XCTestCase {
         }
     }
 
+    /// The random-number contract data parallelism relies on: `corrupt` draws `normalsPerImage` normals per image,
+    /// image by image, and nothing else; so a rank that takes its slice's levels with `levels(_:of:rng:)` (skipping
+    /// the normals of the images before it) corrupts its images exactly as one process corrupts the whole batch. An
+    /// odd `normalsPerImage` puts slice boundaries inside a Box-Muller pair.
+    func testCorruptDrawsNormalsPerImageInOrderSoEverySliceMatchesTheWholeBatch() throws {
+        let pca = try trainTestBasis(patchSize: 2, seed: 4)
+        let g = PatchGeometry(imageSize: 2, patchSize: 2)   // one token: normalsPerImage = d
+        for (tokenizer, scale, d) in [(TokenizerKind.pca, LatentScale.none, 5), (.pca, .whiten, 3), (.pixel, .none, 12)] {
+            var c = TrainConfig(); c.tokenizer = tokenizer; c.latentScale = scale; c.latentDim = d; c.batchSize = 6
+            let obj = try LDAEObjective(config: c, pca: tokenizer == .pca ? pca : nil, geometry: g)
+            let schedule = NoiseSchedule(c), B = c.batchSize, V = g.valuesPerImage, what = "\(tokenizer) \(scale) d \(d)"
+            XCTAssertEqual(obj.normalsPerImage, g.tokens * obj.latentDim, what)
+            var data = RNG(seed: 2)
+            let x0 = (0..<(B * V)).map { _ in Float(data.uniform() * 2 - 1) }
+            func corrupt(_ slice: BatchSlice) -> (out: [Float], next: UInt64) {
+                var rng = RNG(seed: 7, stream: TrainStep.noiseStream &+ 3)
+                let lv = obj.levels(schedule.sample(batch: B, rng: &rng), of: slice, rng: &rng)
+                var out = [Float](repeating: 0, count: slice.count * V)
+                x0.withUnsafeBufferPointer { obj.corrupt($0.baseAddress! + slice.range.lowerBound * V, batch: slice.count,
+                                                         gammas: lv.gammas, sigmas: lv.sigmas, rng: &rng, out: &out) }
+                return (out, rng.next())
+            }
+            let whole = corrupt(.whole(B))
+            // the whole batch drew exactly B * normalsPerImage normals after the levels
+            var count = RNG(seed: 7, stream: TrainStep.noiseStream &+ 3)
+            _ = schedule.sample(batch: B, rng: &count)
+            count.skipNormals(B * obj.normalsPerImage)
+            XCTAssertEqual(count.next(), whole.next, "\(what): corrupt drew other numbers than normalsPerImage says")
+            for ranks in [2, 3, 6] {
+                for rank in 0..<ranks {
+                    let slice = try BatchSlice(globalBatch: B, ranks: ranks, rank: rank)
+                    XCTAssertEqual(corrupt(slice).out, Array(whole.out[(slice.range.lowerBound * V)..<(slice.range.upperBound * V)]),
+                                   "\(what): rank \(rank) of \(ranks)")
+                }
+            }
+        }
+    }
+
     func testObjectiveRejectsMismatchedPCA() throws {
         let pca = try trainTestBasis(patchSize: 2, seed: 1)
         XCTAssertThrowsError(try LDAEObjective(config: TrainConfig(), pca: pca, geometry: PatchGeometry(imageSize: 8, patchSize: 4))) {

@@ -5,7 +5,7 @@ import XCTest
 @testable import LdaeSupport
 
 /// ldae-train's flag tables.
-final class ConfigFlagTests: XCTestCase {
+final class KnobTests: XCTestCase {
     func testEveryRecipeFlagSetsItsField() throws {
         let argv = ["--tokenizer", "pixel", "--latent-dim", "8", "--latent-scale", "none", "--schedule", "edm",
                     "--sigma-max", "2", "--noise-levels", "single", "--sigma", "0.5", "--target", "noise", "--input-scaling",
@@ -14,8 +14,8 @@ final class ConfigFlagTests: XCTestCase {
                     "--weight-decay", "0.05", "--beta2", "0.99", "--clip", "2", "--ema", "0.9", "--no-flip", "--crop", "rrc",
                     "--crop-padding", "2", "--crop-scale-min", "0.5", "--val-fraction", "0.2", "--val-seed", "7",
                     "--checkpoint-every", "50", "--seed", "11"]
-        let d = TrainConfig.flags.declared()
-        let c = try TrainConfig.flags.apply(try Arguments(argv, options: d.options, flags: d.switches), to: TrainConfig())
+        let d = TrainConfig.knobs.declared()
+        let c = try TrainConfig.knobs.apply(try Arguments(argv, options: d.options, flags: d.switches), to: TrainConfig())
         var e = TrainConfig()
         e.tokenizer = .pixel; e.latentDim = 8; e.latentScale = .none; e.schedule = .edm; e.sigmaMax = 2; e.noiseLevels = .single
         e.singleSigma = 0.5; e.target = .noise; e.inputScaling = true; e.residualWeight = 0.3; e.lossWeighting = false
@@ -24,16 +24,16 @@ final class ConfigFlagTests: XCTestCase {
         e.cropScaleMin = 0.5; e.valFraction = 0.2; e.valSeed = 7; e.checkpointEvery = 50; e.seed = 11
         XCTAssertEqual(c, e)
         // absent flags keep the defaults; names are unique; a bad word or number is a usage error naming the flag
-        XCTAssertEqual(try TrainConfig.flags.apply(try Arguments([], options: d.options, flags: d.switches), to: TrainConfig()), TrainConfig())
-        XCTAssertEqual(d.options.count + d.switches.count, TrainConfig.flags.count)
-        XCTAssertThrowsError(try TrainConfig.flags.apply(try Arguments(["--crop", "big"], options: d.options, flags: d.switches), to: TrainConfig())) {
+        XCTAssertEqual(try TrainConfig.knobs.apply(try Arguments([], options: d.options, flags: d.switches), to: TrainConfig()), TrainConfig())
+        XCTAssertEqual(d.options.count + d.switches.count, TrainConfig.knobs.filter { $0.flag != nil }.count)
+        XCTAssertThrowsError(try TrainConfig.knobs.apply(try Arguments(["--crop", "big"], options: d.options, flags: d.switches), to: TrainConfig())) {
             XCTAssertTrue("\($0)".contains("--crop must be one of none, pad or rrc"), "\($0)")
         }
-        XCTAssertThrowsError(try TrainConfig.flags.apply(try Arguments(["--seed", "-1"], options: d.options, flags: d.switches), to: TrainConfig())) {
+        XCTAssertThrowsError(try TrainConfig.knobs.apply(try Arguments(["--seed", "-1"], options: d.options, flags: d.switches), to: TrainConfig())) {
             XCTAssertTrue("\($0)".contains("--seed expects a non-negative integer"), "\($0)")
         }
-        let m = ModelConfig.flags.declared()
-        let mc = try ModelConfig.flags.apply(try Arguments(["--encoder-depth", "3", "--decoder-heads", "2", "--time-cond", "adaln"],
+        let m = ModelConfig.knobs.declared()
+        let mc = try ModelConfig.knobs.apply(try Arguments(["--encoder-depth", "3", "--decoder-heads", "2", "--time-cond", "adaln"],
                                                            options: m.options, flags: m.switches), to: ModelPreset.micro.config)
         var me = ModelPreset.micro.config
         me.encoderDepth = 3; me.decoderHeads = 2; me.timeCond = .adaln

@@ -1,5 +1,96 @@
 import Foundation
 
+extension NoiseScheduleKind {
+    /// Every schedule, in the order `--help` and the docs list them. A new schedule is its type below, its line here
+    /// and its static member.
+    static let registry: [any NoiseScheduleDefinition] = [
+        LDAESchedule(),
+        DDPMSchedule(),
+        LinearSchedule(),
+        CosineSchedule(),
+        EDMSchedule(),
+    ]
+}
+
+/// The l-DAE paper's final recipe: gamma = 1, sigma_t = sigma_max (t - 1) / (T - 1), from 0 at t = 1 to
+/// `sigma_max` (the paper's sqrt(2)) at t = T.
+public struct LDAESchedule: NoiseScheduleDefinition {
+    public var name: String { "ldae" }
+    public var summary: String { "gamma = 1, sigma linear 0..--sigma-max (the paper's)" }
+    public var varianceExploding: Bool { true }
+    public var reads: Set<String> { ["sigma_max"] }
+
+    public func table(timesteps T: Int, config: TrainConfig) -> ScheduleTable {
+        let sigmaMax = config.sigmaMax
+        return .varianceExploding(sigma: (0..<T).map { T > 1 ? sigmaMax * Double($0) / Double(T - 1) : sigmaMax })
+    }
+}
+
+extension NoiseScheduleKind {
+    public static let ldae = NoiseScheduleKind(LDAESchedule())
+}
+
+/// DDPM's (and DiT's) linear betas: beta_t linear from 1e-4 to 0.02 over t = 1..T, gamma_t^2 = prod_{s<=t} (1 - beta_s),
+/// sigma_t^2 = 1 - gamma_t^2.
+public struct DDPMSchedule: NoiseScheduleDefinition {
+    public var name: String { "ddpm" }
+    public var summary: String { "beta linear 1e-4..0.02 (DDPM, DiT), sigma^2 = 1 - gamma^2" }
+    public var varianceExploding: Bool { false }
+
+    public func table(timesteps T: Int, config: TrainConfig) -> ScheduleTable {
+        var g2 = [Double](repeating: 1, count: T), prod = 1.0
+        for i in 0..<T {
+            let beta = T > 1 ? 1e-4 + (0.02 - 1e-4) * Double(i) / Double(T - 1) : 0.02
+            prod *= 1 - beta
+            g2[i] = prod
+        }
+        return .variancePreserving(gamma2: g2)
+    }
+}
+
+extension NoiseScheduleKind {
+    public static let ddpm = NoiseScheduleKind(DDPMSchedule())
+}
+
+/// gamma_t^2 = 1 - t / T (linear from 1 towards 0), sigma_t^2 = 1 - gamma_t^2.
+public struct LinearSchedule: NoiseScheduleDefinition {
+    public var name: String { "linear" }
+    public var summary: String { "gamma^2 = 1 - t/T, sigma^2 = 1 - gamma^2" }
+    public var varianceExploding: Bool { false }
+
+    public func table(timesteps T: Int, config: TrainConfig) -> ScheduleTable {
+        .variancePreserving(gamma2: (0..<T).map { 1 - Double($0 + 1) / Double(T) })
+    }
+}
+
+extension NoiseScheduleKind {
+    public static let linear = NoiseScheduleKind(LinearSchedule())
+}
+
+/// Nichol & Dhariwal 2021: gamma_t^2 = f(t) / f(0), f(t) = cos^2(((t / T) + s) / (1 + s) pi / 2), s = 0.008, betas
+/// clipped at 0.999; sigma_t^2 = 1 - gamma_t^2.
+public struct CosineSchedule: NoiseScheduleDefinition {
+    public var name: String { "cosine" }
+    public var summary: String { "Nichol & Dhariwal's cosine gamma^2, sigma^2 = 1 - gamma^2" }
+    public var varianceExploding: Bool { false }
+
+    public func table(timesteps T: Int, config: TrainConfig) -> ScheduleTable {
+        let off = 0.008
+        func f(_ t: Double) -> Double { let c = cos((t / Double(T) + off) / (1 + off) * Double.pi / 2); return c * c }
+        var g2 = [Double](repeating: 1, count: T), prod = 1.0
+        for i in 0..<T {
+            let beta = min(1 - f(Double(i + 1)) / f(Double(i)), 0.999)
+            prod *= 1 - beta
+            g2[i] = prod
+        }
+        return .variancePreserving(gamma2: g2)
+    }
+}
+
+extension NoiseScheduleKind {
+    public static let cosine = NoiseScheduleKind(CosineSchedule())
+}
+
 /// EDM's training noise levels (Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative
 /// Models", section 5): ln sigma ~ N(P_mean, P_std^2) with P_mean = -1.2, P_std = 1.2, gamma = 1.
 ///
