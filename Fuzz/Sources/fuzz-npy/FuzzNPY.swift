@@ -1,4 +1,4 @@
-// The .npy reader (Eval/NPY.swift): the header alone (`NPY.header`, what `features-merge` and `probe`
+// The .npy reader (Ldae/Formats/NPY.swift): the header alone (`NPY.header`, what `features-merge` and `probe`
 // check first) and the whole array (`NPY.read`), on any bytes written as a file.
 import Foundation
 import FuzzSupport

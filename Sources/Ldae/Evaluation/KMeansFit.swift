@@ -11,9 +11,8 @@ extension KMeansFeatures {
         let g = set.geometry
         let t0 = Date()
         let x = try samplePatches(set, indices: indices, settings: settings, seed: seed, batch: batch)
-        let sample = Date().timeIntervalSince(t0)
-        var f = try KMeansFeatures(fitting: x, geometry: g, images: indices.count, settings: settings, seed: seed, plan: plan)
-        f.record.sampleSeconds = sample
+        let f = try KMeansFeatures(fitting: x, geometry: g, images: indices.count, settings: settings, seed: seed,
+                                   sampleSeconds: Date().timeIntervalSince(t0), plan: plan)
         log?(f.summary)
         return f
     }

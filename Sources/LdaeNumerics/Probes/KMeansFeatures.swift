@@ -80,7 +80,7 @@ public struct KMeansFeatures: Sendable {
     public let whitening: ZCAWhitening?
     /// [K, dim], in the whitened space.
     public let centroids: [Float]
-    public package(set) var record: FitRecord
+    public let record: FitRecord
 
     /// The map side (S - p + 1) for images of side S; throws when the map has fewer than `pool` positions a side.
     public static func mapSide(_ g: PatchGeometry, _ s: Settings) throws -> Int {
@@ -91,9 +91,10 @@ public struct KMeansFeatures: Sendable {
         return m
     }
 
-    /// Whitening and k-means on normalised patches x [settings.patches, p*p*C] (`samplePatches`).
+    /// Whitening and k-means on normalised patches x [settings.patches, p*p*C] (`samplePatches`), which took
+    /// `sampleSeconds` to draw (recorded).
     public init(fitting x: [Float], geometry g: PatchGeometry, images: Int, settings s: Settings, seed: UInt64,
-                plan: ExecutionPlan = .automatic) throws {
+                sampleSeconds: Double = 0, plan: ExecutionPlan = .automatic) throws {
         try s.validate()
         _ = try KMeansFeatures.mapSide(g, s)
         let d = s.patchSize * s.patchSize * g.channels, n = x.count / d
@@ -113,7 +114,7 @@ public struct KMeansFeatures: Sendable {
         settings = s; geometry = g; dim = d; whitening = zca; centroids = km.centroids
         let sha = km.centroids.withUnsafeBytes { b in var h = SHA256(); h.update(b); return h.finalize() }
         record = FitRecord(settings: s, seed: seed, images: images, patches: n, iterations: km.iterations, distortion: km.distortion,
-                           reseeded: km.reseeded, sampleSeconds: 0, whitenSeconds: t1.timeIntervalSince(t0),
+                           reseeded: km.reseeded, sampleSeconds: sampleSeconds, whitenSeconds: t1.timeIntervalSince(t0),
                            kmeansSeconds: t2.timeIntervalSince(t1), fitSeconds: t2.timeIntervalSince(t0), centroidsSHA256: sha)
     }
 

@@ -49,7 +49,7 @@ public struct RNG: RandomNumberGenerator, Sendable {
         return r * _cos(th)
     }
 
-    /// A normal is held from the last Box-Muller pair (`RNG.skipNormals`, Distributed/BatchSlice.swift).
+    /// A normal is held from the last Box-Muller pair (`RNG.skipNormals`, Objective/Objective.swift).
     var hasSpareNormal: Bool { spareNormal != nil }
 
     /// Fisher-Yates shuffle.
