@@ -35,6 +35,16 @@ public struct ScheduleTable: Sendable, Equatable {
         ScheduleTable(gamma2: [Double](repeating: 1, count: sigma.count), sigma: sigma)
     }
 
+    /// DDPM's form from its betas: gamma_t^2 = prod over s <= t of (1 - beta_s), beta(i) the beta of t = i + 1.
+    public static func betas(_ T: Int, _ beta: (Int) -> Double) -> ScheduleTable {
+        var g2 = [Double](repeating: 1, count: T), prod = 1.0
+        for i in 0..<T {
+            prod *= 1 - beta(i)
+            g2[i] = prod
+        }
+        return .variancePreserving(gamma2: g2)
+    }
+
     /// sigma_t^2 = 1 - gamma_t^2 (DDPM's form).
     public static func variancePreserving(gamma2: [Double]) -> ScheduleTable {
         ScheduleTable(gamma2: gamma2, sigma: gamma2.map { max(0, 1 - $0).squareRoot() })

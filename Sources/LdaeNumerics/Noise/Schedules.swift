@@ -10,6 +10,12 @@ extension NoiseScheduleKind {
         CosineSchedule(),
         EDMSchedule(),
     ]
+
+    public static let ldae = NoiseScheduleKind(LDAESchedule())
+    public static let ddpm = NoiseScheduleKind(DDPMSchedule())
+    public static let linear = NoiseScheduleKind(LinearSchedule())
+    public static let cosine = NoiseScheduleKind(CosineSchedule())
+    public static let edm = NoiseScheduleKind(EDMSchedule())
 }
 
 /// The l-DAE paper's final recipe: gamma = 1, sigma_t = sigma_max (t - 1) / (T - 1), from 0 at t = 1 to
@@ -26,10 +32,6 @@ public struct LDAESchedule: NoiseScheduleDefinition {
     }
 }
 
-extension NoiseScheduleKind {
-    public static let ldae = NoiseScheduleKind(LDAESchedule())
-}
-
 /// DDPM's (and DiT's) linear betas: beta_t linear from 1e-4 to 0.02 over t = 1..T, gamma_t^2 = prod_{s<=t} (1 - beta_s),
 /// sigma_t^2 = 1 - gamma_t^2.
 public struct DDPMSchedule: NoiseScheduleDefinition {
@@ -38,18 +40,8 @@ public struct DDPMSchedule: NoiseScheduleDefinition {
     public var varianceExploding: Bool { false }
 
     public func table(timesteps T: Int, config: TrainConfig) -> ScheduleTable {
-        var g2 = [Double](repeating: 1, count: T), prod = 1.0
-        for i in 0..<T {
-            let beta = T > 1 ? 1e-4 + (0.02 - 1e-4) * Double(i) / Double(T - 1) : 0.02
-            prod *= 1 - beta
-            g2[i] = prod
-        }
-        return .variancePreserving(gamma2: g2)
+        .betas(T) { i in T > 1 ? 1e-4 + (0.02 - 1e-4) * Double(i) / Double(T - 1) : 0.02 }
     }
-}
-
-extension NoiseScheduleKind {
-    public static let ddpm = NoiseScheduleKind(DDPMSchedule())
 }
 
 /// gamma_t^2 = 1 - t / T (linear from 1 towards 0), sigma_t^2 = 1 - gamma_t^2.
@@ -63,10 +55,6 @@ public struct LinearSchedule: NoiseScheduleDefinition {
     }
 }
 
-extension NoiseScheduleKind {
-    public static let linear = NoiseScheduleKind(LinearSchedule())
-}
-
 /// Nichol & Dhariwal 2021: gamma_t^2 = f(t) / f(0), f(t) = cos^2(((t / T) + s) / (1 + s) pi / 2), s = 0.008, betas
 /// clipped at 0.999; sigma_t^2 = 1 - gamma_t^2.
 public struct CosineSchedule: NoiseScheduleDefinition {
@@ -77,18 +65,8 @@ public struct CosineSchedule: NoiseScheduleDefinition {
     public func table(timesteps T: Int, config: TrainConfig) -> ScheduleTable {
         let off = 0.008
         func f(_ t: Double) -> Double { let c = cos((t / Double(T) + off) / (1 + off) * Double.pi / 2); return c * c }
-        var g2 = [Double](repeating: 1, count: T), prod = 1.0
-        for i in 0..<T {
-            let beta = min(1 - f(Double(i + 1)) / f(Double(i)), 0.999)
-            prod *= 1 - beta
-            g2[i] = prod
-        }
-        return .variancePreserving(gamma2: g2)
+        return .betas(T) { i in min(1 - f(Double(i + 1)) / f(Double(i)), 0.999) }
     }
-}
-
-extension NoiseScheduleKind {
-    public static let cosine = NoiseScheduleKind(CosineSchedule())
 }
 
 /// EDM's training noise levels (Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative
@@ -157,6 +135,3 @@ public struct EDMSchedule: NoiseScheduleDefinition {
     }
 }
 
-extension NoiseScheduleKind {
-    public static let edm = NoiseScheduleKind(EDMSchedule())
-}

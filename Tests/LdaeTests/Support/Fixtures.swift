@@ -1,7 +1,5 @@
 import Foundation
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Synthetic images [N, S, S, 3] with distinct, position-dependent values.
 func trainTestImages(_ n: Int, size s: Int, seed: UInt64) -> [[UInt8]] {

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Finite-difference helpers for the kernel and model gradient tests.
 enum FD {

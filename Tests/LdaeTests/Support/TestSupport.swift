@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// One kernel path: the plan that takes it, named for messages.
 struct KernelPath: CustomStringConvertible {

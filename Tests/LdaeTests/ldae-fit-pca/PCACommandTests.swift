@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The `ldae-fit-pca` executable (built by `swift build --build-tests`).
 final class PCACommandTests: XCTestCase {

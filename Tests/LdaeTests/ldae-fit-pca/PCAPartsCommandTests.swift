@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// `ldae-fit-pca SHARDS --part i/n --partial PART.h5` and `ldae-fit-pca combine` as a user runs them: combine writes
 /// the same pca.h5 and figures, byte for byte, as one run; errors are one line naming the file.

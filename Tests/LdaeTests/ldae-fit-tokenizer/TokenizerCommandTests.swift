@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Fitting tokenizers (TokenizerFit, ldae-fit-tokenizer) and training on them (ldae-train --tokenizer-file), on the
 /// tiny synthetic fixture (8x8 images, patch 4).

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The `ldae-prep` executable: one-line errors, exit codes, summary, resume through the CLI.
 final class PrepCLITests: XCTestCase {

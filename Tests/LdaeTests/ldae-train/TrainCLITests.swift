@@ -1,7 +1,5 @@
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// ldae-train as users run it (needs `swift build` first so the executable exists).
 final class TrainCLITests: XCTestCase {

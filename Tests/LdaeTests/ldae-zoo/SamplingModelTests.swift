@@ -1,7 +1,5 @@
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Sampling from briefly trained micro models (ModelPreset.micro, 8x8 images, patch 4, t conditioning by adaLN).
 final class SamplingModelTests: XCTestCase {

@@ -1,7 +1,5 @@
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Data-parallel training as users launch it: `mpirun -np 2 ldae-train ...` against one process at the same global
 /// batch and seed (needs `swift build` and Open MPI's mpirun, which tools/setup installs).

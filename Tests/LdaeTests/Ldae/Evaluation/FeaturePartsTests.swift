@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// `ldae-zoo features --part i/n` and `features-merge`: the merged parts are the unsplit command's files, byte for
 /// byte; a wrong set of parts is refused with one line naming the file.

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The kmeans baseline in an evaluation: fitted on the probe's training side only, recorded, its usage errors.
 final class KMeansBaselineTests: XCTestCase {

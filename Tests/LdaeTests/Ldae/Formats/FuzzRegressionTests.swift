@@ -2,7 +2,6 @@ import Foundation
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The inputs on which the fuzz targets (Fuzz/, docs/fuzzing.md) found a crash: each is now one thrown error that
 /// names the file and the reason. Inputs in Fixtures/fuzz (its README says where each came from).

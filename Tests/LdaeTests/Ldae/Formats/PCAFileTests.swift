@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The seeded subsample and pca.h5: exact selection, the subsample's fit, saving, loading, h5py.
 final class PCAFileTests: XCTestCase {

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Memory bounded by design: what a file declares decides what is read and allocated, not its size.
 final class DecodeLimitTests: XCTestCase {

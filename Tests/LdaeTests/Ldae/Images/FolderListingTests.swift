@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Listing input folders (`ImageFolder`): big directories, symlinks, odd names, mixed layouts.
 final class FolderListingTests: XCTestCase {

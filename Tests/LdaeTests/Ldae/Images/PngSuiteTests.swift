@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// PngSuite (Willem van Schaik's PNG test images, Fixtures/pngsuite; its LICENSE beside them): every valid file
 /// decodes to Pillow's pixels (expected.tsv: sha256 of 8-bit RGBA before compositing, made once by

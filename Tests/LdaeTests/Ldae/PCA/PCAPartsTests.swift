@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// `ldae-fit-pca --part i/n --partial` and `combine` through the library: the parts' exact sums add up to the whole
 /// run's, bit for bit (so the basis is the whole run's with tolerance 0), with and without a subsample; the file

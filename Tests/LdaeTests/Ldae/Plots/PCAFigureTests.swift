@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// ImageGrid (used by the PCA figures and the zoo's denoising figure) and the PCA figures themselves.
 final class PCAFigureTests: XCTestCase {

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// What ldae-prep writes, read back by h5py, and what its listing skips.
 final class PrepOutputTests: XCTestCase {

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The whole `ldae-prep images` pipeline on real fixtures: skipped files and reasons, labels and paths,
 /// determinism across worker counts, resume after a simulated kill, --part + merge, h5py interop.

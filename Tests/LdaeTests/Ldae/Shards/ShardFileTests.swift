@@ -1,11 +1,23 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Shards written and read back, by ldae and by h5py.
 final class ShardFileTests: XCTestCase {
+    func testH5pyReadsShard() throws {
+        guard let py = TestSupport.pythonWithH5py else { throw XCTSkip("python3-h5py not installed") }
+        let dir = TestSupport.tempDir()
+        let img = (0..<(8 * 8 * 3)).map { UInt8($0 % 256) }
+        try TestSupport.makeShards(dir: dir, images: [img], labels: [-1], imageSize: 8, patchSize: 4)
+        let out = try TestSupport.runPython(py, """
+        import sys, h5py
+        f = h5py.File(sys.argv[1] + '/shard-00000.h5', 'r')
+        p = f['patches']
+        print(f.attrs['format'], int(f.attrs['format_version']), p.dtype, p.shape, int(p[0, 1, 0]), int(f['labels'][0]))
+        """, args: [dir])
+        XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "ldae-shard 1 uint8 (1, 4, 48) 12 -1")
+    }
+
     func testShardWriteReadRoundTrip() throws {
         let dir = TestSupport.tempDir()
         var rng = RNG(seed: 3)
@@ -21,19 +33,5 @@ final class ShardFileTests: XCTestCase {
         let f = try set.open(shard: 0)
         XCTAssertEqual(try f.readStrings(ShardFormat.classNames), ["a", "b"])
         XCTAssertEqual(try f.readStrings(ShardFormat.paths), ["img0.png", "img1.png"])
-    }
-
-    func testH5pyReadsShard() throws {
-        guard let py = TestSupport.pythonWithH5py else { throw XCTSkip("python3-h5py not installed") }
-        let dir = TestSupport.tempDir()
-        let img = (0..<(8 * 8 * 3)).map { UInt8($0 % 256) }
-        try TestSupport.makeShards(dir: dir, images: [img], labels: [-1], imageSize: 8, patchSize: 4)
-        let out = try TestSupport.runPython(py, """
-        import sys, h5py
-        f = h5py.File(sys.argv[1] + '/shard-00000.h5', 'r')
-        p = f['patches']
-        print(f.attrs['format'], int(f.attrs['format_version']), p.dtype, p.shape, int(p[0, 1, 0]), int(f['labels'][0]))
-        """, args: [dir])
-        XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "ldae-shard 1 uint8 (1, 4, 48) 12 -1")
     }
 }

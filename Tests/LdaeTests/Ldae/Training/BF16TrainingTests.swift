@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Training in bf16 (`--precision bf16`): the loss curve against fp32's, and the precision in the checkpoint, the zoo
 /// entry and the card; a resume in another precision is refused.

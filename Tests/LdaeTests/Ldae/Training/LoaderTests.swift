@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The batch loader: its order, flips, background thread and held-out split.
 final class LoaderTests: XCTestCase {

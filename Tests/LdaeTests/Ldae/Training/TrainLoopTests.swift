@@ -1,7 +1,5 @@
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Tiny synthetic training data: smooth colour-gradient images (8x8, patch 4: 4 tokens of 48), shards, and a
 /// PCA basis fitted to their patches (float64 covariance + dsyevd, written as pca.h5).

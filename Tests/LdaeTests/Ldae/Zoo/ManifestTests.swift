@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 final class ManifestTests: XCTestCase {
     /// TrainConfig and Manifest survive the snake_case JSON round trip (acronym fields like base_lr, pca_sha256).

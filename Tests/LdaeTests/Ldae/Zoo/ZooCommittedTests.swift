@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The entries committed in the repository's `zoo/`: what a user gets on clone must verify, load, and give the
 /// features of timm's VisionTransformer (checked with the numpy reimplementation tools/ref_encoder.py).

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Concurrent readers and appenders of one zoo entry: evaluations that run at once both keep their line and the
 /// card reflects every line; `verify` while versions are being published never sees a half-written one.

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// eval / features on a micro model published into a temporary zoo, synthetic labeled shards, and the CLI.
 final class ZooEvalTests: XCTestCase {

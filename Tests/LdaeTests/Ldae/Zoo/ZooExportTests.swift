@@ -2,7 +2,6 @@ import Foundation
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Model cards, the timm-style export, recommended features and validation-split evaluation on a micro model.
 final class ZooExportTests: XCTestCase {

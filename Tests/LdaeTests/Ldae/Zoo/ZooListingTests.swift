@@ -2,7 +2,6 @@ import Foundation
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// list / show / verify / evals.jsonl on entries published with `ZooStore.publish` from hand-made staging folders.
 final class ZooListingTests: XCTestCase {

@@ -2,7 +2,6 @@ import Foundation
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Random crops and flips of the training images.
 final class AugmentTests: XCTestCase {

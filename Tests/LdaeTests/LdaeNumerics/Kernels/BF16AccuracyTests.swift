@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// How far bf16 compute is from fp32: the GEMM (the portable reference on every CPU, the AVX512-BF16 kernel where the
 /// CPU has it) and a linear layer on a bf16 plan.

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The AVX-512 GEMMs (CKernels/gemm_avx512.c) against their references, and the bf16 numerics (CKernels/bf16_ref.c).
 ///

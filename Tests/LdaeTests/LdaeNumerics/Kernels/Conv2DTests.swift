@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The im2col conv against its direct-loop reference, its backward and the nearest upsampling's against finite
 /// differences (Kernels/Conv2D.swift, Kernels/Upsample.swift).

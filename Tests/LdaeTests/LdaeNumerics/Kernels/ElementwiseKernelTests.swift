@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Positional embeddings (sin-cos, add), mean pooling, residuals and adaLN against finite differences and MAE.
 final class ElementwiseKernelTests: XCTestCase {

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// ldae's AVX2 SGEMM (CKernels/gemm.c) and its OpenBLAS fallback against the plain-loop reference kept beside it,
 /// on every layout and at edge sizes of the 6x16 tiling and of the reduction blocking.

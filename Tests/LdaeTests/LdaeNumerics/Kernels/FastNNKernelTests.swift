@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The AVX2 C kernels for GELU and attention (Sources/CKernels, chosen by the plan's fastKernels) and their portable
 /// Swift fallbacks, each against the naive references and finite differences. Every check runs on both paths

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Each kernel against its naive reference, and its backward against finite differences.
 final class KernelTests: XCTestCase {

@@ -2,7 +2,6 @@ import Foundation
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The plan's parallel loops and the model's chunk plans.
 final class ParallelTests: XCTestCase {

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// `--precision fp32|bf16|auto`: its resolution for a CPU with or without AVX512-BF16 (injected), the plan's kernel
 /// choice, the command line's one error line, and the records of entries made before it existed.

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Naive reference for the PCA tests: per-row loops for mean and covariance, cyclic Jacobi for the
 /// eigendecomposition (no BLAS, no LAPACK).

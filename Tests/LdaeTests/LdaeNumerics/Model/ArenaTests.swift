@@ -2,7 +2,6 @@ import Foundation
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The activation arenas: one layout function, run to count and then to carve.
 final class ArenaTests: XCTestCase {

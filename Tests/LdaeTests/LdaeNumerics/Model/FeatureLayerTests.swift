@@ -2,7 +2,6 @@ import Foundation
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 final class FeatureLayerTests: XCTestCase {
     func testFeaturesAtEveryLayerAreTokenMeansOfTheTrainingActivations() throws {

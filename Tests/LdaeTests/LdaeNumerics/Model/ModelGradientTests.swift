@@ -2,7 +2,6 @@ import Foundation
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The whole model's backward against finite differences, and the chunked passes against the whole batch.
 final class ModelGradientTests: XCTestCase {

@@ -2,7 +2,6 @@ import Foundation
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The model's weights in timm's layout: export, load, names, shapes, the decay mask.
 final class ModelIOTests: XCTestCase {

@@ -2,7 +2,6 @@ import Foundation
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 final class ModelTests: XCTestCase {
     /// A very small config (8x8 images, patch 4: 4 tokens of 48) for finite differences.

@@ -1,7 +1,6 @@
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The edm schedule: log-normal sigma (P_mean -1.2, P_std 1.2) discretised by quantiles.
 final class EDMScheduleTests: XCTestCase {

@@ -1,7 +1,6 @@
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The schedules' registry: the words configs hold, the command line's choices and the refusal of other words.
 final class NoiseScheduleRegistryTests: XCTestCase {

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 final class LatentScaleTests: XCTestCase {
     /// The noise on latent component i has standard deviation sigma * s_i.

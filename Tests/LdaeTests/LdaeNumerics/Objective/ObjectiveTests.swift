@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The l-DAE objective: corruption in the latent, the weighted loss and its gradient, and the random numbers
 /// `corrupt` draws.

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// AdamW, gradient clipping, the EMA and the learning-rate schedule.
 final class OptimizerTests: XCTestCase {

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The `kmeans` baseline (Coates, Lee & Ng 2011): k-means, ZCA, the triangle map, pooling, the fit's data, the CLI
 /// and the record.

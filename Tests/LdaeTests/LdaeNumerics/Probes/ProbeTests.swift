@@ -2,7 +2,6 @@ import Foundation
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Linear probe (L-BFGS logistic regression), k-NN and PSNR on data whose answer is known by construction.
 final class EvalProbeTests: XCTestCase {

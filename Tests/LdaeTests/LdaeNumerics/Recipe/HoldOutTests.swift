@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 final class HoldOutTests: XCTestCase {
     func testHoldOutIsDeterministicDisjointAndSized() {

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The recipe: typed options with their JSON words, older files, ranges.
 final class TrainConfigTests: XCTestCase {

@@ -1,7 +1,6 @@
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Configs patched through their JSON form (snake_case keys), so that these tests do not depend on whether an
 /// option is a String or an enum with the same raw values.

@@ -2,7 +2,6 @@ import Foundation
 import XCTest
 @testable import Ldae
 @testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The conv VAE tokenizer (Tokenizers/ConvVAE*.swift): its training gradient against finite differences, shapes and
 /// determinism, that it learns, and its config checks.

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// The learned tokenizers' numerics: the loss basis, the patch AE/VAE gradients, and the paper's equivalences
 /// (a linear AE reaches the PCA subspace; a VAE without its KL term behaves as the AE).

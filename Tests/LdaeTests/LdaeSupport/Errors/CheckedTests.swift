@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Sizes read from files are checked before anything is allocated or read, with overflow reported.
 final class CheckedTests: XCTestCase {

@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
 @testable import Ldae
-@testable import LdaeNumerics
-@testable import LdaeSupport
 
 /// Writing output on full and read-only file systems (tmpfs mounts; the tests skip where mounting is not
 /// allowed), concurrent writers, impossible sizes.
