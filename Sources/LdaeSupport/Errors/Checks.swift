@@ -1,10 +1,11 @@
-// Checks that hold in every build. The library is compiled with -Ounchecked in release (Package.swift), which removes
-// `precondition`, `assert`, Swift's array bounds checks and its integer overflow traps; so every check that guards
-// memory (a buffer's size before unsafe pointer loops or a C call) is a `require`, which traps in every build, and
-// every size that comes from a file is computed here, with overflow reported, before anything is allocated or read.
+// Checks that hold in every build. The numeric target (LdaeNumerics) is compiled with -Ounchecked in release
+// (Package.swift), which removes `precondition`, `assert`, Swift's array bounds checks and its integer overflow traps
+// there; so every check that guards memory (a buffer's size before unsafe pointer loops or a C call) is a `require`,
+// which traps in every build, and every size that comes from a file is computed here, with overflow reported, before
+// anything is allocated or read (the readers themselves keep Swift's checks too).
 
 /// Traps (fatalError, kept by -Ounchecked) when `condition` is false: for the callers' contracts that guard memory.
-@inline(__always)
+@inlinable @inline(__always)
 public func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = "",
                     file: StaticString = #fileID, line: UInt = #line) {
     if !condition() { fatalError(message(), file: file, line: line) }
