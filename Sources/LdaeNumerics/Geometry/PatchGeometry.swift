@@ -1,8 +1,8 @@
 /// Pixel scaling used by PCA, training and evaluation: x/127.5 - 1 maps uint8 to [-1, 1].
 public enum PixelScaling {
     public static let name = "x/127.5-1"
-    @inline(__always) public static func toFloat(_ v: UInt8) -> Float { Float(v) * (1 / 127.5) - 1 }
-    @inline(__always) public static func toByte(_ v: Float) -> UInt8 {
+    @inlinable @inline(__always) public static func toFloat(_ v: UInt8) -> Float { Float(v) * (1 / 127.5) - 1 }
+    @inlinable @inline(__always) public static func toByte(_ v: Float) -> UInt8 {
         let x = ((v + 1) * 127.5).rounded()
         return UInt8(max(0, min(255, x)))
     }
@@ -19,13 +19,13 @@ public struct PatchGeometry: Codable, Equatable, Sendable {
     public init(imageSize: Int, patchSize: Int, channels: Int = 3) {
         self.imageSize = imageSize; self.patchSize = patchSize; self.channels = channels
     }
-    public var grid: Int { imageSize / patchSize }
-    public var tokens: Int { grid * grid }
-    public var tokenDim: Int { patchSize * patchSize * channels }
-    public var valuesPerImage: Int { tokens * tokenDim }
+    @inlinable public var grid: Int { imageSize / patchSize }
+    @inlinable public var tokens: Int { grid * grid }
+    @inlinable public var tokenDim: Int { patchSize * patchSize * channels }
+    @inlinable public var valuesPerImage: Int { tokens * tokenDim }
 
     /// Offset in a patchified image of pixel (y, x, c).
-    @inline(__always) public func patchOffset(y: Int, x: Int, c: Int) -> Int {
+    @inlinable @inline(__always) public func patchOffset(y: Int, x: Int, c: Int) -> Int {
         let t = (y / patchSize) * grid + (x / patchSize)
         return t * tokenDim + ((y % patchSize) * patchSize + (x % patchSize)) * channels + c
     }
