@@ -101,3 +101,8 @@ runCommand("ldae-zoo") {
     }
     try c.run(Array(argv.dropFirst()))
 }
+
+/// The zoo of `--zoo DIR`, else `$LDAE_ZOO`, else the repository's (`ZooStore.resolve`).
+func zooStore(_ a: Arguments) -> ZooStore {
+    ZooStore.resolve(a.string("zoo"), environment: ProcessInfo.processInfo.environment["LDAE_ZOO"])
+}
