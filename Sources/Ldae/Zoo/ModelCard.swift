@@ -113,6 +113,11 @@ public enum ModelCard {
     /// Rewrites the card of the entry in `dir` (atomically).
     public static func write(dir: String) throws {
         let m = try JSON.read(Manifest.self, path: dir + "/" + ZooStore.manifestFile)
+        if m.isClassifier {   // a classifier's card (Finetune/ClassifierCard.swift)
+            let evals = ClassifierEvalRecord.readAll(dir + "/" + ZooStore.evalsFile)
+            try AtomicFile.write(Data(ClassifierCard.render(m, evals: evals).utf8), to: dir + "/" + fileName)
+            return
+        }
         let evals = EvalRecord.readAll(dir + "/" + ZooStore.evalsFile).records
         try AtomicFile.write(Data(render(m, evals: evals).utf8), to: dir + "/" + fileName)
     }

@@ -1,0 +1,97 @@
+import Foundation
+
+/// The manifest's `classifier` section: what makes a zoo entry a classifier (written by `ldae-zoo finetune`, read by
+/// `predict`, `eval`, `export` and the model card). The entry's `model` is the encoder (no decoder), its `training`
+/// the loader's half of the recipe (batches, augmentation, held-out split), its `tokenizer` pixel (the classifier
+/// reads pixels scaled x/127.5 - 1).
+public struct ClassifierInfo: Codable, Sendable, Equatable {
+    /// The entry whose architecture it has (NAME@vN) and the sha256 of that entry's weights.
+    public var parent: String
+    public var parentWeightsSHA256: String
+    /// `pretrained`: the encoder started from `initEntry`'s weights; `random`: from MAE's initialisation.
+    public var initFrom: FinetuneInit
+    /// NAME@vN the starting weights came from (the parent, or `--init REF`); nil for a random start.
+    public var initEntry: String?
+    public var head: HeadSpec
+    /// The label names, in label order (the training shards' class names): logit i is class_names[i].
+    public var classNames: [String]
+    /// The whole fine-tuning recipe, resolved (the validation split included).
+    public var recipe: FinetuneConfig
+    /// CPU seconds of the training steps over every process, across resumes (validation not included), and of the
+    /// validation passes.
+    public var cpuSeconds: Double
+    public var evalCpuSeconds: Double
+    /// The validation curve (also `val_curve.jsonl` and `val_curve.png` in the entry).
+    public var valCurve: [ValPoint]
+    /// How `predict` turns an image file into the input: the training shards' preparation.
+    public var preprocess: Preprocess
+
+    enum CodingKeys: String, CodingKey {
+        case parent, parentWeightsSHA256 = "parentWeightsSha256", initFrom = "init", initEntry, head, classNames, recipe
+        case cpuSeconds, evalCpuSeconds, valCurve, preprocess
+    }
+
+    /// `ldae-prep`'s settings the training shards were made with (index.json `settings`), for files read later.
+    public struct Preprocess: Codable, Sendable, Equatable {
+        public var imageSize: Int
+        public var patchSize: Int
+        public var resize: String
+        public var filter: String
+        public var pngGamma: String
+
+        public init(imageSize: Int, patchSize: Int, resize: String = "crop", filter: String = "bicubic", pngGamma: String = "ignore") {
+            self.imageSize = imageSize; self.patchSize = patchSize; self.resize = resize; self.filter = filter; self.pngGamma = pngGamma
+        }
+
+        /// From a shard set's first index (keys it lacks take `ldae-prep`'s defaults).
+        public init(_ s: ShardSet) {
+            let st = s.indices[0].settings
+            self.init(imageSize: s.geometry.imageSize, patchSize: s.geometry.patchSize, resize: st["resize"] ?? s.indices[0].resize,
+                      filter: st["filter"] ?? "bicubic", pngGamma: st["png_gamma"] ?? "ignore")
+        }
+
+        /// The decoder's settings (a word this build does not know is an error naming it).
+        public func settings(file: String) throws -> ImageProcessor.Settings {
+            guard let policy = Resize.Policy(rawValue: resize) else { throw LdaeError("unknown resize '\(resize)' in the classifier's preprocess", file: file) }
+            guard let f = ResampleFilter(rawValue: filter) else { throw LdaeError("unknown filter '\(filter)' in the classifier's preprocess", file: file) }
+            guard let g = PNGGamma(rawValue: pngGamma) else { throw LdaeError("unknown png_gamma '\(pngGamma)' in the classifier's preprocess", file: file) }
+            var s = ImageProcessor.Settings(geometry: PatchGeometry(imageSize: imageSize, patchSize: patchSize), policy: policy, filter: f)
+            s.pngGamma = g
+            return s
+        }
+    }
+}
+
+/// One point of the validation curve (`val_curve.jsonl`): after `step` updates, the held-out split's loss (plain
+/// cross-entropy, no smoothing), top-1 and top-5, against the training CPU seconds spent so far.
+public struct ValPoint: Codable, Sendable, Equatable {
+    public var step: Int
+    public var epoch: Double
+    /// CPU seconds of the training steps so far (every process; validation excluded) and their wall seconds.
+    public var cpuSeconds: Double
+    public var wallSeconds: Double
+    public var images: Int
+    public var loss: Double
+    public var top1: Double
+    public var top5: Double
+    /// The mean training loss (label-smoothed) of the steps since the previous point (nil at step 0).
+    public var trainLoss: Double?
+    public init(step: Int, epoch: Double, cpuSeconds: Double, wallSeconds: Double, images: Int, loss: Double, top1: Double,
+                top5: Double, trainLoss: Double?) {
+        self.step = step; self.epoch = epoch; self.cpuSeconds = cpuSeconds; self.wallSeconds = wallSeconds; self.images = images
+        self.loss = loss; self.top1 = top1; self.top5 = top5; self.trainLoss = trainLoss
+    }
+}
+
+extension Manifest {
+    /// Whether the entry is a classifier (`ldae-zoo finetune`).
+    public var isClassifier: Bool { classifier != nil }
+
+    /// The classifier section, or an error naming the entry (for commands that need one).
+    public func requireClassifier(_ what: String) throws -> ClassifierInfo {
+        guard let c = classifier else {
+            throw LdaeError("\(name)@\(version) is not a classifier (no `classifier` in its manifest; `ldae-zoo finetune` makes one): \(what) needs one")
+        }
+        return c
+    }
+}
