@@ -1,3 +1,5 @@
+import Foundation
+
 /// Layer-wise learning-rate decay (BEiT; MAE's `param_groups_lrd`): a tensor's learning rate (and so its decoupled
 /// weight decay, which AdamW multiplies by the rate) is scaled by decay^(L + 1 - id), where L is the encoder depth and
 /// id its layer: the patch and position embeddings 0, `blocks.i.*` i + 1, everything after the blocks (the final norm,
@@ -15,9 +17,7 @@ public enum LayerDecay {
 
     /// The learning-rate multiplier of tensor `name`.
     public static func scale(_ name: String, depth: Int, decay: Double) -> Double {
-        var s = 1.0
-        for _ in 0..<(depth + 1 - layerID(name, depth: depth)) { s *= decay }
-        return s
+        Foundation.pow(decay, Double(depth + 1 - layerID(name, depth: depth)))
     }
 
     /// The optimizer's segments of a classifier's encoder: every encoder tensor (the fixed sin-cos position embedding
