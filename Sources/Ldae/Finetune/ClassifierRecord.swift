@@ -95,3 +95,26 @@ extension Manifest {
         return c
     }
 }
+
+extension ClassifierInfo {
+    /// `ldae-zoo show` of a classifier entry: its head, labels, recipe, validation curve and evaluations.
+    public static func show(_ m: Manifest, dir: String) -> String {
+        guard let c = m.classifier else { return "" }
+        let r = c.recipe, h = c.head
+        var L: [String] = ["", "classifier"]
+        L.append("  from           \(c.initFrom == .random ? "random init of \(c.parent)'s architecture" : c.initEntry ?? c.parent) (parent \(c.parent))")
+        L.append("  head           \(h.kind.rawValue): layers \(h.layers.map(\.description).joined(separator: ",")), \(h.pooling.rawValue) pooling, \(h.features) -> \(h.classes)")
+        L.append("  labels         " + c.classNames.joined(separator: ", "))
+        L.append(String(format: "  recipe         lr %g x layer decay %g, wd %g, warmup %g, label smoothing %g, drop path %g, crop %@, val %g (seed %llu)",
+                        r.baseLR, r.layerDecay, r.weightDecay, r.warmupEpochs, r.labelSmoothing, r.dropPath, r.crop.rawValue, r.valFraction ?? 0, r.valSeed ?? 0))
+        L.append(String(format: "  cpu            %.1f CPU-minutes of training, %.1f of validation", c.cpuSeconds / 60, c.evalCpuSeconds / 60))
+        if let last = c.valCurve.last, let best = c.valCurve.max(by: { $0.top1 < $1.top1 }) {
+            L.append(String(format: "  validation     final top-1 %.2f%% (step %d), best %.2f%% (step %d); %d points in val_curve.jsonl",
+                            100 * last.top1, last.step, 100 * best.top1, best.step, c.valCurve.count))
+        }
+        for e in ClassifierEvalRecord.readAll(dir + "/" + ZooStore.evalsFile) {
+            L.append(String(format: "  eval           %@ %@: %d images, top-1 %.2f%%, top-5 %.2f%%", String(e.date.prefix(19)), e.split, e.data.used, 100 * e.top1, 100 * e.top5))
+        }
+        return L.joined(separator: "\n")
+    }
+}
