@@ -37,14 +37,14 @@ public struct ConfusionMatrix: Codable, Sendable, Equatable {
         var cv = Canvas(width: width, height: height)
         let ink: (UInt8, UInt8, UInt8) = (40, 40, 40)
         cv.text(title, x: max(2, (width - Canvas.textWidth(title)) / 2), y: 8, ink)
-        cv.text("TRUE \\ PREDICTED", x: 4, y: 24, ink)
+        cv.text("ROWS: TRUE CLASS, COLUMNS: PREDICTED", x: 4, y: 24, ink)
         func name(_ i: Int) -> String { String((i < classNames.count ? classNames[i] : "\(i)").prefix(10)) }
         for i in 0..<K {
             let row = counts[i], n = max(1, row.reduce(0, +))
             cv.text(name(i), x: left - 4 - Canvas.textWidth(name(i)), y: top + i * cell + cell / 2 - 3, ink)
             for j in 0..<K {
                 let f = Double(row[j]) / Double(n)
-                let col: (UInt8, UInt8, UInt8) = (UInt8(255 - 225 * f), UInt8(255 - 185 * f), UInt8(255 - 85 * f))
+                let col: (UInt8, UInt8, UInt8) = row[j] == 0 ? (246, 246, 246) : (UInt8(255 - 225 * f), UInt8(255 - 185 * f), UInt8(255 - 85 * f))
                 for y in 0..<(cell - 1) { for x in 0..<(cell - 1) { cv.set(left + j * cell + x, top + i * cell + y, col) } }
                 if f >= 0.01 {
                     let s = String(Int((100 * f).rounded()))

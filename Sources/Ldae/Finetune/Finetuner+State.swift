@@ -79,7 +79,7 @@ extension Finetuner {
         try AtomicFile.write(try lines(log), to: logPath)
         try AtomicFile.write(try lines(curve), to: curvePath)
         try TrainPlots.lossCurve(log, title: "\(options.name) training loss").write(options.outDir + "/loss_curve.png")
-        try FinetunePlots.valCurve(curve, title: "\(options.name) validation").write(options.outDir + "/val_curve.png")
+        try FinetunePlots.valCurve(curve, title: "\(options.name) validation top-1 (dark), top-5 (light)").write(options.outDir + "/val_curve.png")
     }
 
     /// How the steps so far were run (the manifest's and the checkpoint's provenance).
