@@ -103,7 +103,7 @@ public enum Predict {
             b0 += nb
             progress.advance(nb)
         }
-        progress.finish()
+        if isatty(2) != 0 { progress.finish() }   // a plain progress already printed its line at the last image
         let failed = (0..<n).compactMap { i in errors[i].map { (inputs.items[i].path, $0) } }
         var files = [out]
         switch format {
