@@ -147,7 +147,8 @@ final class FinetuneCLITests: XCTestCase {
 
     /// tools/check_timm.py with a Python that has torch and timm ($LDAE_TIMM_PYTHON, else ../venv-bench/bin/python
     /// beside the checkout): a classifier's logits from timm's VisionTransformer(num_classes=C), and the export's
-    /// ldae_features.py on an encoder's recommended readout (block 1 with grid2 pooling).
+    /// ldae_features.py on an encoder's recommended readout (block 1 with grid2 pooling), and a readout-head classifier's
+    /// ldae_logits.
     func testCheckTimmOnAClassifierAndTheRecommendedReadout() throws {
         try requireBinaries()
         let env = ProcessInfo.processInfo.environment["LDAE_TIMM_PYTHON"]
@@ -161,7 +162,10 @@ final class FinetuneCLITests: XCTestCase {
         XCTAssertEqual(st, 0, err)
         (st, _, err) = try TestSupport.run("ldae-zoo", ["recommend", "parent@v1", "--layers", "1", "--pooling", "grid2"] + s.z)
         XCTAssertEqual(st, 0, err)
-        for ref in ["cls", "parent"] {
+        (st, _, err) = try TestSupport.run("ldae-zoo", ["finetune", "parent", "--train", s.train, "--name", "rcls", "--steps", "4", "--head", "readout",
+                                                        "--batch-size", "32", "--lr", "5e-2", "--out", s.dir + "/run-rcls", "--quiet"] + s.z)
+        XCTAssertEqual(st, 0, err)
+        for ref in ["cls", "parent", "rcls"] {
             let out = try TestSupport.runPython(py, """
                 import runpy, sys
                 sys.argv = sys.argv[1:]
@@ -171,7 +175,8 @@ final class FinetuneCLITests: XCTestCase {
                     assert not e.code, e.code
                 """, args: [TestSupport.repo + "/tools/check_timm.py", ref, s.test, "--zoo", s.zoo, "--ldae-zoo", TestSupport.executable("ldae-zoo")])
             XCTAssertTrue(out.contains("ok: ") && out.contains("export included"), out)
-            XCTAssertTrue(ref == "parent" ? out.contains("layers 1, grid2 pooling") : out.contains("num_classes=10) logits"), out)
+            XCTAssertTrue(ref == "cls" ? out.contains("num_classes=10) logits") : out.contains("layers 1, grid2 pooling"), out)
+            if ref == "rcls" { XCTAssertTrue(out.contains("ldae_logits(model, x) (readout head)"), out) }
         }
     }
 }
