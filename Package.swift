@@ -28,14 +28,23 @@ let package = Package(
         // Hot loops for AVX2+FMA CPUs (SGEMM micro-kernel, GELU, softmax), chosen at run time: the Swift code is
         // SSE-only because a -target-cpu flag would be unsafe on unknown machines. -O2 in debug too (tests).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
-        // The one shared library; the C boundary is Sources/Ldae/System.
-        .target(name: "Ldae", dependencies: ["CCodecs", "CKernels", "CHDF5", "COpenBLAS", "CMPI"],
+        // The library is three targets by how they are compiled (docs/architecture.md, "Targets and checks"):
+        // LdaeSupport (errors, files, the command line, the option descriptors) and Ldae (the C boundary of HDF5, the
+        // codecs and MPI; every file format, image, shard, zoo and pipeline) keep Swift's checks in every build:
+        // they parse what users and files give them. LdaeNumerics (kernels, model, objective, optimizer, linear
+        // algebra, probes) is compiled with -Ounchecked in release: no overflow traps or bounds checks in the hot
+        // loops, whose buffer contracts are `require`s (kept by every build).
+        .target(name: "LdaeSupport"),
+        .target(name: "LdaeNumerics", dependencies: ["LdaeSupport", "CKernels", "COpenBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "Ldae", dependencies: ["LdaeSupport", "LdaeNumerics", "CCodecs", "CHDF5", "CMPI"]),
+        // `ldae-train bench`: the speed benchmarks, outside the library.
+        .target(name: "LdaeBench", dependencies: ["Ldae"]),
         .executableTarget(name: "ldae-prep", dependencies: ["Ldae"]),
         .executableTarget(name: "ldae-fit-pca", dependencies: ["Ldae"]),
         .executableTarget(name: "ldae-fit-tokenizer", dependencies: ["Ldae"]),
-        .executableTarget(name: "ldae-train", dependencies: ["Ldae"]),
+        .executableTarget(name: "ldae-train", dependencies: ["Ldae", "LdaeBench"]),
         .executableTarget(name: "ldae-zoo", dependencies: ["Ldae"]),
-        .testTarget(name: "LdaeTests", dependencies: ["Ldae"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LdaeTests", dependencies: ["Ldae", "LdaeBench"], resources: [.copy("Fixtures")]),
     ]
 )

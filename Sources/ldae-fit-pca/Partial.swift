@@ -31,7 +31,7 @@ func runPartial(_ args: Arguments) throws {
     if !resume && FileUtil.exists(resumePath) {
         eprint("ldae-fit-pca: \(resumePath) exists from an interrupted run; starting over (--resume continues it)")
     }
-    let progress = Progress("fit-pca part \(i)/\(n)", total: range.count, unit: "images")
+    let progress = ProgressLine("fit-pca part \(i)/\(n)", total: range.count, unit: "images")
     let ck = PCACheckpointing(path: resumePath, interval: 30, resume: resume)
     let sums = try PCAPartialSums.accumulate(set, part: i, of: n, maxPatches: maxPatches, seed: UInt64(seed),
                                              progress: progress, checkpointing: ck)

@@ -52,7 +52,7 @@ func fitOrReuse(_ set: ShardSet, out: String, maxPatches: Int?, seed: UInt64, re
     if !resume && FileUtil.exists(resumePath) {
         eprint("ldae-fit-pca: \(resumePath) exists from an interrupted run; starting over (--resume continues it)")
     }
-    let progress = Progress("fit-pca", total: set.count, unit: "images")
+    let progress = ProgressLine("fit-pca", total: set.count, unit: "images")
     let ck = PCACheckpointing(path: resumePath, interval: 30, resume: resume)
     let acc = try PCAStream.accumulate(set, maxPatches: maxPatches, seed: seed, progress: progress, checkpointing: ck)
     progress.finish(extra: "\(acc.count) patches")

@@ -50,7 +50,7 @@ runCommand("ldae-fit-tokenizer") {
     s.lr = try a.double("lr") ?? s.lr
     s.klWeight = try a.double("kl-weight") ?? s.klWeight
     s.width = try a.int("width", default: s.width)
-    s.initPCA = try a.choice("init", ["random", "pca"], default: "random") == "pca"
+    s.initPCA = try a.choice("init", default: TokenizerInit.random) == .pca
     s.seed = try a.uint64("seed") ?? 0
     do { try s.validate() } catch let e as LdaeError { throw UsageError(e.reason) }
     let threads = try a.int("threads", default: 1)

@@ -19,18 +19,18 @@ func prepOptions(_ a: Arguments, input: String, out: String) throws -> Prep.Opti
     let size = try a.int("size", default: 32), patch = try a.int("patch", default: 4)
     try Prep.checkSizes(imageSize: size, patchSize: patch, shardSize: 1, workers: 1)   // before sizes are multiplied
     let geometry = PatchGeometry(imageSize: size, patchSize: patch)
-    let policy = Resize.Policy(rawValue: try a.choice("resize", Resize.Policy.allCases.map { $0.rawValue }, default: "crop"))!
-    let filter = ResampleFilter(rawValue: try a.choice("filter", ResampleFilter.allCases.map { $0.rawValue }, default: "bicubic"))!
+    let policy = try a.choice("resize", default: Resize.Policy.crop)
+    let filter = try a.choice("filter", default: ResampleFilter.bicubic)
     let maxPixels = try a.int("max-pixels", default: 89_478_485)
     var o = Prep.Options(input: input, out: out,
                          image: .init(geometry: geometry, policy: policy, filter: filter, maxPixels: UInt64(max(0, maxPixels))))
-    o.image.pngGamma = PNGGamma(rawValue: try a.choice("png-gamma", PNGGamma.allCases.map { $0.rawValue }, default: "ignore"))!
+    o.image.pngGamma = try a.choice("png-gamma", default: PNGGamma.ignore)
     // 10,000 images, fewer for large images so that a shard's patches stay within 256 MB (the writer holds up to two
     // shards in memory)
     o.shardSize = try a.int("shard-size", default: max(1, min(10_000, (256 << 20) / geometry.valuesPerImage)))
-    o.gzip = try a.choice("compress", ["none", "gzip"], default: "none") == "gzip" ? 4 : nil
+    o.compress = try a.choice("compress", default: Compression.none)
     o.workers = try a.int("workers", default: ProcessInfo.processInfo.activeProcessorCount)
-    o.failOnError = try a.choice("on-error", ["skip", "fail"], default: "skip") == "fail"
+    o.onError = try a.choice("on-error", default: OnError.skip)
     o.maxSkipFraction = try a.double("max-skip-fraction", default: 0.01)
     if let c = a.string("class-names") {
         o.classNames = try ImageFolder.loadClassNames(c)

@@ -1,4 +1,5 @@
 import Ldae
+import LdaeBench
 
 /// `ldae-train bench`: the training-step benchmark of the tiny config, or with --kernels the per-kernel timings.
 func runBench(_ argv: [String]) throws {

@@ -1,16 +1,11 @@
 import Foundation
 import Ldae
 
-/// The options of a training run that are neither recipe nor architecture (TrainConfig.flags, ModelConfig.flags).
-let runOptions: Set<String> = ["data", "pca", "tokenizer-file", "config", "steps", "name", "threads", "out", "zoo", "weights-dtype",
-                               "stop-after", "memory-budget-mb", "precision"]
-let runSwitches: Set<String> = ["resume", "no-publish", "quiet", "portable-kernels", "class-cond"]
-
 /// `ldae-train --data ... --name ...`: parse, train, publish, and say how it stopped.
 func runTrain(_ argv: [String], world: Communicator) throws {
-    let recipe = TrainConfig.flags.declared(), arch = ModelConfig.flags.declared()
-    let a = try Arguments(argv, options: runOptions.union(recipe.options).union(arch.options),
-                          flags: runSwitches.union(recipe.switches).union(arch.switches))
+    let run = TrainOptions.knobs.declared(), recipe = TrainConfig.knobs.declared(), arch = ModelConfig.knobs.declared()
+    let a = try Arguments(argv, options: run.options.union(recipe.options).union(arch.options),
+                          flags: run.switches.union(recipe.switches).union(arch.switches))
     if a.wantsHelp { print(usage); return }
     guard a.positionals.isEmpty else { throw UsageError("unexpected argument '\(a.positionals[0])'") }
     let data = a.strings("data")
@@ -18,31 +13,31 @@ func runTrain(_ argv: [String], world: Communicator) throws {
     guard let name = a.string("name") else { throw UsageError("--name NAME is required") }
     guard ZooStore.validName(name) else { throw UsageError("--name '\(name)' is not a valid zoo name (letters, digits, - _ .)") }
 
-    var train = try TrainConfig.flags.apply(a, to: TrainConfig())   // usage errors before any file is opened
+    var train = try TrainConfig.knobs.apply(a, to: TrainConfig())   // usage errors before any file is opened
     if let tf = a.string("tokenizer-file") {   // the file says which tokenizer (and, when fitted, its d)
         let (kind, d) = try LoadedTokenizer.peek(tf)
         if a.string("tokenizer") == nil { train.tokenizer = kind }
         if let d, a.string("latent-dim") == nil { train.latentDim = d }
     }
-    var o = TrainOptions(data: data, pcaPath: a.string("pca"), model: try modelConfig(a, data: data), train: train,
-                         name: name, outDir: a.string("out"))
-    o.tokenizerPath = a.string("tokenizer-file")
+    var o = try TrainOptions.knobs.apply(a, to: TrainOptions(data: data, pcaPath: nil, model: try modelConfig(a, data: data),
+                                                             train: train, name: name))
     o.commandLine = SystemInfo.shellLine(["ldae-train"] + argv)
     o.plan = try executionPlan(a)
-    o.steps = try a.int("steps")
-    o.resume = a.flag("resume")
-    o.publish = !a.flag("no-publish")
-    o.zoo = a.string("zoo")
-    o.weightsDtype = try a.choice("weights-dtype", ["f32", "f16"], default: "f32") == "f16" ? .f16 : .f32
-    o.stopAfter = try a.int("stop-after")
     o.memoryBudget = try a.int("memory-budget-mb", default: 1024) << 20
-    o.quiet = a.flag("quiet")
+    o.measureWait = ProcessInfo.processInfo.environment["LDAE_MPI_WAIT_TIMING"] == "1"
 
     let trainer = try Trainer(o, world: world)   // every check happens here, before any training
     TrainSignals.install()
     let r = try trainer.run()
-    guard world.isRoot else { world.finish(exitStatus(r)) }   // rank 0 alone reports
-    report(r, o)
+    guard world.isRoot else { world.finish(exitStatus(r)) }   // rank 0 alone publishes and reports
+    var published: (version: Int, path: String)? = nil
+    if r.stop == .finished && o.publish {
+        let store = ZooStore.resolve(o.zoo, environment: ProcessInfo.processInfo.environment["LDAE_ZOO"])
+        let p = try ZooPublisher.publishOnce(trainer.trainedRun(), folder: trainer.folder, store: store)
+        if !p.new && !o.quiet { eprint("ldae-train: this run was already published as \(o.name)@v\(p.version); nothing to do") }
+        published = (p.version, p.path)
+    }
+    report(r, o, published: published)
     world.finish(exitStatus(r))
 }
 
@@ -60,7 +55,7 @@ func modelConfig(_ a: Arguments, data: [String]) throws -> ModelConfig {
     } else {
         throw UsageError("--config must be \(ModelPreset.choiceList) or a JSON file, got '\(arg)'")
     }
-    mc = try ModelConfig.flags.apply(a, to: mc)
+    mc = try ModelConfig.knobs.apply(a, to: mc)
     if a.flag("class-cond") {   // DiT's class conditioning: one embedding per class of the shards (+ the null label)
         let s = try ShardSet(data)
         guard s.labeled, !s.classNames.isEmpty else {
@@ -79,7 +74,7 @@ func exitStatus(_ r: TrainResult) -> Int32 {
 }
 
 /// The last lines of a run: finished (and published), stopped by --stop-after, or interrupted (exit 128 + signal).
-func report(_ r: TrainResult, _ o: TrainOptions) {
+func report(_ r: TrainResult, _ o: TrainOptions, published: (version: Int, path: String)?) {
     switch r.stop {
     case .signal(let sig):
         eprint("ldae-train: interrupted by \(sig == SIGINT ? "SIGINT" : "SIGTERM") after step \(r.steps)/\(r.totalSteps); checkpoint saved to \(r.checkpoint); rerun the same command with --resume to continue")
@@ -87,6 +82,6 @@ func report(_ r: TrainResult, _ o: TrainOptions) {
         print("stopped after step \(r.steps)/\(r.totalSteps) (--stop-after); checkpoint: \(r.checkpoint); continue with --resume")
     case .finished:
         print(String(format: "trained %d steps, final loss %.5f; run folder %@", r.steps, r.finalLoss, o.outDir))
-        if let p = r.published { print("published \(o.name)@v\(p.version) at \(p.path)") }
+        if let p = published { print("published \(o.name)@v\(p.version) at \(p.path)") }
     }
 }

@@ -7,4 +7,4 @@ let argv = Array(CommandLine.arguments.dropFirst())
 if argv.first == "bench" {
     runCommand("ldae-train bench") { try runBench(Array(argv.dropFirst())) }
 }
-runDistributedCommand("ldae-train") { world in try runTrain(argv, world: world) }   // a world of one unless mpirun / srun started it
+runDistributedCommand("ldae-train", environment: ProcessInfo.processInfo.environment) { world in try runTrain(argv, world: world) }   // a world of one unless mpirun / srun started it

@@ -6,7 +6,7 @@ func runList(_ argv: [String]) throws {
     let a = try Arguments(argv, options: ["zoo"], flags: ["json"])
     if a.wantsHelp { print(usage); return }
     guard a.positionals.count <= 1 else { throw UsageError("list takes at most one NAME") }
-    let store = ZooStore.resolve(a.string("zoo"))
+    let store = zooStore(a)
     let entries = ZooListing.entries(store, name: a.positionals.first)
     if a.flag("json") {
         var d = try JSON.encode(entries)
@@ -23,7 +23,7 @@ func runShow(_ argv: [String], verify: Bool) throws {
     let a = try Arguments(argv, options: ["zoo"], flags: [])
     if a.wantsHelp { print(usage); return }
     guard a.positionals.count == 1 else { throw UsageError("\(verify ? "verify" : "show") takes one NAME[@vN]") }
-    let store = ZooStore.resolve(a.string("zoo"))
+    let store = zooStore(a)
     let ref = a.positionals[0]
     if verify {
         let (m, dir) = try store.load(ref, verify: true)
@@ -43,7 +43,7 @@ func runExport(_ argv: [String]) throws {
     if a.wantsHelp { print(usage); return }
     guard a.positionals.count == 1 else { throw UsageError("export takes one NAME[@vN]") }
     guard let out = a.string("out") else { throw UsageError("export needs --out DIR") }
-    let store = ZooStore.resolve(a.string("zoo"))
+    let store = zooStore(a)
     let (name, v) = try store.resolveRef(a.positionals[0])
     let r = try ZooExport.export(store: store, ref: "\(name)@v\(v)", out: out, overwrite: a.flag("force"))
     print("exported \(name)@v\(v) to \(out): \(r.files.joined(separator: ", ")) (\(r.tensors) encoder tensors)")
@@ -55,7 +55,7 @@ func runCard(_ argv: [String]) throws {
     let a = try Arguments(argv, options: ["zoo"], flags: [])
     if a.wantsHelp { print(usage); return }
     guard a.positionals.count == 1 else { throw UsageError("card takes one NAME[@vN]") }
-    let store = ZooStore.resolve(a.string("zoo"))
+    let store = zooStore(a)
     let (_, dir) = try store.load(a.positionals[0], verify: true)
     try store.withEntryLock(dir) { try ModelCard.write(dir: dir) }
     print(String(decoding: try FileUtil.read(dir + "/" + ModelCard.fileName), as: UTF8.self), terminator: "")
@@ -66,7 +66,7 @@ func runRecommend(_ argv: [String]) throws {
     let a = try Arguments(argv, options: ["zoo", "layers", "layer", "why", "pooling"], flags: ["flip-tta"])
     if a.wantsHelp { print(usage); return }
     guard a.positionals.count == 1, a.positionals[0].contains("@") else { throw UsageError("recommend takes one NAME@vN") }
-    let store = ZooStore.resolve(a.string("zoo"))
+    let store = zooStore(a)
     let (m, _) = try store.load(a.positionals[0], verify: true)
     guard let layers = try layerList(a, m.model) else { throw UsageError("recommend needs --layers L,...") }
     let spec = Manifest.FeatureSpec(layers: layers, pooling: try a.choice("pooling", default: FeaturePooling.mean),

@@ -14,15 +14,16 @@ func runEval(_ argv: [String]) throws {
         throw UsageError("eval needs --train SHARDS and either --test SHARDS or --val (the split held out of --train)")
     }
     guard !(a.flag("val") && !a.strings("test").isEmpty) else { throw UsageError("give --test or --val, not both") }
-    let store = ZooStore.resolve(a.string("zoo"))
+    let store = zooStore(a)
     let (name, v) = try store.resolveRef(a.positionals[0])
     let (m, _) = try store.load("\(name)@v\(v)", verify: false)
     var o = try evalOptions(a, m)
     o.figureDir = a.string("figures") ?? "runs/eval/\(name)-v\(v)"
     try o.validate()
-    let rec = try Evaluation.run(store: store, ref: "\(name)@v\(v)", options: o)
+    let record = !a.flag("no-record")
+    let rec = try store.evaluate("\(name)@v\(v)", options: o, record: record)
     print(Evaluation.render(rec))
-    if o.record { print("recorded in \(store.path(name, v))/\(ZooStore.evalsFile)") }
+    if record { print("recorded in \(store.path(name, v))/\(ZooStore.evalsFile)") }
 }
 
 /// The flags as `Evaluation.Options` for entry m (whose training gives --val's default fraction and seed).
@@ -30,8 +31,11 @@ func evalOptions(_ a: Arguments, _ m: Manifest) throws -> Evaluation.Options {
     var o = Evaluation.Options(train: a.strings("train"), test: a.strings("test"))
     o.allLayers = a.flag("all-layers"); o.knnStandardize = a.flag("knn-standardize")
     o.flipTTA = a.flag("flip-tta") ? true : a.flag("no-flip-tta") ? false : nil
-    for b in a.strings("baseline").flatMap({ $0.split(separator: ",").map(String.init) }) where !o.baselines.contains(b) {
-        o.baselines.append(b)
+    for w in a.strings("baseline").flatMap({ $0.split(separator: ",").map(String.init) }) {
+        guard let b = Evaluation.Baseline(rawValue: w) else {
+            throw UsageError("--baseline must be one of \(Evaluation.Baseline.choiceList), got '\(w)'")
+        }
+        if !o.baselines.contains(b) { o.baselines.append(b) }
     }
     o.knn.k = try a.int("knn-k", default: 20)
     o.maxTrain = try a.int("max-train"); o.maxTest = try a.int("max-test")
@@ -43,7 +47,6 @@ func evalOptions(_ a: Arguments, _ m: Manifest) throws -> Evaluation.Options {
     if let g = try parseList(a.string("wd-grid"), "wd-grid", { Double($0) }) { o.probe.l2Grid = g }
     if let t = try parseList(a.string("denoise-t"), "denoise-t", { Int($0) }) { o.denoiseT = t }
     o.denoiseImages = try a.int("denoise-images", default: 256)
-    o.record = !a.flag("no-record")
     o.layers = try layerList(a, m.model)
     if a.string("pooling") != nil { o.pooling = try a.choice("pooling", default: FeaturePooling.mean) }
     if a.flag("val") {
@@ -52,7 +55,7 @@ func evalOptions(_ a: Arguments, _ m: Manifest) throws -> Evaluation.Options {
     } else if a.string("val-fraction") != nil || a.string("val-seed") != nil {
         throw UsageError("--val-fraction and --val-seed go with --val")
     }
-    o.kmeans = try kmeansSettings(a, used: o.baselines.contains("kmeans"))
+    o.kmeans = try kmeansSettings(a, used: o.baselines.contains(.kmeans))
     return o
 }
 
@@ -72,8 +75,7 @@ func kmeansSettings(_ a: Arguments, used: Bool) throws -> KMeansFeatures.Setting
     k.whiten = !a.flag("kmeans-no-whiten")
     k.whitenEps = try a.double("kmeans-whiten-eps", default: k.whitenEps)
     if a.flag("kmeans-no-whiten") && a.string("kmeans-whiten-eps") != nil { throw UsageError("give --kmeans-whiten-eps or --kmeans-no-whiten, not both") }
-    let act = try a.choice("kmeans-activation", KMeansFeatures.Activation.allCases.map(\.rawValue), default: k.activation.rawValue)
-    k.activation = KMeansFeatures.Activation(rawValue: act)!
+    k.activation = try a.choice("kmeans-activation", default: k.activation)
     k.pool = try a.int("kmeans-pool", default: k.pool)
     k.patches = try a.int("kmeans-patches", default: k.patches)
     k.iterations = try a.int("kmeans-iters", default: k.iterations)
@@ -83,7 +85,7 @@ func kmeansSettings(_ a: Arguments, used: Bool) throws -> KMeansFeatures.Setting
 
 /// Whether eval's entry is a classifier (`ldae-zoo finetune`).
 func isClassifier(_ a: Arguments) throws -> Bool {
-    let store = ZooStore.resolve(a.string("zoo"))
+    let store = zooStore(a)
     return try store.load(a.positionals[0], verify: false).manifest.isClassifier
 }
 
@@ -99,7 +101,7 @@ func runClassifierEval(_ a: Arguments) throws {
         throw UsageError("eval of a classifier needs --test SHARDS, or --train SHARDS --val (the split held out of --train)")
     }
     guard !(a.flag("val") && !a.strings("test").isEmpty) else { throw UsageError("give --test or --val, not both") }
-    let store = ZooStore.resolve(a.string("zoo"))
+    let store = zooStore(a)
     let (name, v) = try store.resolveRef(a.positionals[0])
     let (m, _) = try store.load("\(name)@v\(v)", verify: false)
     var o = ClassifierEval.Options()

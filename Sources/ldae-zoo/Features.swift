@@ -12,7 +12,7 @@ func runFeatures(_ argv: [String]) throws {
     let batch = try a.int("batch", default: 256)
     guard batch >= 1 else { throw UsageError("--batch must be >= 1") }
     let part = try a.part()
-    let store = ZooStore.resolve(a.string("zoo"))
+    let store = zooStore(a)
     let zm = try ZooModel(store: store, ref: a.positionals[0])
     let set = try ShardSet(Array(a.positionals.dropFirst()))
     try zm.checkGeometry(set)

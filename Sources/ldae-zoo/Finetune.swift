@@ -39,7 +39,7 @@ bit); train_log.jsonl, val_curve.jsonl, loss_curve.png, val_curve.png in the run
 
 /// `ldae-zoo finetune NAME --train SHARDS --name CLASSIFIER`: parse, fine-tune, publish, and say how it stopped.
 func runFinetune(_ argv: [String], world: Communicator) throws {
-    let recipe = FinetuneConfig.flags.declared()
+    let recipe = FinetuneConfig.knobs.declared()
     let a = try Arguments(argv, options: recipe.options.union(["zoo", "train", "init", "name", "out", "steps", "stop-after", "threads",
                                                                "memory-budget-mb", "eval-batch"]),
                           flags: recipe.switches.union(["resume", "no-publish", "quiet", "portable-kernels", "new-head"]))
@@ -49,7 +49,7 @@ func runFinetune(_ argv: [String], world: Communicator) throws {
     guard !data.isEmpty else { throw UsageError("finetune needs --train SHARDS (labelled shards from ldae-prep)") }
     guard let name = a.string("name") else { throw UsageError("finetune needs --name NAME (the classifier's name in the zoo)") }
     guard ZooStore.validName(name) else { throw UsageError("--name '\(name)' is not a valid zoo name (letters, digits, - _ .)") }
-    var r = try FinetuneConfig.flags.apply(a, to: FinetuneConfig())
+    var r = try FinetuneConfig.knobs.apply(a, to: FinetuneConfig())
     var initRef: String? = nil
     switch a.string("init") {
     case nil, "pretrained": break
@@ -60,7 +60,7 @@ func runFinetune(_ argv: [String], world: Communicator) throws {
     var o = FinetuneOptions(parent: a.positionals[0], data: data, recipe: r, name: name, outDir: a.string("out"))
     o.initRef = initRef
     o.newHead = a.flag("new-head")
-    o.zoo = a.string("zoo")
+    o.zoo = zooStore(a).root
     o.steps = try a.int("steps")
     o.stopAfter = try a.int("stop-after")
     o.resume = a.flag("resume")

@@ -13,7 +13,7 @@ func runPredict(_ argv: [String]) throws {
     let maxImages = try a.int("max-images")
     if let m = maxImages, m < 1 { throw UsageError("--max-images must be >= 1") }
     let plan = try zooPlan(a)
-    let store = ZooStore.resolve(a.string("zoo"))
+    let store = zooStore(a)
     let zc = try ZooClassifier(store: store, ref: ref, command: "predict", plan: plan)
     let inputs = try PredictInputs.resolve(Array(a.positionals.dropFirst()), list: a.string("list"), maxImages: maxImages)
     let s = try Predict.run(zc, inputs, out: out, format: format, batch: batch, workers: plan.workers, log: { eprint($0) })

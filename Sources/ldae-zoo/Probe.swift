@@ -7,8 +7,8 @@ func runProbe(_ argv: [String]) throws {
     let a = try Arguments(argv, options: ["wd", "wd-grid", "probe-iters", "knn-k", "seed"], flags: ["json", "no-knn"])
     if a.wantsHelp { print(usage); return }
     guard a.positionals.count == 2 else { throw UsageError("probe takes TRAIN.npy and TEST.npy") }
-    let (xtr, ytr, f) = try NPYReader.readFeatures(a.positionals[0])
-    let (xte, yte, f2) = try NPYReader.readFeatures(a.positionals[1])
+    let (xtr, ytr, f) = try NPY.readFeatures(a.positionals[0])
+    let (xte, yte, f2) = try NPY.readFeatures(a.positionals[1])
     guard f == f2 else { throw LdaeError("test features have dim \(f2), train \(f)", file: a.positionals[1]) }
     let k = Int((ytr + yte).max() ?? 0) + 1
     var ps = LinearProbe.Settings()

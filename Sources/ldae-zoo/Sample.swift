@@ -31,7 +31,7 @@ struct SampleRequest {
         invert = a.string("invert")
         n = try a.int("n", default: invert == nil ? 64 : 16)
         steps = try a.int("steps", default: 50)
-        method = DiffusionSampler.Method(rawValue: try a.choice("sampler", ["ddim", "ddpm"], default: "ddim"))!
+        method = try a.choice("sampler", default: DiffusionSampler.Method.ddim)
         eta = try a.double("eta", default: 0)
         let seed = try a.int("seed", default: 0)
         batch = try a.int("batch", default: 64)
@@ -54,7 +54,7 @@ func runSample(_ argv: [String]) throws {
     if a.wantsHelp { print(sampleUsage); return }
     guard a.positionals.count == 1 else { throw UsageError("sample takes one NAME[@vN]") }
     let r = try SampleRequest(a)
-    let zm = try ZooModel(store: ZooStore.resolve(a.string("zoo")), ref: a.positionals[0])
+    let zm = try ZooModel(store: zooStore(a), ref: a.positionals[0])
     try refuseUnconditioned(zm, allow: a.flag("allow-uncond"))
     guard r.steps <= zm.manifest.training.timesteps else {
         throw UsageError("--steps must be <= the entry's \(zm.manifest.training.timesteps) training timesteps")
@@ -87,7 +87,7 @@ func drawSamples(_ zm: ZooModel, _ s: DiffusionSampler, _ r: SampleRequest) thro
     var sampler = s
     sampler.clipX0 = r.clip
     let ts = DiffusionSampler.evenlySpaced(steps: r.steps, of: zm.manifest.training.timesteps)
-    let progress = Progress("sample", total: r.n * ts.count, unit: "img-steps")
+    let progress = ProgressLine("sample", total: r.n * ts.count, unit: "img-steps")
     let images = try sampler.generate(count: r.n, timesteps: ts, method: r.method, eta: r.eta, seed: r.seed, batch: r.batch,
                                       progress: progress, denoiser: DiffusionSampler.denoiser(zm.model))
     if isatty(2) != 0 { progress.finish() }   // a plain progress printed its last line at the last step
@@ -106,7 +106,7 @@ func invertAndRegenerate(_ zm: ZooModel, _ s: DiffusionSampler, _ r: SampleReque
     let ts = DiffusionSampler.evenlySpaced(steps: r.steps, of: zm.manifest.training.timesteps)
     let denoiser = DiffusionSampler.denoiser(zm.model)
     let clean = try FeatureExtractor.images(set, indices: Array(0..<count))
-    let progress = Progress("invert+regenerate", total: 2 * count * ts.count, unit: "img-steps")
+    let progress = ProgressLine("invert+regenerate", total: 2 * count * ts.count, unit: "img-steps")
     let zT = try sampler.invert(clean, count: count, timesteps: ts, batch: r.batch, progress: progress, denoiser: denoiser)
     let regen = try sampler.generate(count: count, timesteps: ts, method: .ddim, eta: 0, seed: r.seed, batch: r.batch,
                                      start: zT, progress: progress, denoiser: denoiser)

@@ -92,7 +92,7 @@ let commands: [(name: String, run: ([String]) throws -> Void)] = [
     ("list", runList), ("show", { try runShow($0, verify: false) }), ("verify", { try runShow($0, verify: true) }),
     ("features", runFeatures), ("features-merge", runFeaturesMerge), ("eval", runEval), ("export", runExport), ("card", runCard), ("recommend", runRecommend),
     ("sample", runSample), ("probe", runProbe), ("predict", runPredict),
-    ("finetune", { try runFinetune($0, world: .single) }),   // dispatched below as a possibly distributed command
+    ("finetune", { try runFinetune($0, world: SingleProcess()) }),   // dispatched below as a possibly distributed command
 ]
 
 func parseList<T>(_ s: String?, _ name: String, _ f: (String) -> T?) throws -> [T]? {
@@ -110,7 +110,7 @@ func layerList(_ a: Arguments, _ c: ModelConfig) throws -> [FeatureLayer]? {
 }
 
 if CommandLine.arguments.dropFirst().first == "finetune" {   // a world of one unless mpirun / srun started it
-    runDistributedCommand("ldae-zoo") { world in try runFinetune(Array(CommandLine.arguments.dropFirst(2)), world: world) }
+    runDistributedCommand("ldae-zoo", environment: ProcessInfo.processInfo.environment) { world in try runFinetune(Array(CommandLine.arguments.dropFirst(2)), world: world) }
 }
 
 runCommand("ldae-zoo") {
@@ -120,4 +120,9 @@ runCommand("ldae-zoo") {
         throw UsageError("unknown command '\(cmd)' (\(commands.map(\.name).joined(separator: ", ")))")
     }
     try c.run(Array(argv.dropFirst()))
+}
+
+/// The zoo of `--zoo DIR`, else `$LDAE_ZOO`, else the repository's (`ZooStore.resolve`).
+func zooStore(_ a: Arguments) -> ZooStore {
+    ZooStore.resolve(a.string("zoo"), environment: ProcessInfo.processInfo.environment["LDAE_ZOO"])
 }

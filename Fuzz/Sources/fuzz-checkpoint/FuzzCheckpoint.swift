@@ -1,4 +1,4 @@
-// `Checkpoint.load` (Training/Checkpoint.swift), as `ldae-train --resume` calls it: the safetensors file, its
+// `Checkpoint.load` (Ldae/Formats/Checkpoint.swift), as `ldae-train --resume` calls it: the safetensors file, its
 // metadata (format, version, integers, the model and training configs as JSON), every slot of the model present with
 // its shape, optional EMA. The slots are those of a real model (`Fuzz.tinyModel`), as the trainer builds them.
 import Foundation

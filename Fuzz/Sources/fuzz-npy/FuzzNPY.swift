@@ -1,5 +1,5 @@
-// The .npy reader (Eval/NPYReader.swift): the header alone (`NPYReader.header`, what `features-merge` and `probe`
-// check first) and the whole array (`NPYReader.read`), on any bytes written as a file.
+// The .npy reader (Ldae/Formats/NPY.swift): the header alone (`NPY.header`, what `features-merge` and `probe`
+// check first) and the whole array (`NPY.read`), on any bytes written as a file.
 import Foundation
 import FuzzSupport
 import Ldae
@@ -8,11 +8,11 @@ import Ldae
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let path = Fuzz.write(Fuzz.bytes(data, size), to: "F.npy")
     Fuzz.expectNamedError {
-        let h = try NPYReader.header(path)
+        let h = try NPY.header(path)
         precondition(h.count == Checked.count(h.shape) && h.dataOffset >= 10, "header: inconsistent count or offset")
     }
     Fuzz.expectNamedError {
-        let a = try NPYReader.read(path)
+        let a = try NPY.read(path)
         precondition(a.values.count == Checked.count(a.shape), "array: values do not match the shape")
     }
     return 0

@@ -29,9 +29,12 @@ struct ReportedFailure: Error {
     let status: Int32
 }
 
+/// The exit status an error ends a command with (usage errors 2, others 1).
+func errorStatus(_ error: Error) -> Int32 { error is UsageError ? 2 : 1 }
+
 extension Communicator {
-    /// The exit status an error ends a command with (usage errors 2, others 1).
-    static func status(of error: Error) -> Int32 { error is UsageError ? 2 : 1 }
+    /// An error every rank raises at the same point (printed once, by rank 0); the error itself in a world of one.
+    public func agreed(_ e: Error) -> Error { isDistributed ? AgreedError(e) : e }
 
     /// The first collective of a job: every rank calls it once, with nil when its setup succeeded or with the error
     /// it failed with. Returns when every rank succeeded; else throws `ReportedFailure` on the lowest failing rank
@@ -41,7 +44,7 @@ extension Communicator {
             if let error { throw error }
             return
         }
-        let mine: Int32 = error.map { Communicator.status(of: $0) } ?? 0
+        let mine: Int32 = error.map(errorStatus) ?? 0
         var word = [UInt8](repeating: 0, count: 4)
         withUnsafeBytes(of: mine.littleEndian) { for i in 0..<4 { word[i] = $0[i] } }
         let all = try allgather(word).map { b in Int32(littleEndian: b.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }) }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// `runCommand` for a command that may run as one rank of an MPI job (`ldae-train`). Started without a launcher
+/// `runCommand` for a command that may run as one rank of an MPI job (`ldae-train`); `environment` is the
+/// process's, which says whether a launcher started it (`LaunchEnvironment`). Started without a launcher
 /// it is exactly `runCommand` with a world of one. Under mpirun / srun (`LaunchEnvironment`) every error still ends
 /// the job with one line (see `AgreedError`):
 /// - setup errors: printed by the lowest failing rank (once, by rank 0, when every rank fails alike), every rank
@@ -9,10 +10,10 @@ import Foundation
 /// - a rank failing alone after setup: `<tool>: error: rank r of n (host): <reason>`, then MPI_Abort ends the job
 ///   (mpirun / srun add their own lines about the aborted job).
 /// Ranks other than 0 print nothing else. The body ends the process through `world.finish` or by returning.
-public func runDistributedCommand(_ tool: String, _ body: (Communicator) throws -> Void) -> Never {
-    let world: Communicator
-    do { world = try Communicator.world(try LaunchEnvironment.detect()) } catch { exit(reportError(tool, error)) }
-    guard world.usesMPI else { runCommand(tool) { try body(world) } }
+public func runDistributedCommand(_ tool: String, environment: [String: String], _ body: (any Communicator) throws -> Void) -> Never {
+    let world: any Communicator
+    do { world = try MPICommunicator.world(try LaunchEnvironment.detect(environment)) } catch { exit(reportError(tool, error)) }
+    guard world is MPICommunicator else { runCommand(tool) { try body(world) } }
     func say(_ e: Error, rankLabel: Bool) { reportError(tool, e, who: rankLabel ? "\(world.label): " : "") }
     do {
         try body(world)
@@ -31,7 +32,7 @@ public func runDistributedCommand(_ tool: String, _ body: (Communicator) throws 
             world.finish(r.status)
         case let a as AgreedError:
             if world.isRoot { say(a.inner, rankLabel: false) }
-            world.finish(Communicator.status(of: a.inner))
+            world.finish(errorStatus(a.inner))
         default:
             say(e, rankLabel: true)
             world.abort(1)

@@ -21,7 +21,7 @@ public struct LaunchEnvironment: Equatable, Sendable {
 
     public static let alone = LaunchEnvironment(usesMPI: false, launcher: "none", announcedSize: nil)
 
-    public static func detect(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> LaunchEnvironment {
+    public static func detect(_ env: [String: String]) throws -> LaunchEnvironment {
         switch env["LDAE_MPI"]?.lowercased() {
         case "off", "0", "no": return .alone
         case "on", "1", "yes": return LaunchEnvironment(usesMPI: true, launcher: "LDAE_MPI=on", announcedSize: nil)

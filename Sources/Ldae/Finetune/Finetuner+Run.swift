@@ -3,16 +3,30 @@ import Foundation
 /// The fine-tuning loop: batch (the loader's crops and flips), labels, drop-path masks -> forward -> label-smoothed
 /// cross-entropy -> backward -> (MPI: sum over the ranks) -> clip -> AdamW with layer-wise rates; validation every
 /// `eval_every` steps; log, checkpoint, stop on a signal. Everything random is a function of (seed, step).
+/// What a fine-tuning run did: how it stopped, its steps and losses, its checkpoint, and the classifier entry it
+/// published (nil when it did not finish, publishing is off, or on ranks other than 0).
+public struct FinetuneResult {
+    public var stop: TrainResult.Stop
+    /// Steps done (updates applied).
+    public var steps: Int
+    public var totalSteps: Int
+    /// Losses of the steps run in this call, in order.
+    public var losses: [Double]
+    public var finalLoss: Double
+    public var checkpoint: String
+    public var published: (version: Int, path: String)?
+}
+
 extension Finetuner {
     /// Runs steps until done, interrupted (checkpoint + .signal) or `stopAfter`; on completion publishes (unless
     /// `publish` is off). A non-finite loss throws, naming the step; the last checkpoint stays.
-    public func run() throws -> TrainResult {
+    public func run() throws -> FinetuneResult {
         let B = recipe.batchSize
         defer { loader.stop() }
         if step == 0 { curve = [] }   // a run resumed at step 0 validates its starting point again
         try writeLogs()   // drops lines past the checkpoint when resuming
         let end = min(totalSteps, options.stopAfter.map { max($0, step) } ?? totalSteps)
-        let progress = Progress("finetune", total: end - step, unit: "steps")
+        let progress = ProgressLine("finetune", total: end - step, unit: "steps")
         progress.quiet = options.quiet || !world.isRoot
         if !options.quiet && world.isRoot {
             let start = initEntry.map { "from \($0.name)@\($0.version)" } ?? "from a random init"
@@ -65,16 +79,16 @@ extension Finetuner {
         loader.stop()
         if isatty(2) != 0 || step < end { progress.finish(extra: String(format: "loss %.4f", lastLoss)) }
         try saveCheckpoint()
-        var result = TrainResult(stop: stop, steps: step, totalSteps: totalSteps, losses: losses, finalLoss: lastLoss,
+        var result = FinetuneResult(stop: stop, steps: step, totalSteps: totalSteps, losses: losses, finalLoss: lastLoss,
                                  checkpoint: checkpointPath, published: nil)
         if stop == .finished && options.publish && world.isRoot {
-            if let done = try? JSON.read(Trainer.PublishedRecord.self, path: publishedPath), done.steps == totalSteps,
+            if let done = try? JSON.read(RunFolder.Published.self, path: publishedPath), done.steps == totalSteps,
                done.name == options.name, FileUtil.exists(done.path) {
                 if !options.quiet { eprint("ldae-zoo finetune: this run was already published as \(done.name)@v\(done.version); nothing to do") }
                 result.published = (done.version, done.path)
             } else {
                 let p = try publish()
-                try JSON.write(Trainer.PublishedRecord(name: options.name, version: p.version, path: p.path, steps: totalSteps), to: publishedPath)
+                try JSON.write(RunFolder.Published(name: options.name, version: p.version, path: p.path, steps: totalSteps), to: publishedPath)
                 result.published = p
             }
         }

@@ -95,7 +95,6 @@ extension Finetuner {
 
     /// The first collective; then the same shards and options on every rank; then rank 0's state everywhere.
     func joinWorld() throws {
-        guard world.usesMPI else { return }
         try world.settle(nil)
         guard world.isDistributed else { return }
         try world.checkSame("index sha256 " + shards.indexSHA256) { r, _, _ in

@@ -65,7 +65,7 @@ public final class Finetuner {
     var log: [TrainLogLine] = []
     public internal(set) var curve: [ValPoint] = []
     let runLock: FolderLock?
-    public let world: Communicator
+    public let world: any Communicator
     let slice: BatchSlice
 
     public var checkpointPath: String { options.outDir + "/" + FinetuneCheckpoint.fileName }
@@ -74,14 +74,14 @@ public final class Finetuner {
     public var publishedPath: String { options.outDir + "/published.json" }
     public var parentRef: String { "\(parent.name)@\(parent.version)" }
 
-    public init(_ o: FinetuneOptions, world: Communicator = .single) throws {
+    public init(_ o: FinetuneOptions, world: any Communicator = SingleProcess()) throws {
         options = o
         self.world = world
         try o.recipe.validate()
         if let s = o.steps, s < 1 { throw LdaeError("invalid run: steps must be >= 1, got \(s)") }
         if let s = o.stopAfter, s < 0 { throw LdaeError("invalid run: stop_after must be >= 0, got \(s)") }
         guard o.evalBatch >= 1 else { throw LdaeError("invalid run: the validation batch must be >= 1") }
-        store = ZooStore.resolve(o.zoo)
+        store = ZooStore.resolve(o.zoo, environment: nil)
         let (pm, pdir) = try store.load(o.parent, verify: true)
         parent = pm
         let ppath = pdir + "/" + ZooStore.manifestFile

@@ -47,7 +47,7 @@ public enum Predict {
         var logits = [Float](repeating: 0, count: n * C)
         var ok = [Bool](repeating: false, count: n), errors = [String?](repeating: nil, count: n)
         let processors = (0..<workers).map { _ in ImageProcessor(settings) }
-        let progress = Progress("predict", total: n, unit: "img")
+        let progress = ProgressLine("predict", total: n, unit: "img")
         var u8 = [UInt8](repeating: 0, count: batch * V), x = [Float](repeating: 0, count: batch * V)
         var z = [Float](repeating: 0, count: batch * C)
         let table = PixelScaling.table

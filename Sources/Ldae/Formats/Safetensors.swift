@@ -5,15 +5,8 @@ import Foundation
 public enum Safetensors {
     public enum DType: String, Sendable { case f32 = "F32", f16 = "F16" }
 
-    public struct Tensor: Sendable {
-        public var name: String
-        public var shape: [Int]
-        public var values: [Float]
-        public init(_ name: String, shape: [Int], values: [Float]) {
-            require(shape.reduce(1, *) == values.count, "tensor \(name): shape \(shape) vs \(values.count) values")
-            self.name = name; self.shape = shape; self.values = values
-        }
-    }
+    /// A named tensor of float values (`NamedTensor`, the model's export type).
+    public typealias Tensor = NamedTensor
 
     /// Serialises tensors (in the given order) with string metadata; `dtype` f16 halves the size.
     public static func encode(_ tensors: [Tensor], metadata: [String: String] = [:], dtype: DType = .f32) -> Data {
@@ -113,32 +106,8 @@ public enum Safetensors {
     }
 }
 
-/// numpy `.npy` (format 1.0) for float32 / int32 arrays.
-public enum NPY {
-    public static func encode(_ values: [Float], shape: [Int]) -> Data { encode(raw: values, descr: "<f4", shape: shape) }
-    public static func encode(_ values: [Int32], shape: [Int]) -> Data { encode(raw: values, descr: "<i4", shape: shape) }
-
-    static func encode<T>(raw values: [T], descr: String, shape: [Int]) -> Data {
-        require(shape.reduce(1, *) == values.count)
-        var d = header(descr: descr, shape: shape)
-        values.withUnsafeBytes { d.append(contentsOf: $0) }
-        return d
-    }
-
-    /// The .npy v1.0 header of a C-order array (`descr` e.g. "<f4"), padded to 64 bytes; the data follows it.
-    public static func header(descr: String, shape: [Int]) -> Data {
-        let shapeStr = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeStr), }"
-        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-        header += "\n"
-        var d = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
-        var hl = UInt16(header.utf8.count).littleEndian
-        withUnsafeBytes(of: &hl) { d.append(contentsOf: $0) }
-        d.append(contentsOf: Array(header.utf8))
-        return d
-    }
-
-    public static func write(_ values: [Float], shape: [Int], to path: String) throws {
-        try AtomicFile.write(encode(values, shape: shape), to: path)
-    }
+/// How published weights are stored (`ldae-train --weights-dtype`): float32, or float16 at half the size.
+public enum WeightsDType: String, MethodOption {
+    case f32, f16
+    public var safetensors: Safetensors.DType { self == .f32 ? .f32 : .f16 }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What `ldae-prep` does with a PNG's gAMA chunk (`--png-gamma`, recorded as the shard attribute `png_gamma`).
-public enum PNGGamma: String, Sendable, CaseIterable { case ignore, srgb }
+public enum PNGGamma: String, MethodOption { case ignore, srgb }
 
 /// Why a file was skipped. `category` is the key counted in index.json's `skipped_counts`.
 public struct SkipReason: Error, Sendable, Equatable, CustomStringConvertible {

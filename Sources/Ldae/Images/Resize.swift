@@ -4,7 +4,7 @@ import Foundation
 /// for each output pixel, a filter centred on its position in the source box, its support widened by the
 /// reduction factor so that downscaling averages every source pixel (no aliasing). Weights are precomputed
 /// per axis; the two passes run in Float, each rounded and clipped to 8 bits as Pillow does.
-public enum ResampleFilter: String, CaseIterable, Sendable {
+public enum ResampleFilter: String, MethodOption {
     case bilinear, bicubic
 
     public var support: Double { self == .bilinear ? 1 : 2 }
@@ -66,7 +66,7 @@ public enum Resize {
 
     /// How an image becomes S x S: `crop` resizes the shorter side to S and takes the centre (the source
     /// box is cropped first, so only the kept region is resampled); `stretch` resizes each axis to S.
-    public enum Policy: String, CaseIterable, Sendable { case crop, stretch }
+    public enum Policy: String, MethodOption { case crop, stretch }
 
     /// The source box (x0, y0, width, height) that policy maps onto the S x S output.
     /// `scale` maps source pixels to the pixels at hand: a JPEG decoded at DCT scale 1/k has ceil(w/k) columns,

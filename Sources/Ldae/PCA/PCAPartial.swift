@@ -35,7 +35,7 @@ public struct PCAPartialSums: SplitPart, Sendable {
 
     /// Accumulates part `part` of `parts` of `set` (with the whole fit's subsample, if any).
     public static func accumulate(_ set: ShardSet, part: Int, of parts: Int, maxPatches: Int? = nil, seed: UInt64 = 0,
-                                  progress: Progress? = nil, checkpointing: PCACheckpointing? = nil,
+                                  progress: ProgressLine? = nil, checkpointing: PCACheckpointing? = nil,
                                   chunkImages: Int? = nil) throws -> PCAPartialSums {
         require(parts >= 1 && part >= 0 && part < parts)
         let range = ImageFolder.partRange(count: set.count, part: part, of: parts)

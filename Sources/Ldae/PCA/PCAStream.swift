@@ -25,7 +25,7 @@ public enum PCAStream {
     /// its draws replayed up to the part's first patch, so a part selects exactly the patches the whole run selects
     /// among its images, however the set is split.
     public static func accumulate(_ set: ShardSet, images: Range<Int>? = nil, maxPatches: Int? = nil, seed: UInt64 = 0,
-                                  progress: Progress? = nil, checkpointing: PCACheckpointing? = nil,
+                                  progress: ProgressLine? = nil, checkpointing: PCACheckpointing? = nil,
                                   chunkImages: Int? = nil) throws -> CovarianceAccumulator {
         let g = set.geometry
         if let m = maxPatches, m < 2 { throw LdaeError("--max-patches must be at least 2, got \(m)") }
@@ -124,7 +124,7 @@ public enum PCAStream {
     /// This thread: every chunk's rows (its subsample gathered into blocks) added to acc, then `after` (the resume
     /// state's save) with the chunk, the images done and the chunks done.
     static func addChunks(from queue: BlockQueue<Chunk>, to acc: inout CovarianceAccumulator, dim D: Int, imagesDone: inout Int,
-                          progress: Progress?,
+                          progress: ProgressLine?,
                           after: (CovarianceAccumulator, Chunk, Int, Int) throws -> Void) throws {
         let B = CovarianceAccumulator.byteBlockRows * 16   // rows gathered per call when subsampling
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: CovarianceAccumulator.byteScratchCount(dim: D))
@@ -156,7 +156,7 @@ public enum PCAStream {
 
     /// Accumulates and decomposes: the basis of `set`, recording the sample count and the index sha256.
     public static func fit(_ set: ShardSet, maxPatches: Int? = nil, seed: UInt64 = 0,
-                           progress: Progress? = nil, checkpointing: PCACheckpointing? = nil) throws -> PCABasis {
+                           progress: ProgressLine? = nil, checkpointing: PCACheckpointing? = nil) throws -> PCABasis {
         let acc = try accumulate(set, maxPatches: maxPatches, seed: seed, progress: progress, checkpointing: checkpointing)
         return try PCAFit.basis(acc, patchSize: set.geometry.patchSize, channels: set.geometry.channels,
                                 indexSHA256: set.indexSHA256)

@@ -7,16 +7,25 @@ import Foundation
 /// written (temp name, then rename) every `shardSize` images -> a resume state `.ldae-prep-state.json` is
 /// updated after each shard -> `index.json` last. A run killed at any moment leaves only complete shards, and
 /// `resume` continues after the last one.
+/// How shards' datasets are stored (`--compress`): as they are, or gzip level 4.
+public enum Compression: String, MethodOption { case none, gzip }
+
+/// What a file that cannot be used does to a prep run (`--on-error`): skipped with its reason, or the end of the run.
+public enum OnError: String, MethodOption { case skip, fail }
+
 public enum Prep {
     public struct Options: Sendable {
         public var input: String
         public var out: String
         public var image: ImageProcessor.Settings
         public var shardSize = 10_000
-        public var gzip: Int? = nil
+        public var compress: Compression = .none
+        /// The gzip level of `compress` (nil: none).
+        public var gzip: Int? { compress == .gzip ? 4 : nil }
         public var workers = ProcessInfo.processInfo.activeProcessorCount
         public var resume = false
-        public var failOnError = false
+        public var onError: OnError = .skip
+        public var failOnError: Bool { onError == .fail }
         public var maxSkipFraction = 0.01
         public var classNames: [String]? = nil
         public var classNamesSource: String? = nil

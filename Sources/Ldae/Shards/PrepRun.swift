@@ -45,7 +45,7 @@ final class PrepRun {
         defer { status.deinitialize(count: batch); status.deallocate() }
         let processors = (0..<max(1, o.workers)).map { _ in ImageProcessor(o.image) }
         let skipLimit = o.maxSkipFraction * Double(input.entries)
-        let progress = Progress("ldae-prep", total: files.count - state.nextFile, unit: "images")
+        let progress = ProgressLine("ldae-prep", total: files.count - state.nextFile, unit: "images")
         progress.quiet = o.quiet
 
         var start = state.nextFile

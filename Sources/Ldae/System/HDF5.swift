@@ -7,23 +7,25 @@ import Foundation
 /// An HDF5 failure: which call failed, on which file/object, and HDF5's own innermost message. When the
 /// failure comes from the operating system (HDF5 reports an errno: a full disk, a read-only file system),
 /// it reads as one line naming the file and the system's reason, e.g. "x.h5: cannot write (No space left on device)".
-public struct HDF5Error: Error, CustomStringConvertible {
-    public var file: String
+public struct HDF5Error: FileNamingError {
+    public var path: String
+    public var file: String? { path }
+    public func naming(_ file: String) -> HDF5Error { var e = self; e.path = file; return e }
     public let call: String
     public let detail: String
     /// The errno HDF5 reported for the system call that failed, if any.
     public let systemError: Int32?
 
     init(file: String, call: String, detail: String, systemError: Int32? = nil) {
-        self.file = file; self.call = call; self.detail = detail; self.systemError = systemError
+        self.path = file; self.call = call; self.detail = detail; self.systemError = systemError
     }
 
     public var description: String {
         if let e = systemError {
             let verb = call.hasPrefix("H5Fopen") ? "cannot open" : call.hasPrefix("H5Dread") || call.hasPrefix("H5Aread") ? "cannot read" : "cannot write"
-            return "\(file): \(verb) (\(String(cString: strerror(e))))"
+            return "\(path): \(verb) (\(String(cString: strerror(e))))"
         }
-        return "\(file): HDF5 \(call) failed" + (detail.isEmpty ? "" : ": \(detail)")
+        return "\(path): HDF5 \(call) failed" + (detail.isEmpty ? "" : ": \(detail)")
     }
 }
 

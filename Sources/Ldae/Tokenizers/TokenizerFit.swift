@@ -69,7 +69,7 @@ public struct TokenizerFit {
             if !complete { f.adamM = adam.m; f.adamV = adam.v }
             return f
         }
-        let progress = Progress("fit-tokenizer", total: s.steps - step, unit: "steps")
+        let progress = ProgressLine("fit-tokenizer", total: s.steps - step, unit: "steps")
         progress.quiet = o.quiet
         var stop = Stop.finished
         do {   // OpenBLAS at the caller's thread count (ldae-fit-tokenizer --threads)

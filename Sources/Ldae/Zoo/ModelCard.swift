@@ -35,16 +35,13 @@ public enum ModelCard {
         s.append("- Data: \(m.data.images) images from \(m.data.sources.joined(separator: ", ")) (index sha256 \(m.data.indexSHA256.prefix(12))...)\(held); "
                  + "\(m.data.classNames.count) classes (" + (c.numClasses != nil ? String(format: "**labels used in pretraining**: class conditioning, label dropout %.2f; the validation split's labels unused", t.labelDropout) : "labels unused in pretraining") + ").")
         let fitted = m.tokenizer.kind.isFitted
-            ? " (fitted by ldae-fit-tokenizer, d = \(m.tokenizer.latentDim) per patch, file \(m.tokenizer.file ?? "?") sha256 \((m.tokenizer.sha256 ?? "?").prefix(12))..., latent scale \(t.latentScale.rawValue))" : ""
-        s.append("- Tokenizer: \(m.tokenizer.kind.rawValue)" + (m.tokenizer.kind == .pca ? " (d = \(m.tokenizer.latentDim) of \(c.tokenDim), latent scale \(t.latentScale.rawValue)\(m.tokenizer.pcaSHA256.map { ", pca.h5 sha256 \($0.prefix(12))..." } ?? ""))" : fitted)
-                 + "; schedule \(t.schedule.rawValue)" + (t.schedule == .ldae ? String(format: " (sigma 0..%.3g)", t.sigmaMax) : "")
-                 + ", \(t.noiseLevels.rawValue)-level noise, target \(t.target.rawValue), residual weight \(t.residualWeight), "
-                 + "loss weighting \(t.lossWeighting ? "1/(1+sigma^2)" : "off").")
-        s.append("- Augmentation: flips \(t.flip ? "on" : "off"), crop \(t.crop.rawValue)"
-                 + (t.crop == .pad ? " (padding \(t.cropPadding))" : t.crop == .rrc ? String(format: " (scale %.2f..1)", t.cropScaleMin) : "") + ".")
-        s.append(String(format: "- Optimisation: %d steps (%.1f epochs) of batch %d, AdamW base lr %g per 256 (beta2 %g, weight decay %g), warmup %g epochs, clip %g, EMA %@; seed %llu.",
-                        m.steps, m.epochs, t.batchSize, t.baseLR, t.beta2, t.weightDecay, t.warmupEpochs, t.gradClip,
-                        t.ema > 0 ? "\(t.ema) (published weights are the EMA)" : "off", t.seed))
+            ? " (fitted by ldae-fit-tokenizer, d = \(m.tokenizer.latentDim) per patch, file \(m.tokenizer.file ?? "?") sha256 \((m.tokenizer.sha256 ?? "?").prefix(12))...)" : ""
+        s.append("- Tokenizer: \(m.tokenizer.kind.rawValue)" + (m.tokenizer.kind == .pca ? " (d = \(m.tokenizer.latentDim) of \(c.tokenDim)\(m.tokenizer.pcaSHA256.map { ", pca.h5 sha256 \($0.prefix(12))..." } ?? ""))" : fitted) + ".")
+        // the recipe's knobs as they are keyed in manifest.json (`TrainConfig.knobs`), those that change nothing left out
+        s.append("- Recipe: " + TrainConfig.knobs.cardLine("recipe", t) + ".")
+        s.append("- Augmentation: " + TrainConfig.knobs.cardLine("augmentation", t) + ".")
+        s.append(String(format: "- Optimisation: %d steps (%.1f epochs) of AdamW, base_lr per 256 images: ", m.steps, m.epochs)
+                 + TrainConfig.knobs.cardLine("optimisation", t) + (t.ema > 0 ? "; the published weights are the EMA" : "") + ".")
         s.append(String(format: "- Compute: %.1f training minutes (wall)%@%@, %@; final loss %.4f.", m.trainSeconds / 60,
                         m.trainCpuSeconds.map { String(format: ", %.1f CPU-minutes", $0 / 60) } ?? "",
                         m.provenance.map { " on \($0.ranksByThreads) ranks x threads" + (m.cpu.map { " (\($0))" } ?? "") }
@@ -57,11 +54,11 @@ public enum ModelCard {
             s.append("Not evaluated yet: `ldae-zoo eval \(m.name)@\(m.version) --train TRAIN --test TEST --baseline pixels --baseline random --baseline kmeans`.")
         }
         // the newest record of each split
-        for split in ["test", "val"] {
-            guard let r = evals.last(where: { ($0.split ?? "test") == split }) else { continue }
+        for split in [EvalSplit.test, .val] {
+            guard let r = evals.last(where: { ($0.split ?? .test) == split }) else { continue }
             let ks = r.settings.knnStandardize == true ? ", k-NN on standardised features" : ""
             s.append("")
-            s.append("**\(split == "test" ? "Test set" : "Validation split")** (\(r.date.prefix(10))): probe trained on \(r.train.used) images, "
+            s.append("**\(split == .test ? "Test set" : "Validation split")** (\(r.date.prefix(10))): probe trained on \(r.train.used) images, "
                      + "evaluated on \(r.test.used); features: layers \((r.layers ?? [.final]).map(\.description).joined(separator: ",")), "
                      + "\((r.pooling ?? .mean).rawValue) pooling\(ks).")
             s.append("")

@@ -107,7 +107,7 @@ public enum ZooListing {
         L.append("  optimiser      batch \(t.batchSize), base lr \(t.baseLR), warmup \(t.warmupEpochs), wd \(t.weightDecay), seed \(m.seed)")
         L.append("  data           \(m.data.images) images, \(m.data.classNames.count) classes, index sha256 \(m.data.indexSHA256.prefix(16))...")
         for s in m.data.sources { L.append("                 \(s)") }
-        L.append("  trained        \(m.steps) steps, \(String(format: "%.2f", m.epochs)) epochs, final loss \(String(format: "%.5f", m.finalLoss)), \(Progress.formatDuration(m.trainSeconds))")
+        L.append("  trained        \(m.steps) steps, \(String(format: "%.2f", m.epochs)) epochs, final loss \(String(format: "%.5f", m.finalLoss)), \(ProgressLine.formatDuration(m.trainSeconds))")
         if let p = m.provenance {
             L.append("  processes      \(p.ranksByThreads) (ranks x threads), launcher \(p.launcher), hosts \(p.hosts.joined(separator: ", "))")
             L.append(String(format: "  cpu time       %.1f CPU-minutes over every process (per rank since step %d: %@ s), %.1f wall minutes",
@@ -128,8 +128,8 @@ public enum ZooListing {
                 let dn = r.denoising?.levels.map { String(format: "%.1f(%.1f)", $0.psnrModel, $0.psnrNoisy) }.joined(separator: " ") ?? "-"
                 return [String(r.date.prefix(19)).replacingOccurrences(of: "T", with: " "), String(r.test.indexSHA256.prefix(12)),
                         "\(r.train.used)/\(r.test.used)", pct(r.metrics.linearProbe.top1), pct(r.metrics.linearProbe.top5),
-                        pct(r.metrics.knn.top1), pct(r.baselines["pixels"]?.linearProbe.top1), pct(r.baselines["random"]?.linearProbe.top1),
-                        pct(r.baselines["kmeans"]?.linearProbe.top1), dn]
+                        pct(r.metrics.knn.top1), pct(r.baselines[Evaluation.Baseline.pixels.rawValue]?.linearProbe.top1), pct(r.baselines[Evaluation.Baseline.random.rawValue]?.linearProbe.top1),
+                        pct(r.baselines[Evaluation.Baseline.kmeans.rawValue]?.linearProbe.top1), dn]
             }
             L.append(table(header, rows, rightAlign: [3, 4, 5, 6, 7, 8]))
         }

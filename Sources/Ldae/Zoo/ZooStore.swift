@@ -11,11 +11,11 @@ public struct ZooStore: Sendable {
 
     public init(root: String) { self.root = root }
 
-    /// `--zoo DIR`, else `$LDAE_ZOO`, else `zoo/` at the repository root (found upwards from the current
-    /// directory, then from the executable), else `./zoo`.
-    public static func resolve(_ explicit: String?) -> ZooStore {
+    /// `--zoo DIR` (`explicit`), else `$LDAE_ZOO` (`environment`, read by the commands' mains), else `zoo/` at the
+    /// repository root (found upwards from the current directory, then from the executable), else `./zoo`.
+    public static func resolve(_ explicit: String?, environment: String?) -> ZooStore {
         if let e = explicit, !e.isEmpty { return ZooStore(root: e) }
-        if let env = ProcessInfo.processInfo.environment["LDAE_ZOO"], !env.isEmpty { return ZooStore(root: env) }
+        if let env = environment, !env.isEmpty { return ZooStore(root: env) }
         let starts = [FileManager.default.currentDirectoryPath,
                       URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent().path]
         for s in starts {
@@ -177,5 +177,19 @@ public struct ZooStore: Sendable {
     /// reflects every line of evals.jsonl. Readers (verify, load) take no lock.
     public func withEntryLock<R>(_ dir: String, _ body: () throws -> R) throws -> R {
         try SharedLock.withExclusive(dir + "/.entry.lock", body)
+    }
+
+    /// `ldae-zoo eval`: evaluates the entry `ref` (`Evaluation.run`) and, when `record`, appends the record to its
+    /// evals.jsonl and rewrites its model card, under the entry's lock.
+    public func evaluate(_ ref: String, options: Evaluation.Options, record: Bool = true) throws -> EvalRecord {
+        let zm = try ZooModel(store: self, ref: ref)
+        let rec = try Evaluation.run(zm, options: options)
+        if record {
+            try withEntryLock(zm.dir) {
+                try appendEval(rec, dir: zm.dir)
+                try ModelCard.write(dir: zm.dir)
+            }
+        }
+        return rec
     }
 }
