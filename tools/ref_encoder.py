@@ -5,7 +5,9 @@
 
 ENTRY is a zoo version folder (zoo/NAME/vN, with manifest.json and weights.safetensors) or a
 weights.safetensors next to a manifest.json. SHARDS is a folder written by ldae-prep (index.json + HDF5 shards).
-Writes float32 [N, width] features of the first N images (all by default), as `ldae-zoo features` does.
+Writes float32 [N, width] features of the first N images (all by default), as `ldae-zoo features` does
+(`--layers L,... --pooling mean|grid2|grid4`: any layer's tokens, pooled as ldae pools them), or with `--logits` a
+classifier entry's logits [N, C], as `ldae-zoo predict --out X.npy` writes them.
 
 It reads safetensors with json + numpy and shards with h5py: none of ldae's code. The forward is timm's
 VisionTransformer(img_size, patch_size, embed_dim, depth, num_heads, mlp_ratio, class_token=False,
@@ -96,6 +98,28 @@ def linear(x, t, name):
 
 def encoder_forward(t, cfg, img):
     """timm VisionTransformer.forward_features + forward_head(global_pool='avg') on img [N, 3, S, S]."""
+    return encoder_tokens(t, cfg, img, ["final"])["final"].mean(axis=1)
+
+
+def pool(tokens, cells):
+    """ldae's pooling of tokens [N, T, C] (T = G*G row-major): mean (cells 1), or the mean of each cell of a
+    cells x cells split, cell j covering rows floor(j G / cells) ..< floor((j + 1) G / cells); [N, cells^2 C]."""
+    N, T, C = tokens.shape
+    G = int(round(T ** 0.5))
+    if cells == 1:
+        return tokens.mean(axis=1)
+    x = tokens.reshape(N, G, G, C)
+    e = [min(G, j * G // cells) for j in range(cells + 1)]
+    out = []
+    for cy in range(cells):
+        for cx in range(cells):
+            cell = x[:, e[cy]:e[cy + 1], e[cx]:e[cx + 1], :]
+            out.append(cell.mean(axis=(1, 2)) if cell.size else np.zeros((N, C)))
+    return np.concatenate(out, axis=1)
+
+
+def encoder_tokens(t, cfg, img, layers):
+    """The tokens [N, T, W] after each layer named ("embed", "1".."depth", "final") of timm's forward_features."""
     N, C, S, _ = img.shape
     p, W, H = cfg["patch_size"], cfg["encoder_width"], cfg["encoder_heads"]
     g = S // p
@@ -103,6 +127,7 @@ def encoder_forward(t, cfg, img):
     cols = img.reshape(N, C, g, p, g, p).transpose(0, 2, 4, 1, 3, 5).reshape(N, g * g, C * p * p)
     x = cols @ t["patch_embed.proj.weight"].reshape(W, C * p * p).T + t["patch_embed.proj.bias"]
     x = x + t["pos_embed"]                                    # [1, T, W]
+    taps = {"embed": x}
     T, hd = g * g, W // H
     for i in range(cfg["encoder_depth"]):
         pre = "blocks.%d." % i
@@ -116,8 +141,16 @@ def encoder_forward(t, cfg, img):
         x = x + linear(o, t, pre + "attn.proj")
         h = layer_norm(x, t[pre + "norm2.weight"], t[pre + "norm2.bias"])
         x = x + linear(gelu(linear(h, t, pre + "mlp.fc1")), t, pre + "mlp.fc2")
-    x = layer_norm(x, t["norm.weight"], t["norm.bias"])
-    return x.mean(axis=1)
+        taps[str(i + 1)] = x
+    taps["final"] = layer_norm(x, t["norm.weight"], t["norm.bias"])
+    return {l: taps[l] for l in layers}
+
+
+def features(t, cfg, img, layers, pooling):
+    """ldae-zoo features: each layer's tokens pooled, concatenated in the order given."""
+    cells = {"mean": 1, "grid2": 2, "grid4": 4}[pooling]
+    tok = encoder_tokens(t, cfg, img, sorted(set(layers)))
+    return np.concatenate([pool(tok[l], cells) for l in layers], axis=1)
 
 
 def main():
@@ -127,13 +160,24 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--max-images", type=int, default=None)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--layers", default="final", help="comma-separated: embed, 1..depth, final (default final)")
+    ap.add_argument("--pooling", default="mean", choices=["mean", "grid2", "grid4"])
+    ap.add_argument("--logits", action="store_true",
+                    help="a classifier entry: its logits (the head, head.weight / head.bias, on the features of "
+                         "the manifest's classifier.head layers and pooling)")
     a = ap.parse_args()
     manifest, tensors = load_entry(a.entry)
     cfg = manifest["model"]
     if cfg.get("time_cond", "none") != "none":
         sys.exit("ref_encoder.py: error: %s: time_cond %s is not a plain ViT encoder" % (a.entry, cfg["time_cond"]))
+    layers, pooling = a.layers.split(","), a.pooling
+    if a.logits:
+        head = (manifest.get("classifier") or sys.exit("ref_encoder.py: error: %s is not a classifier entry" % a.entry))["head"]
+        layers, pooling = head["layers"], head["pooling"]
     img, _ = read_images(a.shards, a.max_images)
-    feats = np.concatenate([encoder_forward(tensors, cfg, img[i:i + a.batch]) for i in range(0, len(img), a.batch)])
+    feats = np.concatenate([features(tensors, cfg, img[i:i + a.batch], layers, pooling) for i in range(0, len(img), a.batch)])
+    if a.logits:
+        feats = feats @ tensors["head.weight"].T + tensors["head.bias"]
     np.save(a.out, feats.astype(np.float32))
     print("wrote %s: float32 %s" % (a.out, list(feats.shape)))
 

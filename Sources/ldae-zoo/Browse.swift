@@ -34,6 +34,7 @@ func runShow(_ argv: [String], verify: Bool) throws {
     var damage: String? = nil
     do { _ = try store.load("\(m.name)@\(m.version)", verify: true) } catch { damage = "\(error)" }
     print(ZooListing.show(m, dir: dir, verified: damage))
+    if m.isClassifier { print(ClassifierInfo.show(m, dir: dir)) }
 }
 
 /// `ldae-zoo export NAME[@vN] --out DIR [--force]`: a timm / Hugging Face folder.

@@ -9,6 +9,7 @@ func runEval(_ argv: [String]) throws {
                           flags: ["no-record", "val", "all-layers", "knn-standardize", "flip-tta", "no-flip-tta", "kmeans-no-whiten"])
     if a.wantsHelp { print(usage); return }
     guard a.positionals.count == 1 else { throw UsageError("eval takes one NAME[@vN]") }
+    if try isClassifier(a) { return try runClassifierEval(a) }   // top-1, top-5, confusion matrix (ClassifierEval.swift)
     guard !a.strings("train").isEmpty, !a.strings("test").isEmpty || a.flag("val") else {
         throw UsageError("eval needs --train SHARDS and either --test SHARDS or --val (the split held out of --train)")
     }
@@ -80,4 +81,44 @@ func kmeansSettings(_ a: Arguments, used: Bool) throws -> KMeansFeatures.Setting
     k.iterations = try a.int("kmeans-iters", default: k.iterations)
     try k.validate()
     return k
+}
+
+/// Whether eval's entry is a classifier (`ldae-zoo finetune`).
+func isClassifier(_ a: Arguments) throws -> Bool {
+    let store = zooStore(a)
+    return try store.load(a.positionals[0], verify: false).manifest.isClassifier
+}
+
+/// `ldae-zoo eval CLASSIFIER (--test SHARDS | --train SHARDS --val)`: top-1, top-5, the confusion matrix and its figure.
+func runClassifierEval(_ a: Arguments) throws {
+    for f in ["baseline", "layers", "layer", "pooling", "knn-k", "probe-iters", "wd-grid", "denoise-t", "denoise-images", "t"] + kmeansOptions where a.string(f) != nil {
+        throw UsageError("--\(f) applies to an encoder's probe, not to a classifier entry")
+    }
+    for f in ["all-layers", "knn-standardize", "flip-tta", "no-flip-tta", "kmeans-no-whiten"] where a.flag(f) {
+        throw UsageError("--\(f) applies to an encoder's probe, not to a classifier entry")
+    }
+    guard !a.strings("test").isEmpty || (a.flag("val") && !a.strings("train").isEmpty) else {
+        throw UsageError("eval of a classifier needs --test SHARDS, or --train SHARDS --val (the split held out of --train)")
+    }
+    guard !(a.flag("val") && !a.strings("test").isEmpty) else { throw UsageError("give --test or --val, not both") }
+    let store = zooStore(a)
+    let (name, v) = try store.resolveRef(a.positionals[0])
+    let (m, _) = try store.load("\(name)@v\(v)", verify: false)
+    var o = ClassifierEval.Options()
+    o.train = a.strings("train"); o.test = a.strings("test")
+    if a.flag("val") {
+        let f = try a.double("val-fraction") ?? (m.training.valFraction > 0 ? m.training.valFraction : 0.1)
+        o.val = HoldOut(fraction: f, seed: try a.uint64("val-seed") ?? m.training.valSeed)
+        guard f > 0 && f < 1 else { throw UsageError("--val-fraction must be in (0, 1)") }
+    } else if a.string("val-fraction") != nil || a.string("val-seed") != nil {
+        throw UsageError("--val-fraction and --val-seed go with --val")
+    }
+    o.batch = try a.int("batch", default: 256)
+    o.maxImages = try a.int("max-test")
+    o.seed = try a.uint64("seed") ?? 0
+    o.figureDir = a.string("figures") ?? "runs/eval/\(name)-v\(v)"
+    o.record = !a.flag("no-record")
+    let rec = try ClassifierEval.run(store: store, ref: "\(name)@v\(v)", options: o)
+    print(ClassifierEval.render(rec))
+    if o.record { print("recorded in \(store.path(name, v))/\(ZooStore.evalsFile)") }
 }

@@ -2,7 +2,8 @@ import Foundation
 import Ldae
 
 // ldae-zoo: browse, verify and evaluate the versioned local model zoo. One function per command: Browse.swift (list,
-// show, verify, card, recommend, export), Features.swift (features, features-merge), Eval.swift, Probe.swift, Sample.swift.
+// show, verify, card, recommend, export), Features.swift (features, features-merge), Eval.swift, Probe.swift, Sample.swift,
+// Finetune.swift (finetune: a classifier entry; may run as one rank of an MPI job), Predict.swift.
 
 let usage = """
 usage: ldae-zoo COMMAND [options]
@@ -37,6 +38,20 @@ commands:
   card NAME[@vN]                     (re)write and print the entry's model card, README.md
   recommend NAME@vN --layers L,... [--pooling \(FeaturePooling.choices)] [--flip-tta] [--why TEXT]
                                      record the layers `features` and `eval` use by default (manifest `features`)
+
+  finetune NAME[@vN] --train SHARDS --name CLASSIFIER [--init pretrained|random|REF] [--head pooled|readout]
+       [--epochs 20] [--lr 5e-4] [--layer-decay 0.75] [--label-smoothing 0.1] [--drop-path 0.1] [--resume] ...
+                                     fine-tune the encoder with a linear head on labelled shards, validating on a
+                                     held-out split; publishes CLASSIFIER@vK, a classifier entry (`ldae-zoo finetune
+                                     --help` for every option; `mpirun -np N ldae-zoo finetune ...` data-parallel)
+  predict CLASSIFIER[@vN] INPUT... --out preds.csv|logits.npy [--list FILE] [--top-k 5] [--batch 256] [--threads N]
+       [--max-images N]              INPUT: image files, folders of images (class subfolders give a true label), or
+                                     shard folders; CSV: path, true_label, label_1, prob_1, ..., error; .npy: float32
+                                     [N, C] logits + X.rows.csv (path, row, true_label, error). Unreadable files are
+                                     reported per file (stderr and their row) and never stop the run
+  eval CLASSIFIER[@vN] (--test SHARDS | --train SHARDS --val) [--max-test N] [--batch 256] [--figures DIR]
+                                     a classifier entry: top-1, top-5 and a confusion-matrix PNG; recorded in its
+                                     evals.jsonl and model card
 
   sample NAME[@vN] --out grid.png [--n 64] [--steps 50] [--sampler ddim|ddpm] [--eta E] [--seed S] [--npy F]
        [--invert SHARDS]             DDPM/DDIM samples or DDIM inversion (`ldae-zoo sample --help`)
@@ -76,7 +91,8 @@ notes:
 let commands: [(name: String, run: ([String]) throws -> Void)] = [
     ("list", runList), ("show", { try runShow($0, verify: false) }), ("verify", { try runShow($0, verify: true) }),
     ("features", runFeatures), ("features-merge", runFeaturesMerge), ("eval", runEval), ("export", runExport), ("card", runCard), ("recommend", runRecommend),
-    ("sample", runSample), ("probe", runProbe),
+    ("sample", runSample), ("probe", runProbe), ("predict", runPredict),
+    ("finetune", { try runFinetune($0, world: SingleProcess()) }),   // dispatched below as a possibly distributed command
 ]
 
 func parseList<T>(_ s: String?, _ name: String, _ f: (String) -> T?) throws -> [T]? {
@@ -91,6 +107,10 @@ func parseList<T>(_ s: String?, _ name: String, _ f: (String) -> T?) throws -> [
 func layerList(_ a: Arguments, _ c: ModelConfig) throws -> [FeatureLayer]? {
     guard let s = a.string("layers") ?? a.string("layer") else { return nil }
     return try FeatureLayer.list(s, config: c)
+}
+
+if CommandLine.arguments.dropFirst().first == "finetune" {   // a world of one unless mpirun / srun started it
+    runDistributedCommand("ldae-zoo", environment: ProcessInfo.processInfo.environment) { world in try runFinetune(Array(CommandLine.arguments.dropFirst(2)), world: world) }
 }
 
 runCommand("ldae-zoo") {

@@ -113,7 +113,8 @@ public struct EvalRecord: Codable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else { return ([], 0) }
         var recs: [EvalRecord] = [], bad = 0
         for line in data.split(separator: 0x0A) where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
-            if let r = try? JSON.decode(EvalRecord.self, from: Data(line), file: path) { recs.append(r) } else { bad += 1 }
+            if let r = try? JSON.decode(EvalRecord.self, from: Data(line), file: path) { recs.append(r) }
+            else if !ClassifierEvalRecord.isOne(Data(line)) { bad += 1 }   // a classifier's lines are not probe records
         }
         return (recs, bad)
     }

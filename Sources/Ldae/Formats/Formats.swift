@@ -18,6 +18,10 @@ public enum FormatName {
     public static let featuresPart = "ldae-features-part"
     /// A fitted tokenizer written by `ldae-fit-tokenizer` (TokenizerFile).
     public static let tokenizer = "ldae-tokenizer"
+    /// A fine-tuning checkpoint, `ldae-zoo finetune` (FinetuneCheckpoint).
+    public static let finetuneCheckpoint = "ldae-finetune-checkpoint"
+    /// One `ldae-zoo eval` line of a classifier entry's evals.jsonl (ClassifierEvalRecord).
+    public static let classifierEval = "ldae-classifier-eval"
 }
 
 public enum FormatVersion {
@@ -29,6 +33,8 @@ public enum FormatVersion {
     public static let pcaPart = 1
     public static let featuresPart = 1
     public static let tokenizer = 1
+    public static let finetuneCheckpoint = 1
+    public static let classifierEval = 1
 }
 
 /// Shard layout (HDF5, 1.10-compatible):

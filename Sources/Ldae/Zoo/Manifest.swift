@@ -66,6 +66,9 @@ public struct Manifest: Codable, Sendable {
     public var provenance: Provenance? = nil
     /// The features `ldae-zoo features NAME` writes with no flags (nil: token mean after the final norm).
     public var features: FeatureSpec? = nil
+    /// A classifier's head, labels, recipe and validation curve (`ldae-zoo finetune`; Finetune/ClassifierRecord.swift);
+    /// nil for a pretrained encoder.
+    public var classifier: ClassifierInfo? = nil
 
     /// Which layers' token means, concatenated in this order, make the entry's recommended features.
     public struct FeatureSpec: Codable, Sendable, Equatable {

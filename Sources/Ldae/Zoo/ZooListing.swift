@@ -42,14 +42,15 @@ public enum ZooListing {
                 let dir = store.path(n, v)
                 var e = ZooListEntry(name: n, version: "v\(v)", path: dir, evaluations: 0)
                 if let m = try? JSON.read(Manifest.self, path: dir + "/" + ZooStore.manifestFile) {
-                    e.date = m.created; e.architecture = architecture(m.model); e.parameters = m.parameterCount
+                    e.date = m.created; e.parameters = m.parameterCount
+                    e.architecture = m.classifier.map { "vit \(m.model.encoderWidth)x\(m.model.encoderDepth) + head \($0.head.classes)" } ?? architecture(m.model)
                     e.dataImages = m.data.images; e.dataIndexSHA256 = m.data.indexSHA256; e.tokenizer = m.tokenizer.kind.rawValue
                     e.latentDim = m.tokenizer.kind == .pca || m.tokenizer.kind.isFitted ? m.tokenizer.latentDim : nil
                     e.steps = m.steps; e.finalLoss = m.finalLoss
                 }
                 do { _ = try store.load("\(n)@v\(v)", verify: verify) } catch { e.damaged = "\(error)" }
                 let (recs, _) = EvalRecord.readAll(dir + "/" + ZooStore.evalsFile)
-                e.evaluations = recs.count
+                e.evaluations = recs.count + ClassifierEvalRecord.readAll(dir + "/" + ZooStore.evalsFile).count
                 e.bestLinearProbeTop1 = recs.map { $0.metrics.linearProbe.top1 }.max()
                 e.bestKNNTop1 = recs.map { $0.metrics.knn.top1 }.max()
                 out.append(e)

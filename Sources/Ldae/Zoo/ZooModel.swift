@@ -19,7 +19,9 @@ public final class ZooModel {
         model = try LDAEModel(config: m.model, seed: 0)
         let wpath = dir + "/" + ZooStore.weightsFile
         let (tensors, _, _) = try Safetensors.read(wpath)
-        do { try model.load(tensors) } catch let e as LdaeError { throw LdaeError(e.reason, file: e.file ?? wpath) }
+        do {   // a classifier's weights are its encoder and head (no decoder)
+            if m.isClassifier { try model.loadEncoder(tensors) } else { try model.load(tensors) }
+        } catch let e as LdaeError { throw LdaeError(e.reason, file: e.file ?? wpath) }
         if m.tokenizer.kind == .pca {
             let f = m.tokenizer.pcaFile ?? "pca.h5"
             guard ZooStore.isPlainFileName(f) else { throw LdaeError("PCA file name '\(f)' is not a plain file name", file: mpath) }

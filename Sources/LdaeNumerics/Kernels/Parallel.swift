@@ -89,7 +89,7 @@ private final class ItemCounter: @unchecked Sendable {
 
 /// The kernels hand disjoint slices of raw buffers to the workers; Swift cannot check that, so the closure is
 /// passed through this box.
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ v: T) { value = v }
+package struct UncheckedSendable<T>: @unchecked Sendable {
+    package let value: T
+    package init(_ v: T) { value = v }
 }

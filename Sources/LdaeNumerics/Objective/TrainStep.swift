@@ -1,6 +1,9 @@
 import Foundation
 
-package struct NonFiniteError: Error { package let what: String }
+package struct NonFiniteError: Error {
+    package let what: String
+    package init(what: String) { self.what = what }
+}
 
 /// One optimizer step on a batch of clean patches (shared by the trainer and the benchmark):
 /// noise levels and eps from RNG(seed, stream: step) -> corrupt -> forward -> loss -> backward -> clip -> AdamW.

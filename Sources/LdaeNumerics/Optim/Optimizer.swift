@@ -3,8 +3,12 @@ import Foundation
 /// AdamW over one flat parameter buffer (PyTorch's torch.optim.AdamW): decoupled weight decay applied only to
 /// the segments marked `decay` (weights of linear layers; not norms, biases, embeddings), bias-corrected moments.
 public final class AdamW {
-    public struct Segment: Sendable { public let offset: Int; public let count: Int; public let decay: Bool
-        public init(offset: Int, count: Int, decay: Bool) { self.offset = offset; self.count = count; self.decay = decay } }
+    /// A run of parameters: weight decay on or off, and a multiplier of the learning rate (layer-wise lr decay in
+    /// fine-tuning, `LayerDecay`; 1 in pretraining) that scales both the step and the decoupled decay.
+    public struct Segment: Sendable { public let offset: Int; public let count: Int; public let decay: Bool; public let lrScale: Double
+        public init(offset: Int, count: Int, decay: Bool, lrScale: Double = 1) {
+            self.offset = offset; self.count = count; self.decay = decay; self.lrScale = lrScale
+        } }
 
     public let count: Int
     public let segments: [Segment]
@@ -29,14 +33,15 @@ public final class AdamW {
         step += 1
         let b1 = Float(beta1), b2 = Float(beta2)
         let bc1 = Float(1 - pow(beta1, Double(step))), bc2 = Float(1 - pow(beta2, Double(step)))
-        let stepSize = Float(lr) / bc1
         let bc2sqrt = bc2.squareRoot()
         let e = Float(eps)
         // Elementwise, so splitting each segment over the cores (8 lanes at a time) gives the same bits as a loop.
         m.withUnsafeMutableBufferPointer { mb in v.withUnsafeMutableBufferPointer { vb in
             let mp = mb.baseAddress!, vp = vb.baseAddress!
             for s in segments {
-                let decay: Float = s.decay ? 1 - Float(lr * weightDecay) : 1
+                let lrs = s.lrScale == 1 ? lr : lr * s.lrScale
+                let stepSize = Float(lrs) / bc1
+                let decay: Float = s.decay ? 1 - Float(lrs * weightDecay) : 1
                 plan.chunks(s.count, grain: 1 << 15) { a, b in
                     var i = s.offset + a
                     let end = s.offset + b

@@ -158,6 +158,16 @@ extension Knob {
               apply: flag.map { f in { a, c in if let v = try a.uint64(f) { c[keyPath: kp] = v } } }, check: nil)
     }
 
+    /// A seed that may be absent (nil: derived by the command), in the JSON only when set.
+    public static func optionalSeed(_ kp: WritableKeyPath<Config, UInt64?>, key: String, flag: String? = nil, _ placeholder: String = "S",
+                                    help: String = "", section: String = "") -> Knob {
+        Knob(key: key, flag: flag, placeholder: placeholder, help: help, section: section, helpDefault: .none, step: nil, card: nil,
+             shown: { $0[keyPath: kp].map { "\($0)" } ?? "" }, applies: { _ in true },
+             decode: { c, config in config[keyPath: kp] = try c.decodeIfPresent(UInt64.self, forKey: JSONKey(key)) },
+             encode: { c, config in try c.encodeIfPresent(config[keyPath: kp], forKey: JSONKey(key)) },
+             apply: flag.map { f in { a, c in if let v = try a.uint64(f) { c[keyPath: kp] = v } } }, check: nil)
+    }
+
     /// One of a method option's words (`--flag a|b|c`).
     public static func choice<T: MethodOption>(_ kp: WritableKeyPath<Config, T>, key: String?, flag: String? = nil,
                                                help: String = "", section: String = "", default helpDefault: HelpDefault = .value,
